@@ -1,0 +1,78 @@
+"""Dependencies shared by every endpoint, declared once as ``Annotated`` aliases.
+
+An endpoint that takes ``ApiKeyAuth`` is authenticated; one that does not is visibly public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.auth.service import authenticate, key_from_headers
+from uploadkit_server.errors import UploadKitError
+from uploadkit_server.runtime import Runtime
+from uploadkit_server.security import hash_api_key
+from uploadkit_server.settings import Settings
+from uploadkit_server.storage.base import StorageBackend
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_storage(runtime: RuntimeDep) -> StorageBackend:
+    return runtime.storage
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StorageDep = Annotated[StorageBackend, Depends(get_storage)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed when the endpoint returns, before the response is
+    sent; rolled back on error (unless the error is itself a state change to keep)."""
+    async with runtime.sessionmaker() as session:
+        try:
+            yield session
+        except UploadKitError as error:
+            if error.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_auth(
+    request: Request,
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> AuthContext:
+    key_hash = hash_api_key(key_from_headers(x_api_key, authorization))
+    async with runtime.sessionmaker() as session:
+        auth = await authenticate(session, key_hash)
+    request.state.auth = auth
+    return auth
+
+
+ApiKeyAuth = Annotated[AuthContext, Depends(get_auth)]

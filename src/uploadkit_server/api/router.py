@@ -1,0 +1,10 @@
+"""Every endpoint module, mounted in one place: the API under ``/api/v1``, and the public
+storage and CDN endpoints (no API key) at the root."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+api_router = APIRouter()
+
+public_router = APIRouter()

@@ -1,0 +1,89 @@
+"""``create_app(settings)``: the ASGI application and the lifespan that builds its runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from uploadkit_server.api.error_handlers import install_error_handlers
+from uploadkit_server.api.middleware import ApiBodyLimitMiddleware, HttpsRuleMiddleware
+from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.db.migrate import migrate
+from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.jobs.runner import JobRunner
+from uploadkit_server.jobs.schedule import background_jobs
+from uploadkit_server.runtime import Runtime
+from uploadkit_server.settings import Settings
+from uploadkit_server.storage.factory import create_storage
+
+API_PREFIX = "/api/v1"
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    """Open the database (migrating it), storage and rate limiter that a server needs."""
+    secret_key = settings.resolved_secret_key()
+    engine = create_engine(settings.effective_database_url)
+    await migrate(engine)
+    return Runtime(
+        settings=settings,
+        secret_key=secret_key,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        storage=create_storage(settings, secret_key=secret_key),
+    )
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    if runtime.rate_limiter is not None:
+        await runtime.rate_limiter.close()
+    await runtime.storage.close()
+    await runtime.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await build_runtime(settings)
+        app.state.runtime = runtime
+        runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
+        if settings.run_background_jobs:
+            runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            await close_runtime(runtime)
+
+    app = FastAPI(
+        title="UploadKit server",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(public_router)
+    # Added last = outermost: the HTTPS rule sees every request first.
+    app.add_middleware(ApiBodyLimitMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=[
+            "ETag", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified",
+            "X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After",
+        ],
+        max_age=600,
+    )
+    app.add_middleware(
+        HttpsRuleMiddleware, rule=settings.require_https, trusted_proxies=settings.trusted_proxies
+    )
+    return app

@@ -1,0 +1,58 @@
+"""API keys: minted here, shown once, stored only as a SHA-256 hash and a masked prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.core.projects.repository import lock_account
+from uploadkit_server.core.tiers import limits_for
+from uploadkit_server.db.models import ApiKey, Project
+from uploadkit_server.errors import NotFound, TierLimitExceeded
+from uploadkit_server.security import generate_api_key, hash_api_key, mask_api_key, new_id
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    api_key: ApiKey
+    plaintext: str
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    project: Project,
+    name: str = "",
+    is_test: bool = False,
+    billing_url: str | None = None,
+) -> CreatedKey:
+    account = await lock_account(session, project.account_id)
+    if account is None:
+        raise NotFound("Account not found")
+    limit = limits_for(account.tier).keys_per_project
+    if limit is not None:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.project_id == project.id, ApiKey.revoked_at.is_(None))
+        )
+        if (count or 0) >= limit:
+            raise TierLimitExceeded(
+                f"Your {account.tier} plan allows {limit} API keys per project",
+                suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
+            )
+    plaintext = generate_api_key(is_test=is_test)
+    api_key = ApiKey(
+        id=new_id("key"),
+        project_id=project.id,
+        account_id=project.account_id,
+        name=name,
+        key_hash=hash_api_key(plaintext),
+        key_prefix=mask_api_key(plaintext),
+        is_test=is_test,
+    )
+    session.add(api_key)
+    await session.flush()
+    return CreatedKey(api_key=api_key, plaintext=plaintext)

@@ -1,0 +1,47 @@
+"""Schema building blocks shared by every domain: camelCase JSON, API timestamps, pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from uploadkit_server.clock import isoformat
+
+#: A datetime written the way the API writes every timestamp: ``2026-04-08T12:00:00.000Z``.
+Timestamp = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
+
+
+class CamelModel(BaseModel):
+    """Fields are snake_case in Python and camelCase on the wire."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, from_attributes=True
+    )
+
+
+class StrictCamelModel(CamelModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Items(CamelModel, Generic[ItemT]):
+    """Lists that are not paginated: ``{"items": [...]}``."""
+
+    items: list[ItemT]
+
+
+class Page(CamelModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None
+    has_more: bool
+
+
+class Deleted(CamelModel):
+    deleted: bool = True

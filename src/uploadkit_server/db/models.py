@@ -1,0 +1,220 @@
+"""Tables. Public identifiers are prefixed strings; ``pk`` columns give creation order for
+keyset pagination (records made in the same millisecond keep their order)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from uploadkit_server.clock import utcnow
+from uploadkit_server.db.base import Base, BigIntPK, UTCDateTime
+
+
+class Tier(StrEnum):
+    FREE = "FREE"
+    PRO = "PRO"
+    TEAM = "TEAM"
+    ENTERPRISE = "ENTERPRISE"
+
+
+class FileStatus(StrEnum):
+    UPLOADING = "UPLOADING"
+    UPLOADED = "UPLOADED"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+
+
+class FailureReason(StrEnum):
+    NOT_VERIFIED = "not_verified"
+    EXPIRED = "expired"
+    ABORTED = "aborted"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # last attempt failed, another is scheduled
+    DEAD = "dead"
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Account(TimestampMixin, Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    tier: Mapped[str] = mapped_column(String(16), default=Tier.FREE)
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Live bytes held: stored UPLOADED files plus reservations of uploads in flight.
+    storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Test-mode bytes, informational only (test mode has no quota).
+    test_storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Project(TimestampMixin, Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("account_id", "slug"),)
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(120))
+    current_signing_key: Mapped[str] = mapped_column(String(100))
+    next_signing_key: Mapped[str] = mapped_column(String(100))
+    webhook_secret: Mapped[str] = mapped_column(String(100))
+
+    account: Mapped[Account] = relationship(lazy="raise")
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(40))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class FileRoute(TimestampMixin, Base):
+    __tablename__ = "file_routes"
+    __table_args__ = (UniqueConstraint("project_id", "slug"),)
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(100))
+    max_file_size: Mapped[int] = mapped_column(BigInteger)
+    max_file_count: Mapped[int] = mapped_column(Integer, default=1)
+    allowed_types: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["*/*"])
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class File(TimestampMixin, Base):
+    __tablename__ = "files"
+    __table_args__ = (
+        Index("ix_files_listing", "project_id", "is_test", "status", "pk"),
+        Index("ix_files_expiry", "status", "expires_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    route_id: Mapped[str | None] = mapped_column(
+        ForeignKey("file_routes.id", ondelete="SET NULL"), nullable=True
+    )
+    route_slug: Mapped[str] = mapped_column(String(100))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=FileStatus.UPLOADING)
+    failure_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    #: Storage's multipart upload id; null for single-PUT uploads.
+    upload_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    part_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Bytes counted against the account's storage for this file (0 once released).
+    reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Month ("YYYY-MM") whose in-flight upload counter holds this upload; null once released.
+    reserved_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class UsageMonth(Base):
+    """Per account, mode and calendar month (UTC)."""
+
+    __tablename__ = "usage_months"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    is_test: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    uploads: Mapped[int] = mapped_column(Integer, default=0)
+    uploads_in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_uploaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_served: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UploadEvent(Base):
+    """What ``GET /logs`` returns: one row per uploaded, failed or deleted file."""
+
+    __tablename__ = "upload_events"
+    __table_args__ = (Index("ix_upload_events_poll", "project_id", "is_test", "created_at"),)
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    event: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(String(40))
+    file_key: Mapped[str] = mapped_column(String(1024))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(TimestampMixin, Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_listing", "project_id", "is_test", "pk"),
+        UniqueConstraint("file_id", "event"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_id: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Lease: a dispatcher that claimed the row owns it until then.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "webhook_attempts"
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    delivery_pk: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.pk", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    response_excerpt: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,11 @@
+"""The periodic jobs a server (or a separate worker) runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from uploadkit_server.jobs.runner import Job
+
+
+def background_jobs() -> Sequence[Job]:
+    return []

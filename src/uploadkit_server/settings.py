@@ -1,0 +1,146 @@
+"""The one settings object. Nothing else in the package reads the environment.
+
+Every option is an environment variable prefixed ``UPLOADKIT_`` (a ``.env`` file works too);
+the table in ``docs/configuration.md`` lists them with their defaults.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class StorageKind(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class HttpsRule(StrEnum):
+    AUTO = "auto"  # plain HTTP refused except from loopback clients
+    TRUE = "true"
+    FALSE = "false"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("uploadkit", appauthor=False))
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="UPLOADKIT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    redis_url: str | None = None
+    storage: StorageKind = StorageKind.LOCAL
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_force_path_style: bool = False
+    #: Base of presigned URLs and of the built-in CDN; `uploadkit serve` defaults it to its own address.
+    public_url: str = "http://127.0.0.1:8000"
+    cdn_url: str | None = None
+    require_https: HttpsRule = HttpsRule.AUTO
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    webhook_retry_delays: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [60, 300, 1800]
+    )
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 30.0
+    test_mode_ttl: int = 86400
+    secret_key: str | None = None
+    billing_url: str = "https://app.uploadkit.dev/billing"
+    upload_grace_period: int = 300
+    job_interval: float = 30.0
+    run_background_jobs: bool = True
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _parse_delays(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays_not_negative(cls, value: list[int]) -> list[int]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be zero or more seconds")
+        return value
+
+    @field_validator("public_url", "cdn_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def effective_cdn_url(self) -> str:
+        """Base of file URLs: ``CDN_URL``, else this server's own ``/cdn``."""
+        return self.cdn_url or f"{self.public_url}/cdn"
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> Settings:
+        if self.storage is StorageKind.S3 and not self.s3_bucket:
+            raise ValueError("UPLOADKIT_S3_BUCKET is required when UPLOADKIT_STORAGE=s3")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy async URL, from the plain forms users write."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'uploadkit.db'}"
+        return to_async_database_url(self.database_url)
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated on first run and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.ensure_data_dir() / "secret_key"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        key = secrets.token_urlsafe(48)
+        try:
+            with path.open("x") as handle:  # "x": two processes starting at once keep one key
+                path.chmod(0o600)
+                handle.write(key)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+
+def to_async_database_url(url: str) -> str:
+    """``postgresql://…`` → ``postgresql+asyncpg://…``, ``sqlite:///…`` → ``sqlite+aiosqlite:///…``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base in {"postgres", "postgresql"}:
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database {scheme!r}: use postgresql:// or sqlite://")

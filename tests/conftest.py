@@ -1,0 +1,90 @@
+"""Shared fixtures: every API test runs on SQLite and on PostgreSQL, through the real ASGI app,
+with real files on disk under a temporary data directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support.databases import fresh_database
+from uploadkit_server.app import create_app
+from uploadkit_server.core.accounts.service import NewAccount, create_account
+from uploadkit_server.db.models import Tier
+from uploadkit_server.runtime import Runtime
+from uploadkit_server.settings import Settings
+
+BASE_URL = "http://testserver"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database(db_kind, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, object]) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "public_url": BASE_URL,
+        "run_background_jobs": False,
+        "secret_key": "test-secret-key-not-for-production",
+    }
+    values.update(settings_overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def runtime(app: FastAPI) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http
+
+
+async def make_account(runtime: Runtime, *, email: str, tier: Tier = Tier.FREE) -> NewAccount:
+    async with runtime.sessionmaker() as session, session.begin():
+        return await create_account(session, email=email, tier=tier)
+
+
+@pytest.fixture
+async def account(runtime: Runtime) -> NewAccount:
+    return await make_account(runtime, email="owner@example.com", tier=Tier.PRO)
+
+
+@pytest.fixture
+def live_headers(account: NewAccount) -> dict[str, str]:
+    return {"x-api-key": account.live_key}
+
+
+@pytest.fixture
+def test_headers(account: NewAccount) -> dict[str, str]:
+    return {"x-api-key": account.test_key}
