@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from uploadkit_server.api import storage_endpoint
+
 api_router = APIRouter()
 
 public_router = APIRouter()
+public_router.include_router(storage_endpoint.router)
