@@ -51,12 +51,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
             raise Unsatisfiable
         return ByteRange(start=max(0, size - suffix), end=size - 1)
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
-        return None
+    if last and int(last) < start:
+        return None  # syntactically invalid: ignored, as the RFC says
     if start >= size:
         raise Unsatisfiable
-    return ByteRange(start=start, end=min(end, size - 1))
+    end = min(int(last), size - 1) if last else size - 1
+    return ByteRange(start=start, end=end)
 
 
 def not_modified(
