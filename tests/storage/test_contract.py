@@ -171,9 +171,10 @@ async def test_multipart_round_trip_is_byte_exact(storage_backend: BackendUnderT
     digests = b"".join(hashlib.md5(part).digest() for part in parts)
     assert info.etag == f'"{hashlib.md5(digests).hexdigest()}-3"'
     assert await read_all(storage, KEY) == whole
-    assert await read_all(storage, KEY, ByteRange(5 * MiB - 10, 5 * MiB + 9)) == whole[
-        5 * MiB - 10 : 5 * MiB + 10
-    ]
+    assert (
+        await read_all(storage, KEY, ByteRange(5 * MiB - 10, 5 * MiB + 9))
+        == whole[5 * MiB - 10 : 5 * MiB + 10]
+    )
     with pytest.raises(ObjectNotFound):
         await storage.list_parts(KEY, upload_id=upload_id)
     assert await storage_backend.leftovers() == []
@@ -184,9 +185,7 @@ async def test_single_small_part_completes(storage_backend: BackendUnderTest) ->
     upload_id = await storage.create_multipart(KEY, content_type="text/plain")
     etag = await put_part(storage_backend, KEY, upload_id, 1, b"only part")
     # Quotes are optional when giving ETags back, as on S3.
-    await storage.complete_multipart(
-        KEY, upload_id=upload_id, parts=[PartETag(1, etag.strip('"'))]
-    )
+    await storage.complete_multipart(KEY, upload_id=upload_id, parts=[PartETag(1, etag.strip('"'))])
     assert await read_all(storage, KEY) == b"only part"
 
 
