@@ -7,6 +7,7 @@ server's RSS (``VmRSS`` in ``/proc/PID/status``) is sampled throughout.
 
     .venv/bin/python bench/upload_memory.py            # 1 GiB
     .venv/bin/python bench/upload_memory.py --mib 256  # quicker
+    .venv/bin/python bench/upload_memory.py --chunked  # no Content-Length: chunked transfer
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=1024, help="object size in MiB (1024)")
+    parser.add_argument("--chunked", action="store_true", help="send no Content-Length")
     args = parser.parse_args()
     size = args.mib * MiB
 
@@ -119,13 +121,13 @@ def main() -> None:
         server = subprocess.Popen(command, env=env)
         try:
             wait_ready(url, server)
-            run(server.pid, url, data_dir, size)
+            run(server.pid, url, data_dir, size, chunked=args.chunked)
         finally:
             server.terminate()
             server.wait(15)
 
 
-def run(pid: int, url: str, data_dir: Path, size: int) -> None:
+def run(pid: int, url: str, data_dir: Path, size: int, *, chunked: bool) -> None:
     storage = LocalStorage(root=data_dir / "storage", secret_key=SECRET, public_url=url)
     key = "proj_bench/files/bench/big.bin"
     put_url = asyncio.run(
@@ -139,12 +141,15 @@ def run(pid: int, url: str, data_dir: Path, size: int) -> None:
     sampler.start()
 
     sent_digest = hashlib.md5()
+    headers = {"Content-Type": "application/octet-stream"}
+    if not chunked:
+        headers["Content-Length"] = str(size)
     started = time.monotonic()
     with httpx.Client(timeout=600) as http:
         response = http.put(
             put_url,
             content=generated(size, sent_digest),
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            headers=headers,
         )
     upload_seconds = time.monotonic() - started
     assert response.status_code == 200, response.text
@@ -164,7 +169,8 @@ def run(pid: int, url: str, data_dir: Path, size: int) -> None:
     download_peak = sampler.peak
     sampler.stop()
 
-    print(f"object size           {size / MiB:8.0f} MiB")
+    framing = "chunked" if chunked else "Content-Length"
+    print(f"object size           {size / MiB:8.0f} MiB ({framing})")
     print(f"server RSS baseline   {baseline:8.1f} MiB")
     print(
         f"upload: peak RSS      {upload_peak:8.1f} MiB  (+{upload_peak - baseline:.1f} MiB), "
