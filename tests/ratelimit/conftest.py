@@ -3,33 +3,18 @@ clock the test moves (so the window slides without waiting a minute)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from tests.support.clock import FakeClock
+from tests.support.redis_keys import delete_prefixed, new_prefix
 from tests.support.redis_server import PrivateRedis
 from tests.support.services import TEST_REDIS_URL, require_service
 from uploadkit_server.ratelimit.base import RateLimiter
 from uploadkit_server.ratelimit.memory import MemoryRateLimiter
 from uploadkit_server.ratelimit.redis import RedisRateLimiter
-
-
-async def delete_prefixed(url: str, prefix: str) -> None:
-    client = Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-def new_prefix() -> str:
-    return f"uk_test:{secrets.token_hex(6)}:"
 
 
 @pytest.fixture
