@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from uploadkit_server.api import file_routes, upload
+
 api_router = APIRouter()
+api_router.include_router(upload.router)
+api_router.include_router(file_routes.router)
 
 public_router = APIRouter()

@@ -33,8 +33,7 @@ class RateLimiter(Protocol):
         """Count one request for ``key`` if fewer than ``limit`` were accepted in the window."""
         ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...
 
 
 def allowed(*, limit: int, used: int) -> RateDecision:
