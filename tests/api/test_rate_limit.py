@@ -11,18 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import event, func, update
 
 from tests.api.test_errors import assert_envelope
 from tests.conftest import make_account
 from tests.support.clock import FakeClock
-from tests.support.probe import PROBE_PATH, create_probe_app
 from tests.support.redis_keys import delete_prefixed, new_prefix, prefixed_keys
 from tests.support.services import TEST_REDIS_URL, require_service
 from uploadkit_server.core.accounts.service import NewAccount, set_tier
-from uploadkit_server.db.models import Account, Tier
+from uploadkit_server.db.models import Account, ApiKey, Tier
 from uploadkit_server.ratelimit.memory import MemoryRateLimiter
+from uploadkit_server.ratelimit.redis import RedisRateLimiter
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
 
@@ -40,13 +39,6 @@ async def settings_overrides(request: pytest.FixtureRequest) -> AsyncIterator[di
     await delete_prefixed(TEST_REDIS_URL, prefix)
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_probe_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
 async def enterprise_account(runtime: Runtime, *, email: str, rate_limit: int) -> NewAccount:
     new = await make_account(runtime, email=email, tier=Tier.ENTERPRISE)
     async with runtime.sessionmaker() as session, session.begin():
@@ -54,6 +46,11 @@ async def enterprise_account(runtime: Runtime, *, email: str, rate_limit: int) -
             update(Account).where(Account.id == new.account.id).values(rate_limit=rate_limit)
         )
     return new
+
+
+def routers(new: NewAccount) -> str:
+    """An authenticated endpoint every account can call."""
+    return f"/api/v1/projects/{new.project.id}/routers"
 
 
 def assert_rate_limited(response: httpx.Response, *, limit: int) -> int:
@@ -72,7 +69,7 @@ async def test_every_authenticated_response_carries_the_headers(
 ) -> None:
     free = await make_account(runtime, email="free@example.com", tier=Tier.FREE)
     headers = {"x-api-key": free.live_key}
-    first = await client.get(PROBE_PATH, headers=headers)
+    first = await client.get(routers(free), headers=headers)
     assert first.status_code == 200
     assert (first.headers["X-RateLimit-Limit"], first.headers["X-RateLimit-Remaining"]) == (
         "60",
@@ -80,20 +77,20 @@ async def test_every_authenticated_response_carries_the_headers(
     )
     assert "Retry-After" not in first.headers
     # An error after authentication carries them too, and counts.
-    missing = await client.get(f"{PROBE_PATH}/missing", headers=headers)
+    missing = await client.get("/api/v1/routers/route_missing", headers=headers)
     assert_envelope(missing, 404, "NOT_FOUND")
     assert missing.headers["X-RateLimit-Remaining"] == "58"
-    bearer = await client.get(PROBE_PATH, headers={"Authorization": f"Bearer {free.live_key}"})
+    bearer = await client.get(routers(free), headers={"Authorization": f"Bearer {free.live_key}"})
     assert bearer.headers["X-RateLimit-Remaining"] == "57"
 
 
 async def test_tier_sets_the_limit(client: httpx.AsyncClient, runtime: Runtime) -> None:
     for tier, limit in [(Tier.FREE, 60), (Tier.PRO, 300), (Tier.TEAM, 1000)]:
         new = await make_account(runtime, email=f"{tier.value}@example.com", tier=tier)
-        response = await client.get(PROBE_PATH, headers={"x-api-key": new.live_key})
+        response = await client.get(routers(new), headers={"x-api-key": new.live_key})
         assert response.headers["X-RateLimit-Limit"] == str(limit)
     custom = await enterprise_account(runtime, email="big@example.com", rate_limit=2500)
-    response = await client.get(PROBE_PATH, headers={"x-api-key": custom.live_key})
+    response = await client.get(routers(custom), headers={"x-api-key": custom.live_key})
     assert response.headers["X-RateLimit-Limit"] == "2500"
 
 
@@ -101,8 +98,8 @@ async def test_exactly_n_of_n_plus_k_concurrent_requests_pass(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     free = await make_account(runtime, email="free@example.com", tier=Tier.FREE)
-    headers = {"x-api-key": free.live_key}
-    responses = await asyncio.gather(*(client.get(PROBE_PATH, headers=headers) for _ in range(75)))
+    url, headers = routers(free), {"x-api-key": free.live_key}
+    responses = await asyncio.gather(*(client.get(url, headers=headers) for _ in range(75)))
     ok = [r for r in responses if r.status_code == 200]
     assert len(ok) == 60
     assert sorted(int(r.headers["X-RateLimit-Remaining"]) for r in ok) == list(range(60))
@@ -123,11 +120,11 @@ async def test_refused_requests_never_reach_the_database(
         statements.append(str(args[2]))
 
     for _ in range(2):
-        assert (await client.get(PROBE_PATH, headers=headers)).status_code == 200
+        assert (await client.get(routers(small), headers=headers)).status_code == 200
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", record)
     try:
         for _ in range(5):
-            assert_rate_limited(await client.get(PROBE_PATH, headers=headers), limit=2)
+            assert_rate_limited(await client.get(routers(small), headers=headers), limit=2)
     finally:
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", record)
     assert statements == []
@@ -138,7 +135,7 @@ async def test_unknown_keys_get_401_and_count_nothing(
 ) -> None:
     unknown = {"x-api-key": "uk_live_" + "x" * 40}
     for _ in range(3):
-        response = await client.get(PROBE_PATH, headers=unknown)
+        response = await client.get("/api/v1/projects/proj_x/routers", headers=unknown)
         assert_envelope(response, 401, "UNAUTHORIZED")
         assert "X-RateLimit-Limit" not in response.headers
     if settings.redis_url:
@@ -153,12 +150,12 @@ async def test_live_and_test_keys_have_separate_windows(
 ) -> None:
     small = await enterprise_account(runtime, email="small@example.com", rate_limit=2)
     live, test = {"x-api-key": small.live_key}, {"x-api-key": small.test_key}
-    assert [(await client.get(PROBE_PATH, headers=live)).status_code for _ in range(3)] == [
+    assert [(await client.get(routers(small), headers=live)).status_code for _ in range(3)] == [
         200,
         200,
         429,
     ]
-    response = await client.get(PROBE_PATH, headers=test)
+    response = await client.get(routers(small), headers=test)
     assert response.status_code == 200
     assert response.headers["X-RateLimit-Remaining"] == "1"
 
@@ -168,12 +165,12 @@ async def test_a_tier_change_applies_from_the_next_request(
 ) -> None:
     free = await make_account(runtime, email="free@example.com", tier=Tier.FREE)
     headers = {"x-api-key": free.live_key}
-    assert (await client.get(PROBE_PATH, headers=headers)).headers["X-RateLimit-Limit"] == "60"
+    assert (await client.get(routers(free), headers=headers)).headers["X-RateLimit-Limit"] == "60"
     async with runtime.sessionmaker() as session, session.begin():
         await set_tier(session, account_id=free.account.id, tier=Tier.TEAM)
     # This request was counted under the limit known before it; it learns the new one.
-    await client.get(PROBE_PATH, headers=headers)
-    after = await client.get(PROBE_PATH, headers=headers)
+    await client.get(routers(free), headers=headers)
+    after = await client.get(routers(free), headers=headers)
     assert after.headers["X-RateLimit-Limit"] == "1000"
     assert after.headers["X-RateLimit-Remaining"] == str(1000 - 3)
 
@@ -183,17 +180,13 @@ async def test_a_revoked_key_is_refused_and_forgotten(
 ) -> None:
     free = await make_account(runtime, email="free@example.com", tier=Tier.FREE)
     headers = {"x-api-key": free.live_key}
-    assert (await client.get(PROBE_PATH, headers=headers)).status_code == 200
+    assert (await client.get(routers(free), headers=headers)).status_code == 200
     async with runtime.sessionmaker() as session, session.begin():
-        from sqlalchemy import func
-
-        from uploadkit_server.db.models import ApiKey
-
         await session.execute(
             update(ApiKey).where(ApiKey.account_id == free.account.id).values(revoked_at=func.now())
         )
     for _ in range(2):
-        response = await client.get(PROBE_PATH, headers=headers)
+        response = await client.get(routers(free), headers=headers)
         assert_envelope(response, 401, "UNAUTHORIZED")
         assert "X-RateLimit-Limit" not in response.headers
 
@@ -201,18 +194,25 @@ async def test_a_revoked_key_is_refused_and_forgotten(
 async def test_window_slides_over_http(
     client: httpx.AsyncClient, runtime: Runtime, settings: Settings
 ) -> None:
-    if settings.redis_url:
-        pytest.skip("the sliding window on Redis is shown by the limiter contract test")
+    # The same backend as configured, on a clock the test moves.
     clock = FakeClock()
-    runtime.rate_limiter = MemoryRateLimiter(clock=clock)
+    previous = runtime.rate_limiter
+    assert previous is not None
+    await previous.close()
+    if settings.redis_url:
+        runtime.rate_limiter = RedisRateLimiter.from_url(
+            settings.redis_url, prefix=settings.rate_limit_key_prefix, clock=clock
+        )
+    else:
+        runtime.rate_limiter = MemoryRateLimiter(clock=clock)
     small = await enterprise_account(runtime, email="small@example.com", rate_limit=2)
     headers = {"x-api-key": small.live_key}
-    assert (await client.get(PROBE_PATH, headers=headers)).status_code == 200
+    assert (await client.get(routers(small), headers=headers)).status_code == 200
     clock.advance(20)
-    assert (await client.get(PROBE_PATH, headers=headers)).status_code == 200
+    assert (await client.get(routers(small), headers=headers)).status_code == 200
     clock.advance(10)
-    assert assert_rate_limited(await client.get(PROBE_PATH, headers=headers), limit=2) == 30
+    assert assert_rate_limited(await client.get(routers(small), headers=headers), limit=2) == 30
     clock.advance(30)  # the first request leaves the window; the second holds on until t=80
-    response = await client.get(PROBE_PATH, headers=headers)
+    response = await client.get(routers(small), headers=headers)
     assert response.status_code == 200 and response.headers["X-RateLimit-Remaining"] == "0"
-    assert assert_rate_limited(await client.get(PROBE_PATH, headers=headers), limit=2) == 20
+    assert assert_rate_limited(await client.get(routers(small), headers=headers), limit=2) == 20

@@ -43,7 +43,8 @@ def allowed(*, limit: int, used: int) -> RateDecision:
 
 def refused(*, limit: int, wait: float) -> RateDecision:
     """The decision for a refused request; ``wait`` seconds until the blocking entry leaves."""
-    return RateDecision(allowed=False, limit=limit, remaining=0, retry_after=max(1, math.ceil(wait)))
+    retry_after = max(1, math.ceil(wait))
+    return RateDecision(allowed=False, limit=limit, remaining=0, retry_after=retry_after)
 
 
 def check_limit(limit: int) -> None:

@@ -10,7 +10,6 @@ Needs Redis 5 or later (scripts that read ``TIME`` and then write).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Callable
 
@@ -100,7 +99,7 @@ class RedisRateLimiter:
                 keys=[self.redis_key(key)],
                 args=[limit, self._window_us, now, secrets.token_hex(8)],
             )
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, RedisError, OSError) as error:
             raise RateLimiterUnavailable(f"Redis rate limiter unavailable: {error}") from error
         if accepted == 1:
             return allowed(limit=limit, used=int(figure))
