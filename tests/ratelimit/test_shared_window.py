@@ -93,10 +93,7 @@ async def test_two_processes_share_one_window(
         # A concurrent burst split over both processes: exactly LIMIT pass in total.
         test_headers = {"x-api-key": account.test_key}
         burst = await asyncio.gather(
-            *(
-                http.get(servers[i % 2].url + path, headers=test_headers)
-                for i in range(LIMIT + 15)
-            )
+            *(http.get(servers[i % 2].url + path, headers=test_headers) for i in range(LIMIT + 15))
         )
         statuses = sorted(r.status_code for r in burst)
         assert statuses == [200] * LIMIT + [429] * 15

@@ -30,9 +30,17 @@ class ServerProcess:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "uvicorn", "uploadkit_server.app:create_app",
-                    "--factory", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--log-level", "warning",
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "uploadkit_server.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
                 ],
                 env=self.env,
                 cwd=self.workdir,  # no stray .env file is read
