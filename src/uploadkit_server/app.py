@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import contextlib
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from uploadkit_server.api.middleware import ApiBodyLimitMiddleware, HttpsRuleMid
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import JobRunner
 from uploadkit_server.jobs.schedule import background_jobs
 from uploadkit_server.runtime import Runtime
@@ -37,6 +39,8 @@ async def build_runtime(settings: Settings) -> Runtime:
 
 
 async def close_runtime(runtime: Runtime) -> None:
+    with contextlib.suppress(Exception):  # best effort: lastUsedAt must not block a shutdown
+        await flush_key_usage(runtime)
     if runtime.rate_limiter is not None:
         await runtime.rate_limiter.close()
     await runtime.storage.close()

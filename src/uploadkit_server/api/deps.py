@@ -71,6 +71,7 @@ async def get_auth(
     key_hash = hash_api_key(key_from_headers(x_api_key, authorization))
     async with runtime.sessionmaker() as session:
         auth = await authenticate(session, key_hash)
+    runtime.key_usage.record(auth.key_id)
     request.state.auth = auth
     return auth
 

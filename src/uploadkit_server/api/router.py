@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from uploadkit_server.api import keys, projects
+
 api_router = APIRouter()
+api_router.include_router(projects.router)
+api_router.include_router(keys.router)
 
 public_router = APIRouter()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import Job
 
 
 def background_jobs() -> Sequence[Job]:
-    return []
+    return [flush_key_usage]
