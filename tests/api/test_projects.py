@@ -29,7 +29,9 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 async def test_create_returns_project_without_secrets(
     client: httpx.AsyncClient, live_headers: dict[str, str]
 ) -> None:
-    response = await client.post("/api/v1/projects", json={"name": "My Shop!"}, headers=live_headers)
+    response = await client.post(
+        "/api/v1/projects", json={"name": "My Shop!"}, headers=live_headers
+    )
     assert response.status_code == 201, response.text
     project = response.json()
     assert set(project) == {"id", "name", "slug", "createdAt", "updatedAt"}
@@ -80,17 +82,25 @@ async def test_test_key_manages_the_same_projects(
 async def test_bad_bodies_are_validation_errors(
     client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
 ) -> None:
-    for body in ({}, {"name": ""}, {"name": "   "}, {"name": "x" * 101}, {"name": 5},
-                 {"name": "ok", "extra": 1}):
+    for body in (
+        {},
+        {"name": ""},
+        {"name": "   "},
+        {"name": "x" * 101},
+        {"name": 5},
+        {"name": "ok", "extra": 1},
+    ):
         assert_error(
             await client.post("/api/v1/projects", json=body, headers=live_headers),
-            400, "VALIDATION_ERROR",
+            400,
+            "VALIDATION_ERROR",
         )
         assert_error(
             await client.patch(
                 f"/api/v1/projects/{account.project.id}", json=body, headers=live_headers
             ),
-            400, "VALIDATION_ERROR",
+            400,
+            "VALIDATION_ERROR",
         )
     listing = await client.get("/api/v1/projects", headers=live_headers)
     assert len(listing.json()["items"]) == 1
@@ -106,7 +116,9 @@ async def test_another_accounts_project_is_not_found(
         await client.patch(path, json={"name": "mine"}, headers=live_headers), 404, "NOT_FOUND"
     )
     assert_error(await client.delete(path, headers=live_headers), 404, "NOT_FOUND")
-    assert_error(await client.get("/api/v1/projects/proj_nope", headers=live_headers), 404, "NOT_FOUND")
+    assert_error(
+        await client.get("/api/v1/projects/proj_nope", headers=live_headers), 404, "NOT_FOUND"
+    )
     # The other account still has it, untouched.
     mine = await client.get(path, headers={"x-api-key": other.live_key})
     assert mine.status_code == 200 and mine.json()["name"] == "Default project"
@@ -132,11 +144,17 @@ async def test_delete_cascades_to_keys_routes_and_deliveries(
         await client.post(f"/api/v1/projects/{project['id']}/keys", json={}, headers=live_headers)
     ).json()["key"]
     async with runtime.sessionmaker() as session, session.begin():
-        session.add(FileRoute(id=new_id("route"), project_id=project["id"], slug="img",
-                              max_file_size=1024))
-        delivery = WebhookDelivery(id=new_id("msg"), project_id=project["id"], file_id="file_x",
-                                   event="onUploadComplete", url="https://example.com/h",
-                                   payload="{}")
+        session.add(
+            FileRoute(id=new_id("route"), project_id=project["id"], slug="img", max_file_size=1024)
+        )
+        delivery = WebhookDelivery(
+            id=new_id("msg"),
+            project_id=project["id"],
+            file_id="file_x",
+            event="onUploadComplete",
+            url="https://example.com/h",
+            payload="{}",
+        )
         session.add(delivery)
         await session.flush()
         session.add(WebhookAttempt(delivery_pk=delivery.pk, status_code=500))
@@ -146,9 +164,13 @@ async def test_delete_cascades_to_keys_routes_and_deliveries(
     assert deleted.json() == {"deleted": True}
 
     assert_error(
-        await client.get(f"/api/v1/projects/{project['id']}", headers=live_headers), 404, "NOT_FOUND"
+        await client.get(f"/api/v1/projects/{project['id']}", headers=live_headers),
+        404,
+        "NOT_FOUND",
     )
-    assert_error(await client.get("/api/v1/projects", headers={"x-api-key": key}), 401, "UNAUTHORIZED")
+    assert_error(
+        await client.get("/api/v1/projects", headers={"x-api-key": key}), 401, "UNAUTHORIZED"
+    )
     assert await _count(runtime, Project, id=project["id"]) == 0
     assert await _count(runtime, ApiKey, project_id=project["id"]) == 0
     assert await _count(runtime, FileRoute, project_id=project["id"]) == 0
@@ -165,8 +187,10 @@ async def test_project_limit_holds_under_concurrent_creation(
     free = await make_account(runtime, email="free@example.com", tier=Tier.FREE)  # 1 of 2 used
     headers = {"x-api-key": free.live_key}
     responses = await asyncio.gather(
-        *(client.post("/api/v1/projects", json={"name": f"P{i}"}, headers=headers)
-          for i in range(10))
+        *(
+            client.post("/api/v1/projects", json={"name": f"P{i}"}, headers=headers)
+            for i in range(10)
+        )
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [403] * 9

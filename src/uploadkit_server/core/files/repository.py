@@ -19,7 +19,7 @@ from uploadkit_server.db.models import Account, File, FileStatus, UploadEvent, U
 LISTED_STATUSES = (FileStatus.UPLOADING, FileStatus.UPLOADED, FileStatus.FAILED)
 
 
-def _scoped(project_id: str, is_test: bool) -> Select[tuple[File]]:
+def _scoped(project_id: str, is_test: bool) -> Select[File]:
     return select(File).where(File.project_id == project_id, File.is_test == is_test)
 
 
@@ -49,7 +49,8 @@ async def find_by_key(
     query = _scoped(project_id, is_test).where(File.key == key, File.status != FileStatus.DELETED)
     if lock:
         query = query.with_for_update()
-    return await session.scalar(query)
+    file: File | None = await session.scalar(query)
+    return file
 
 
 async def find_by_keys(
@@ -91,7 +92,9 @@ async def lock_expired_test_files(
     return list(await session.scalars(query))
 
 
-async def release_storage(session: AsyncSession, *, account_id: str, is_test: bool, nbytes: int) -> None:
+async def release_storage(
+    session: AsyncSession, *, account_id: str, is_test: bool, nbytes: int
+) -> None:
     """Give back bytes a file held in the account's storage counter."""
     if nbytes == 0:
         return

@@ -89,7 +89,9 @@ async def list_files(
     return FilePage(files=files, next_cursor=next_cursor, has_more=has_more)
 
 
-async def get_file(session: AsyncSession, auth: AuthContext, key: str, *, lock: bool = False) -> File:
+async def get_file(
+    session: AsyncSession, auth: AuthContext, key: str, *, lock: bool = False
+) -> File:
     file = await repository.find_by_key(
         session, project_id=auth.project_id, is_test=auth.is_test, key=key, lock=lock
     )
@@ -193,7 +195,9 @@ async def delete_files(
     return results
 
 
-async def discard_files(session: AsyncSession, storage: StorageBackend, files: Sequence[File]) -> None:
+async def discard_files(
+    session: AsyncSession, storage: StorageBackend, files: Sequence[File]
+) -> None:
     """Remove records and objects outright (project deletion, test-mode purge), releasing what
     the files held. The caller has locked the rows."""
     for file in files:

@@ -31,5 +31,3 @@ class ApiKeyCreated(CamelModel):
 
 class Revoked(CamelModel):
     revoked: bool = True
-
-

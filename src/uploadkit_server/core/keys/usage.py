@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
@@ -41,6 +41,7 @@ async def write_last_used(session: AsyncSession, pending: dict[str, datetime]) -
     if not pending:
         return
     keys = ApiKey.__table__
+    assert isinstance(keys, Table)
     # One executemany of a Core UPDATE; sorted ids take row locks in a stable order.
     statement = (
         update(keys)
