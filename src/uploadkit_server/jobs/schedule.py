@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import Job
 
 
 def background_jobs() -> Sequence[Job]:
-    return [flush_key_usage]
+    return [expire_abandoned_uploads, flush_key_usage]
