@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from uploadkit_server.api import file_routes, health, upload
-from uploadkit_server.api import keys, projects
+from uploadkit_server.api import files, keys, projects
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
 api_router.include_router(file_routes.router)
 api_router.include_router(projects.router)
 api_router.include_router(keys.router)
+api_router.include_router(files.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)

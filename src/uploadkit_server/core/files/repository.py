@@ -1,4 +1,4 @@
-"""File rows, their storage accounting and their upload events.
+"""File rows as the management endpoints need them.
 
 Reads that precede a change lock the rows they read (``FOR UPDATE``, a no-op on SQLite, whose
 ``BEGIN IMMEDIATE`` already serialises writers), so a delete racing a complete or another delete
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import Account, File, FileStatus, UploadEvent, UsageMonth
+from uploadkit_server.db.models import File, FileStatus, UploadEvent
 
 #: Statuses a listing can show: deleted files are never listed.
 LISTED_STATUSES = (FileStatus.UPLOADING, FileStatus.UPLOADED, FileStatus.FAILED)
@@ -90,46 +90,6 @@ async def lock_expired_test_files(
         .with_for_update(skip_locked=True)
     )
     return list(await session.scalars(query))
-
-
-async def release_storage(
-    session: AsyncSession, *, account_id: str, is_test: bool, nbytes: int
-) -> None:
-    """Give back bytes a file held in the account's storage counter."""
-    if nbytes == 0:
-        return
-    column = Account.test_storage_bytes if is_test else Account.storage_bytes
-    await session.execute(
-        update(Account).where(Account.id == account_id).values({column: column - nbytes})
-    )
-
-
-async def release_in_flight(
-    session: AsyncSession, *, account_id: str, is_test: bool, month: str, count: int = 1
-) -> None:
-    """Give back in-flight upload slots counted in ``month``."""
-    await session.execute(
-        update(UsageMonth)
-        .where(
-            UsageMonth.account_id == account_id,
-            UsageMonth.is_test == is_test,
-            UsageMonth.month == month,
-        )
-        .values(uploads_in_flight=UsageMonth.uploads_in_flight - count)
-    )
-
-
-def add_event(session: AsyncSession, file: File, event: str, *, detail: str | None = None) -> None:
-    session.add(
-        UploadEvent(
-            project_id=file.project_id,
-            is_test=file.is_test,
-            event=event,
-            file_id=file.id,
-            file_key=file.key,
-            detail=detail,
-        )
-    )
 
 
 async def delete_rows(session: AsyncSession, file_pks: Sequence[int]) -> None:

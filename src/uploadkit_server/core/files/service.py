@@ -22,6 +22,8 @@ from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.files import repository
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
+from uploadkit_server.core.uploads.repository import record_event
+from uploadkit_server.core.usage import quota
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
 from uploadkit_server.storage.base import StorageBackend
@@ -125,11 +127,11 @@ async def update_metadata(
 async def release_reservation(session: AsyncSession, file: File) -> None:
     """Give back what the file holds in its account's counters: stored or reserved bytes, and an
     in-flight upload slot. Zeroes the file's own figures, so a second call releases nothing."""
-    await repository.release_storage(
-        session, account_id=file.account_id, is_test=file.is_test, nbytes=file.reserved_bytes
+    await quota.release_storage(
+        session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
     )
     if file.reserved_month is not None:
-        await repository.release_in_flight(
+        await quota.release_upload_slot(
             session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
         )
     file.reserved_bytes = 0
@@ -160,7 +162,7 @@ async def _mark_deleted(session: AsyncSession, file: File) -> None:
     file.status = FileStatus.DELETED
     file.deleted_at = now
     file.updated_at = now
-    repository.add_event(session, file, "deleted")
+    record_event(session, file, "deleted")
 
 
 async def delete_file(
