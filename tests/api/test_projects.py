@@ -7,21 +7,27 @@ import asyncio
 import re
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import make_account
 from tests.support.api import assert_error
+from tests.support.uploads import create_route, request_upload, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import (
+    Account,
     ApiKey,
+    File,
     FileRoute,
     Project,
     Tier,
+    UsageMonth,
     WebhookAttempt,
     WebhookDelivery,
 )
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.security import new_id
+from uploadkit_server.storage.base import ObjectNotFound
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -199,3 +205,96 @@ async def test_project_limit_holds_under_concurrent_creation(
         assert "billing" in error["suggestion"]
     listing = await client.get("/api/v1/projects", headers=headers)
     assert len(listing.json()["items"]) == 2
+
+
+async def test_delete_leaves_no_object_behind(
+    client: httpx.AsyncClient, runtime: Runtime, account: NewAccount, live_headers: dict[str, str]
+) -> None:
+    """Stored files (both modes), an upload in flight and an open multipart upload holding a
+    part: all gone from storage, and the account's counters given back."""
+    kept_route = await create_route(client, live_headers, account.project.id, slug="files")
+    kept = await upload_file(client, live_headers, b"k" * 7)
+    project = (
+        await client.post("/api/v1/projects", json={"name": "Doomed"}, headers=live_headers)
+    ).json()
+    live = {
+        "x-api-key": (
+            await client.post(
+                f"/api/v1/projects/{project['id']}/keys", json={}, headers=live_headers
+            )
+        ).json()["key"]
+    }
+    test = {
+        "x-api-key": (
+            await client.post(
+                f"/api/v1/projects/{project['id']}/keys",
+                json={"isTest": True},
+                headers=live_headers,
+            )
+        ).json()["key"]
+    }
+    await create_route(client, live_headers, project["id"], slug="files", maxFileSize="64MB")
+
+    stored = [
+        await upload_file(client, live, b"a" * 100, name="a.jpg"),
+        await upload_file(client, live, b"b" * 200, name="b.jpg"),
+        await upload_file(client, test, b"t" * 50, name="t.jpg"),
+    ]
+    in_flight = (await request_upload(client, live, size=300)).json()
+    await client.put(
+        in_flight["uploadUrl"], content=b"p" * 300, headers={"content-type": "image/jpeg"}
+    )
+    multipart = (
+        await client.post(
+            "/api/v1/upload/multipart/init",
+            json={
+                "fileName": "movie.mp4",
+                "fileSize": 6 * 1024 * 1024,
+                "contentType": "video/mp4",
+                "routeSlug": "files",
+            },
+            headers=test,
+        )
+    ).json()
+    part = await client.put(
+        multipart["parts"][0]["uploadUrl"], content=b"m" * multipart["partSize"]
+    )
+    assert part.status_code < 300, part.text
+    assert await runtime.storage.list_parts(multipart["key"], upload_id=multipart["uploadId"])
+    before = await _account(runtime, account.account.id)
+    assert before.storage_bytes == 7 + 100 + 200 + 300
+
+    response = await client.delete(f"/api/v1/projects/{project['id']}", headers=live_headers)
+    assert response.status_code == 200 and response.json() == {"deleted": True}
+
+    for key in [f["key"] for f in stored] + [in_flight["key"], multipart["key"]]:
+        assert await runtime.storage.head(key) is None, key
+    with pytest.raises(ObjectNotFound):
+        await runtime.storage.list_parts(multipart["key"], upload_id=multipart["uploadId"])
+    objects = runtime.settings.data_dir / "storage" / "objects" / project["id"]
+    assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
+    after = await _account(runtime, account.account.id)
+    assert after.storage_bytes == 7
+    assert after.test_storage_bytes == 0
+    assert await _count(runtime, File, project_id=project["id"]) == 0
+    async with runtime.sessionmaker() as session:
+        in_flight_counts = (
+            await session.scalars(
+                select(UsageMonth.uploads_in_flight).where(
+                    UsageMonth.account_id == account.account.id
+                )
+            )
+        ).all()
+    assert set(in_flight_counts) == {0}
+    # The account's other project is untouched.
+    assert await runtime.storage.head(kept["key"]) is not None
+    assert (
+        await client.get(f"/api/v1/routers/{kept_route['id']}", headers=live_headers)
+    ).status_code == 200
+
+
+async def _account(runtime: Runtime, account_id: str) -> Account:
+    async with runtime.sessionmaker() as session:
+        row = await session.get(Account, account_id)
+        assert row is not None
+        return row
