@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from uploadkit_server.api import file_routes, health, upload
-from uploadkit_server.api import files, keys, projects
+from uploadkit_server.api import files, keys, logs, projects, usage
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
@@ -14,6 +14,8 @@ api_router.include_router(file_routes.router)
 api_router.include_router(projects.router)
 api_router.include_router(keys.router)
 api_router.include_router(files.router)
+api_router.include_router(usage.router)
+api_router.include_router(logs.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -207,3 +208,18 @@ async def discard_files(
     await session.flush()
     await repository.delete_rows(session, [file.pk for file in files])
     await remove_objects(storage, files)
+
+
+async def purge_test_files(
+    session: AsyncSession, storage: StorageBackend, *, created_before: datetime, limit: int
+) -> int:
+    """Remove up to ``limit`` test-mode files created before ``created_before``, objects and
+    records alike, and, once none are left, the test-mode upload events of the same age.
+    Returns how many files went; the caller repeats while it gets ``limit``."""
+    files = await repository.lock_expired_test_files(
+        session, created_before=created_before, limit=limit
+    )
+    await discard_files(session, storage, files)
+    if len(files) < limit:
+        await repository.delete_test_events(session, created_before=created_before)
+    return len(files)
