@@ -1,4 +1,4 @@
-"""The isolation matrix: live/test × project A/B. A key never lists, reads, patches, deletes or
+"""The isolation matrix: live/test by project A/B. A key never lists, reads, patches, deletes or
 completes a file of another project or of the other mode; each is simply not found."""
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api import file_routes, health, upload
-from uploadkit_server.api import files, keys, logs, projects, usage
+from uploadkit_server.api import file_routes, files, health, keys, logs, projects, upload, usage
 
 api_router = APIRouter()
 api_router.include_router(upload.router)

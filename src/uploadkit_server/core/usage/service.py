@@ -84,5 +84,7 @@ async def usage_history(
     ]
     current = month_of(now or utcnow())
     if not history or history[0].month < current:
-        history.insert(0, UsageMonthRead(month=current, uploads=0, bytes_uploaded=0, bytes_served=0))
+        history.insert(
+            0, UsageMonthRead(month=current, uploads=0, bytes_uploaded=0, bytes_served=0)
+        )
     return history[:months]
