@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api import file_routes, files, health, keys, logs, projects, upload, usage
+from uploadkit_server.api import (
+    file_routes,
+    files,
+    health,
+    keys,
+    logs,
+    projects,
+    storage_endpoint,
+    upload,
+    usage,
+)
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
@@ -18,3 +28,4 @@ api_router.include_router(logs.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
+public_router.include_router(storage_endpoint.router)
