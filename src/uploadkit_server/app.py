@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from uploadkit_server.api.error_handlers import install_error_handlers
 from uploadkit_server.api.middleware import ApiBodyLimitMiddleware, HttpsRuleMiddleware
 from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.runner import JobRunner
@@ -53,9 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
         if settings.run_background_jobs:
             runner.start()
+        dispatcher = WebhookDispatcher(settings=settings, sessionmaker=runtime.sessionmaker)
+        app.state.webhook_dispatcher = dispatcher
+        if settings.webhook_dispatcher:
+            dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await runner.stop()
             await close_runtime(runtime)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from uploadkit_server.api import webhooks
+
 api_router = APIRouter()
+api_router.include_router(webhooks.router)
 
 public_router = APIRouter()
