@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api import webhooks
+from uploadkit_server.api import file_routes, health, upload, webhooks
 
 api_router = APIRouter()
+api_router.include_router(upload.router)
+api_router.include_router(file_routes.router)
 api_router.include_router(webhooks.router)
 
 public_router = APIRouter()
+public_router.include_router(health.router)
