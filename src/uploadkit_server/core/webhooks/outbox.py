@@ -57,3 +57,18 @@ async def enqueue_upload_complete(
     stored = await repository.insert_once(session, delivery)
     wakeup.notify_after_commit(session)
     return stored
+
+
+async def queue_upload_complete(
+    session: AsyncSession, *, file: File, cdn_base: str
+) -> WebhookDelivery | None:
+    """Queue the file's ``onUploadComplete`` if its route has a ``webhookUrl`` (read now, so a
+    URL changed after the upload was requested applies)."""
+    if file.route_id is None:
+        return None
+    webhook_url = await repository.route_webhook_url(session, file.route_id)
+    if not webhook_url:
+        return None
+    return await enqueue_upload_complete(
+        session, file=file, webhook_url=webhook_url, cdn_base=cdn_base
+    )

@@ -19,7 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.pagination import PageRequest
-from uploadkit_server.db.models import DeliveryStatus, Project, WebhookAttempt, WebhookDelivery
+from uploadkit_server.db.models import (
+    DeliveryStatus,
+    FileRoute,
+    Project,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
@@ -215,6 +221,10 @@ async def record_attempt(
     session.add(attempt)
     await session.flush()
     return True
+
+
+async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
+    return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))
 
 
 async def get_project(session: AsyncSession, project_id: str) -> Project | None:
