@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.support.uploads import request_upload, upload_file
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.helpers import delivery_detail, list_deliveries, wait_for_status
+from tests.webhooks.helpers import list_deliveries, wait_for_status
 
 
 async def signing_keys(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:

@@ -75,7 +75,7 @@ async def _request_target(
 ) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
     """Where to send: the URL (pinned to a checked address when guarded), extra headers and
     request extensions."""
-    target = parse_target(url, allow_private=allow_private)
+    target = parse_target(url, allow_private=allow_private, refuse_local_names=False)
     original = httpx.URL(url)
     if allow_private:
         return original, {}, {}

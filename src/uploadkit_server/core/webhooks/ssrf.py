@@ -60,8 +60,8 @@ def is_public_address(address: IPAddress) -> bool:
         if address.scope_id:
             return False
         inner = _embedded_ipv4(address)
-        if inner is not None and not is_public_address(inner):
-            return False
+        if inner is not None:  # the connection goes to the IPv4 address inside
+            return is_public_address(inner)
     return not (
         address.is_multicast
         or address.is_unspecified
@@ -86,8 +86,15 @@ def _literal_address(host: str) -> IPAddress | None:
         return None
 
 
-def parse_target(url: str, *, allow_private: bool) -> WebhookTarget:
-    """Check what can be checked without DNS. Raises ``UnsafeWebhookUrl``."""
+def parse_target(
+    url: str, *, allow_private: bool, refuse_local_names: bool = True
+) -> WebhookTarget:
+    """Check what can be checked without DNS. Raises ``UnsafeWebhookUrl``.
+
+    ``refuse_local_names``: refuse ``localhost``, ``*.local`` and single-label names outright.
+    The save-time check needs it (it accepts names that do not resolve); delivery resolves
+    every name and checks the addresses, which covers them.
+    """
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeWebhookUrl(f"must be at most {MAX_URL_LENGTH} characters")
     try:
@@ -113,7 +120,9 @@ def parse_target(url: str, *, allow_private: bool) -> WebhookTarget:
         return target
     literal = _literal_address(host)
     if literal is None:
-        if host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES) or "." not in host:
+        if refuse_local_names and (
+            host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES) or "." not in host
+        ):
             raise UnsafeWebhookUrl(f"must be a public host; {host!r} is a local name")
     elif not is_public_address(literal):
         raise UnsafeWebhookUrl(f"must be a public address; {literal} is not")
