@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api import file_routes, health, upload, webhooks
+from uploadkit_server.api import file_routes, health, storage_endpoint, upload, webhooks
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
@@ -14,3 +14,4 @@ api_router.include_router(webhooks.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
+public_router.include_router(storage_endpoint.router)
