@@ -91,7 +91,7 @@ async def update_route(
     settings: Settings,
 ) -> FileRoute:
     route = await get_route(session, auth, route_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, by_alias=False)  # snake_case: column names
     if "webhook_url" in changes:
         await check_webhook_url(changes["webhook_url"], settings)
     if changes.get("slug") is None:
