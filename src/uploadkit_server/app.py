@@ -17,6 +17,7 @@ from uploadkit_server.api.middleware import (
 )
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.key_usage import flush_key_usage
@@ -64,9 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
         if settings.run_background_jobs:
             runner.start()
+        dispatcher = WebhookDispatcher(settings=settings, sessionmaker=runtime.sessionmaker)
+        app.state.webhook_dispatcher = dispatcher
+        if settings.webhook_dispatcher:
+            dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await runner.stop()
             await close_runtime(runtime)
 
