@@ -1,0 +1,431 @@
+"""``S3Storage`` through the real aiobotocore client over HTTP against moto's S3 server.
+
+Bytes go to the presigned URLs with httpx, as a browser or SDK would send them. What moto does
+not check (presigned signatures) is checked with ``tests/support/sigv4.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.s3server import SECRET_KEY, S3Bucket
+from tests.support.sigv4 import presigned_request_is_valid
+from uploadkit_server.settings import Settings
+from uploadkit_server.storage.base import (
+    ByteRange,
+    InvalidParts,
+    ObjectNotFound,
+    PartETag,
+    StorageError,
+)
+from uploadkit_server.storage.factory import create_storage
+from uploadkit_server.storage.s3 import S3Storage
+
+pytestmark = pytest.mark.s3
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+def signed_headers(url: str) -> set[str]:
+    return set(parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";"))
+
+
+async def read_all(storage: S3Storage, key: str, byte_range: ByteRange | None = None) -> bytes:
+    return b"".join([chunk async for chunk in storage.read(key, byte_range=byte_range)])
+
+
+async def put_object(
+    storage: S3Storage, http: httpx.AsyncClient, key: str, body: bytes, content_type: str
+) -> None:
+    url = await storage.presign_put(
+        key, content_type=content_type, content_length=len(body), expires_in=60
+    )
+    response = await http.put(url, content=body, headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
+
+
+# -- presigned PUT -----------------------------------------------------------------------------
+
+
+async def test_presigned_put_round_trips_bytes_exactly(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    body = os.urandom(300_000) + b"\x00\r\n\xff"
+    key = "proj_x/avatars/Q3kzs/photo 1.png"
+
+    await put_object(s3_storage, http, key, body, "image/png")
+
+    info = await s3_storage.head(key)
+    assert info is not None
+    assert (info.size, info.content_type) == (len(body), "image/png")
+    assert info.etag.strip('"')
+    assert info.last_modified.tzinfo is not None
+    assert await read_all(s3_storage, key) == body
+
+
+async def test_presigned_put_signs_type_length_and_host(s3_storage: S3Storage) -> None:
+    url = await s3_storage.presign_put(
+        "proj_x/a.txt", content_type="text/plain", content_length=5, expires_in=900
+    )
+
+    assert {"content-type", "content-length", "host"} <= signed_headers(url)
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Expires"] == ["900"]
+    assert "/us-east-1/s3/aws4_request" in query["X-Amz-Credential"][0]
+
+
+async def test_presigned_put_signature_binds_type_length_method_and_expiry(
+    s3_storage: S3Storage,
+) -> None:
+    url = await s3_storage.presign_put(
+        "proj_x/a.txt", content_type="text/plain", content_length=5, expires_in=60
+    )
+    declared = {"content-type": "text/plain", "content-length": "5"}
+
+    def valid(method: str = "PUT", *, now: datetime | None = None, **changed: str) -> bool:
+        headers = {**declared, **{name.replace("_", "-"): v for name, v in changed.items()}}
+        return presigned_request_is_valid(
+            url, method=method, headers=headers, secret_key=SECRET_KEY, now=now
+        )
+
+    assert valid()
+    assert not valid(content_type="image/png")
+    assert not valid(content_length="6")
+    assert not valid("GET")
+    assert not valid(now=datetime(2999, 1, 1, tzinfo=UTC))
+    other_key = url.replace("/a.txt?", "/b.txt?")
+    assert not presigned_request_is_valid(
+        other_key, method="PUT", headers=declared, secret_key=SECRET_KEY
+    )
+    assert not presigned_request_is_valid(
+        url, method="PUT", headers=declared, secret_key=SECRET_KEY + "x"
+    )
+
+
+# -- multipart ---------------------------------------------------------------------------------
+
+
+async def put_part(
+    storage: S3Storage,
+    http: httpx.AsyncClient,
+    key: str,
+    upload_id: str,
+    part_number: int,
+    body: bytes,
+) -> str:
+    url = await storage.presign_part(
+        key, upload_id=upload_id, part_number=part_number, content_length=len(body), expires_in=60
+    )
+    response = await http.put(url, content=body)
+    assert response.status_code == 200, response.text
+    return response.headers["etag"]
+
+
+async def test_multipart_upload_with_real_5mib_parts(
+    s3_storage: S3Storage, s3_bucket: S3Bucket, http: httpx.AsyncClient
+) -> None:
+    key = "proj_x/videos/Zt8/clip.mp4"
+    first, second, last = os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(123_457)
+    upload_id = await s3_storage.create_multipart(key, content_type="video/mp4")
+
+    etags = [
+        await put_part(s3_storage, http, key, upload_id, number, body)
+        for number, body in enumerate([first, second, last], start=1)
+    ]
+    stored = await s3_storage.list_parts(key, upload_id=upload_id)
+    assert [(p.part_number, p.etag, p.size) for p in stored] == [
+        (1, etags[0], 5 * MIB),
+        (2, etags[1], 5 * MIB),
+        (3, etags[2], 123_457),
+    ]
+    assert await s3_storage.head(key) is None  # nothing visible before complete
+
+    # Given out of order: the backend sorts them as S3 requires.
+    await s3_storage.complete_multipart(
+        key,
+        upload_id=upload_id,
+        parts=[PartETag(part_number=n, etag=e) for n, e in reversed(list(enumerate(etags, 1)))],
+    )
+
+    info = await s3_storage.head(key)
+    assert info is not None
+    assert (info.size, info.content_type) == (10 * MIB + 123_457, "video/mp4")
+    assert await read_all(s3_storage, key) == first + second + last
+    uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
+    assert uploads.get("Uploads", []) == []
+
+
+async def test_presigned_part_url_signs_content_length(s3_storage: S3Storage) -> None:
+    upload_id = await s3_storage.create_multipart("proj_x/big.bin", content_type="x/y")
+    url = await s3_storage.presign_part(
+        "proj_x/big.bin", upload_id=upload_id, part_number=7, content_length=5 * MIB, expires_in=60
+    )
+
+    assert {"content-length", "host"} <= signed_headers(url)
+    query = parse_qs(urlsplit(url).query)
+    assert (query["partNumber"], query["uploadId"]) == (["7"], [upload_id])
+    headers = {"content-length": str(5 * MIB)}
+    assert presigned_request_is_valid(url, method="PUT", headers=headers, secret_key=SECRET_KEY)
+    headers = {"content-length": str(5 * MIB + 1)}
+    assert not presigned_request_is_valid(url, method="PUT", headers=headers, secret_key=SECRET_KEY)
+    await s3_storage.abort_multipart("proj_x/big.bin", upload_id=upload_id)
+
+
+async def test_list_parts_reads_every_page(s3_bucket: S3Bucket, http: httpx.AsyncClient) -> None:
+    storage = S3Storage(
+        bucket=s3_bucket.name,
+        endpoint_url=s3_bucket.endpoint_url,
+        region=s3_bucket.region,
+        force_path_style=True,
+        list_page_size=2,
+    )
+    try:
+        upload_id = await storage.create_multipart("k/resume.bin", content_type="x/y")
+        for number in (5, 1, 3, 2, 4):
+            await put_part(storage, http, "k/resume.bin", upload_id, number, b"part%d" % number)
+
+        parts = await storage.list_parts("k/resume.bin", upload_id=upload_id)
+
+        assert [(p.part_number, p.size) for p in parts] == [(n, 5) for n in range(1, 6)]
+        await storage.abort_multipart("k/resume.bin", upload_id=upload_id)
+    finally:
+        await storage.close()
+
+
+async def test_list_parts_of_unknown_upload_is_not_found(s3_storage: S3Storage) -> None:
+    with pytest.raises(ObjectNotFound):
+        await s3_storage.list_parts("k/none.bin", upload_id="no-such-upload")
+
+
+async def test_complete_with_wrong_etag_is_invalid_parts(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    upload_id = await s3_storage.create_multipart("k/bad.bin", content_type="x/y")
+    await put_part(s3_storage, http, "k/bad.bin", upload_id, 1, b"only part")
+
+    with pytest.raises(InvalidParts):
+        await s3_storage.complete_multipart(
+            "k/bad.bin", upload_id=upload_id, parts=[PartETag(part_number=1, etag='"0000"')]
+        )
+    with pytest.raises(InvalidParts):
+        await s3_storage.complete_multipart("k/bad.bin", upload_id=upload_id, parts=[])
+    assert await s3_storage.head("k/bad.bin") is None
+    # The upload is still there to retry or abort.
+    assert len(await s3_storage.list_parts("k/bad.bin", upload_id=upload_id)) == 1
+
+
+async def test_complete_with_small_middle_part_is_invalid_parts(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    upload_id = await s3_storage.create_multipart("k/small.bin", content_type="x/y")
+    etags = [await put_part(s3_storage, http, "k/small.bin", upload_id, n, b"tiny") for n in (1, 2)]
+
+    with pytest.raises(InvalidParts):
+        await s3_storage.complete_multipart(
+            "k/small.bin",
+            upload_id=upload_id,
+            parts=[PartETag(part_number=n, etag=e) for n, e in enumerate(etags, 1)],
+        )
+
+
+async def test_abort_removes_every_part_and_is_repeatable(
+    s3_storage: S3Storage, s3_bucket: S3Bucket, http: httpx.AsyncClient
+) -> None:
+    upload_id = await s3_storage.create_multipart("k/gone.bin", content_type="x/y")
+    await put_part(s3_storage, http, "k/gone.bin", upload_id, 1, os.urandom(5 * MIB))
+    await put_part(s3_storage, http, "k/gone.bin", upload_id, 2, b"end")
+
+    await s3_storage.abort_multipart("k/gone.bin", upload_id=upload_id)
+
+    uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
+    assert uploads.get("Uploads", []) == []
+    objects = await s3_bucket.client.list_objects_v2(Bucket=s3_bucket.name)
+    assert objects.get("Contents", []) == []
+    with pytest.raises(ObjectNotFound):
+        await s3_storage.list_parts("k/gone.bin", upload_id=upload_id)
+    await s3_storage.abort_multipart("k/gone.bin", upload_id=upload_id)
+    await s3_storage.abort_multipart("k/never.bin", upload_id="no-such-upload")
+
+
+async def test_abort_stale_multipart_under_prefix(
+    s3_storage: S3Storage, s3_bucket: S3Bucket
+) -> None:
+    ours = [await s3_storage.create_multipart(f"proj_a/f{n}", content_type="x/y") for n in range(3)]
+    theirs = await s3_storage.create_multipart("other/f", content_type="x/y")
+
+    # moto reports every upload as initiated at 2010-11-10T20:48:33Z, so the cutoffs sit on
+    # either side of that moment.
+    kept = await s3_storage.abort_stale_multipart(
+        older_than=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
+    )
+    aborted = await s3_storage.abort_stale_multipart(older_than=datetime.now(UTC), prefix="proj_a/")
+
+    assert (kept, aborted) == (0, 3)
+    uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
+    assert [(u["Key"], u["UploadId"]) for u in uploads["Uploads"]] == [("other/f", theirs)]
+    for number, upload_id in enumerate(ours):
+        with pytest.raises(ObjectNotFound):
+            await s3_storage.list_parts(f"proj_a/f{number}", upload_id=upload_id)
+
+
+# -- objects -----------------------------------------------------------------------------------
+
+
+async def test_head_of_missing_object_is_none(s3_storage: S3Storage) -> None:
+    assert await s3_storage.head("k/missing") is None
+
+
+async def test_ranged_read_streams_the_inclusive_range(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    body = os.urandom(200_000)
+    await put_object(s3_storage, http, "k/r.bin", body, "application/octet-stream")
+
+    assert await read_all(s3_storage, "k/r.bin", ByteRange(0, 0)) == body[:1]
+    assert await read_all(s3_storage, "k/r.bin", ByteRange(1000, 170_999)) == body[1000:171_000]
+    assert await read_all(s3_storage, "k/r.bin", ByteRange(199_990, 199_999)) == body[-10:]
+
+
+async def test_read_can_stop_early_and_chunks_stream(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    body = os.urandom(1 * MIB)
+    await put_object(s3_storage, http, "k/big.bin", body, "application/octet-stream")
+
+    stream = s3_storage.read("k/big.bin")
+    first = await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+
+    assert 0 < len(first) < len(body)
+    assert body.startswith(first)
+    assert await read_all(s3_storage, "k/big.bin") == body  # the client still works
+
+
+async def test_read_of_missing_object_is_not_found(s3_storage: S3Storage) -> None:
+    with pytest.raises(ObjectNotFound):
+        await read_all(s3_storage, "k/missing")
+
+
+async def test_delete_removes_the_object_and_tolerates_missing(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    await put_object(s3_storage, http, "k/d.txt", b"bye", "text/plain")
+
+    await s3_storage.delete("k/d.txt")
+
+    assert await s3_storage.head("k/d.txt") is None
+    with pytest.raises(ObjectNotFound):
+        await read_all(s3_storage, "k/d.txt")
+    await s3_storage.delete("k/d.txt")
+
+
+async def test_presign_get_downloads_the_object(
+    s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    body = os.urandom(50_000)
+    await put_object(s3_storage, http, "k/photo.jpg", body, "image/jpeg")
+
+    url = await s3_storage.presign_get("k/photo.jpg", expires_in=300)
+
+    assert url is not None
+    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["300"]
+    assert presigned_request_is_valid(url, method="GET", headers={}, secret_key=SECRET_KEY)
+    response = await http.get(url)
+    assert response.status_code == 200
+    assert response.content == body
+    assert response.headers["content-type"] == "image/jpeg"
+
+
+# -- configuration and failures ----------------------------------------------------------------
+
+
+def s3_settings(**values: object) -> Settings:
+    return Settings(_env_file=None, storage="s3", s3_bucket="uk-bucket", **values)  # type: ignore[arg-type]
+
+
+async def test_factory_builds_s3_storage_from_settings(s3_credentials: None) -> None:
+    path_style = create_storage(
+        s3_settings(
+            s3_endpoint_url="http://minio.internal:9000",
+            s3_region="eu-central-1",
+            s3_force_path_style=True,
+        ),
+        secret_key="unused",
+    )
+    aws = create_storage(s3_settings(s3_region="eu-west-1"), secret_key="unused")
+    r2 = create_storage(
+        s3_settings(s3_endpoint_url="https://acct.r2.cloudflarestorage.com", s3_region="auto"),
+        secret_key="unused",
+    )
+    try:
+        assert isinstance(path_style, S3Storage)
+        url = await path_style.presign_get("a/b.txt", expires_in=60)
+        assert url is not None
+        assert url.startswith("http://minio.internal:9000/uk-bucket/a/b.txt?")
+        assert "%2Feu-central-1%2Fs3%2F" in url
+
+        # No endpoint: AWS itself, virtual-hosted style in the configured region.
+        url = await aws.presign_get("a/b.txt", expires_in=60)
+        assert url is not None
+        assert url.startswith("https://uk-bucket.s3.eu-west-1.amazonaws.com/a/b.txt?")
+        assert "%2Feu-west-1%2Fs3%2F" in url
+
+        url = await r2.presign_get("a/b.txt", expires_in=60)
+        assert url is not None
+        assert url.startswith("https://uk-bucket.acct.r2.cloudflarestorage.com/a/b.txt?")
+        assert "%2Fauto%2Fs3%2F" in url
+    finally:
+        await path_style.close()
+        await aws.close()
+        await r2.close()
+
+
+async def test_missing_bucket_is_a_storage_error(s3_bucket: S3Bucket) -> None:
+    storage = S3Storage(
+        bucket=s3_bucket.name + "-absent",
+        endpoint_url=s3_bucket.endpoint_url,
+        region=s3_bucket.region,
+        force_path_style=True,
+    )
+    try:
+        with pytest.raises(StorageError, match="NoSuchBucket") as caught:
+            await storage.create_multipart("k", content_type="x/y")
+        assert not isinstance(caught.value, ObjectNotFound)
+    finally:
+        await storage.close()
+
+
+async def test_unreachable_endpoint_is_a_storage_error(s3_credentials: None) -> None:
+    storage = S3Storage(
+        bucket="uk-bucket",
+        endpoint_url="http://127.0.0.1:9",
+        region="us-east-1",
+        force_path_style=True,
+        connect_timeout=1,
+        max_attempts=1,
+    )
+    try:
+        with pytest.raises(StorageError):
+            await storage.head("k")
+    finally:
+        await storage.close()
+
+
+async def test_close_is_idempotent_and_storage_reopens(s3_storage: S3Storage) -> None:
+    assert await s3_storage.head("k/x") is None
+    await s3_storage.close()
+    await s3_storage.close()
+    assert await s3_storage.head("k/x") is None
