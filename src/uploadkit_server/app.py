@@ -78,8 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["*"],
         expose_headers=[
-            "ETag", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified",
-            "X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After",
+            "ETag",
+            "Content-Length",
+            "Content-Range",
+            "Accept-Ranges",
+            "Last-Modified",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "Retry-After",
         ],
         max_age=600,
     )

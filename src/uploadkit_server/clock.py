@@ -13,7 +13,9 @@ def isoformat(moment: datetime) -> str:
     """``2026-04-08T12:00:00.000Z``: milliseconds and ``Z``, as the API writes every timestamp."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def month_of(moment: datetime) -> str:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_force_path_style: bool = False
-    #: Base of presigned URLs and of the built-in CDN; `uploadkit serve` defaults it to its own address.
+    #: Base of presigned URLs and of the built-in CDN; `serve` defaults it to its own address.
     public_url: str = "http://127.0.0.1:8000"
     cdn_url: str | None = None
     require_https: HttpsRule = HttpsRule.AUTO

@@ -22,3 +22,68 @@ async def test_unknown_path_is_not_found_envelope(client: httpx.AsyncClient) -> 
 
 async def test_missing_key_is_unauthorized(client: httpx.AsyncClient) -> None:
     assert_envelope(await client.get("/api/v1/projects/x/routers"), 401, "UNAUTHORIZED")
+
+
+async def test_wrong_method_is_405_envelope(client: httpx.AsyncClient) -> None:
+    assert_envelope(await client.get("/api/v1/upload/request"), 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_malformed_json_is_validation_error(
+    client: httpx.AsyncClient, live_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/v1/upload/request",
+        content=b'{"fileName": "a.png",',
+        headers=live_headers | {"content-type": "application/json"},
+    )
+    error = assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert "JSON" in str(error["message"])
+
+
+async def test_oversized_body_is_413_envelope(
+    client: httpx.AsyncClient, live_headers: dict[str, str]
+) -> None:
+    big = b'{"fileName": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/api/v1/upload/request",
+        content=big,
+        headers=live_headers | {"content-type": "application/json"},
+    )
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+
+    async def chunked() -> object:
+        for _ in range(40):
+            yield b"x" * 65536
+
+    streamed = await client.post(
+        "/api/v1/upload/request",
+        content=chunked(),
+        headers=live_headers | {"content-type": "application/json"},
+    )
+    assert_envelope(streamed, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_unexpected_failure_is_500_without_trace(
+    client: httpx.AsyncClient, runtime: object, live_headers: dict[str, str], account: object
+) -> None:
+    from sqlalchemy import text
+
+    from uploadkit_server.runtime import Runtime
+
+    assert isinstance(runtime, Runtime)
+    async with runtime.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE usage_months"))
+    response = await client.post(
+        f"/api/v1/projects/{account.project.id}/routers",  # type: ignore[attr-defined]
+        json={"slug": "files"},
+        headers=live_headers,
+    )
+    assert response.status_code == 201
+    response = await client.post(
+        "/api/v1/upload/request",
+        json={"fileName": "a.png", "fileSize": 1, "contentType": "image/png", "routeSlug": "files"},
+        headers=live_headers,
+    )
+    error = assert_envelope(response, 500, "INTERNAL_SERVER_ERROR")
+    assert "Traceback" not in response.text and "usage_months" not in response.text
+    assert error["message"] == "Internal server error"

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from uploadkit_server.api import file_routes, health, upload
+
 api_router = APIRouter()
+api_router.include_router(upload.router)
+api_router.include_router(file_routes.router)
 
 public_router = APIRouter()
+public_router.include_router(health.router)

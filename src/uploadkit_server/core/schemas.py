@@ -18,7 +18,10 @@ class CamelModel(BaseModel):
     """Fields are snake_case in Python and camelCase on the wire."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, from_attributes=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        from_attributes=True,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.runner import Job
 
 
 def background_jobs() -> Sequence[Job]:
-    return []
+    return [expire_abandoned_uploads]

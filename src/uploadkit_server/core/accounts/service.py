@@ -47,7 +47,9 @@ async def create_account(
     project = await create_project(session, account_id=account.id, name=project_name)
     live = await create_key(session, project=project, name="live", is_test=False)
     test = await create_key(session, project=project, name="test", is_test=True)
-    return NewAccount(account=account, project=project, live_key=live.plaintext, test_key=test.plaintext)
+    return NewAccount(
+        account=account, project=project, live_key=live.plaintext, test_key=test.plaintext
+    )
 
 
 async def set_tier(

@@ -16,7 +16,10 @@ from uploadkit_server.security import hash_api_key, looks_like_api_key, signatur
 
 
 def key_from_headers(x_api_key: str | None, authorization: str | None) -> str:
-    """The plaintext key from ``x-api-key`` or ``Authorization: Bearer``; ``Unauthorized`` if none."""
+    """The plaintext key from ``x-api-key`` or ``Authorization: Bearer``.
+
+    Raises ``Unauthorized`` when there is none or it is malformed.
+    """
     if x_api_key:
         candidate = x_api_key.strip()
     elif authorization:
@@ -25,9 +28,7 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str:
             raise Unauthorized("Authorization header must be 'Bearer uk_…'")
         candidate = token.strip()
     else:
-        raise Unauthorized(
-            "Missing API key", suggestion="Send your key in the x-api-key header"
-        )
+        raise Unauthorized("Missing API key", suggestion="Send your key in the x-api-key header")
     if not looks_like_api_key(candidate):
         raise Unauthorized("Malformed API key: keys start with uk_live_ or uk_test_")
     return candidate

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from uploadkit_server.db.models import Base
+from uploadkit_server.db import models  # noqa: F401  (registers the tables)
+from uploadkit_server.db.base import Base
 
 target_metadata = Base.metadata
 

@@ -1,0 +1,3 @@
+from uploadkit_server.cli.main import app
+
+app()

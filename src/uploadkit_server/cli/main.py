@@ -1,0 +1,135 @@
+"""The ``uploadkit`` command: server side (serve, migrate, admin) and, later, client commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from uploadkit_server.cli import bootstrap
+from uploadkit_server.core.accounts.service import parse_tier
+from uploadkit_server.errors import UploadKitError
+from uploadkit_server.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="UploadKit server and client.")
+admin = typer.Typer(no_args_is_help=True, help="Operator commands: accounts and tiers.")
+app.add_typer(admin, name="admin")
+
+console = Console(stderr=True)
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:
+        console.print(f"[red]Invalid configuration:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _fail(error: UploadKitError) -> typer.Exit:
+    console.print(f"[red]{error.code}:[/red] {error.message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    ssl_certfile: Annotated[
+        str | None, typer.Option(help="Serve HTTPS with this certificate.")
+    ] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="Private key of the certificate.")] = None,
+) -> None:
+    """Run the server. On an empty embedded data directory, first create a development account."""
+    import uvicorn
+
+    scheme = "https" if ssl_certfile else "http"
+    if "UPLOADKIT_PUBLIC_URL" not in os.environ:
+        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        os.environ["UPLOADKIT_PUBLIC_URL"] = f"{scheme}://{shown_host}:{port}"
+    settings = _load_settings()
+    if settings.database_url is None:
+        dev = asyncio.run(bootstrap.ensure_dev_account(settings))
+        if dev is not None:
+            console.print(
+                "[bold green]Created a development account[/bold green] "
+                f"(project {dev['project']['id']}, route 'files'). Keys, shown once and kept in "
+                f"{dev['path']}:"
+            )
+            console.print(f"  live: [bold]{dev['keys']['live']}[/bold]")
+            console.print(f"  test: [bold]{dev['keys']['test']}[/bold]")
+    else:
+        asyncio.run(bootstrap.run_migrations(settings))
+    console.print(f"UploadKit listening on {settings.public_url} (data: {settings.data_dir})")
+    uvicorn.run(
+        "uploadkit_server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        proxy_headers=False,  # X-Forwarded-Proto is honoured only from TRUSTED_PROXIES, by us
+        log_level="info",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (also done at every server start)."""
+    settings = _load_settings()
+    asyncio.run(bootstrap.run_migrations(settings))
+    console.print("Database is up to date.")
+
+
+@admin.command("create-account")
+def create_account(
+    email: Annotated[str, typer.Option(help="Owner's email, unique.")],
+    tier: Annotated[str, typer.Option(help="free, pro, team or enterprise.")] = "free",
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests/minute (enterprise).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an account with a first project and a live and a test key."""
+    settings = _load_settings()
+    try:
+        data = asyncio.run(
+            bootstrap.admin_create_account(
+                settings, email=email, tier=parse_tier(tier), rate_limit=rate_limit
+            )
+        )
+    except UploadKitError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    console.print(f"Account {data['account']['id']} ({data['account']['tier']})")
+    console.print(f"Project {data['project']['id']} ({data['project']['slug']})")
+    console.print(f"Live key: {data['keys']['live']}\nTest key: {data['keys']['test']}")
+
+
+@admin.command("set-tier")
+def set_tier(
+    account: Annotated[str, typer.Option(help="Account id (acct_…).")],
+    tier: Annotated[str, typer.Option(help="free, pro, team or enterprise.")],
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests/minute (enterprise).")
+    ] = None,
+) -> None:
+    """Change an account's tier (and its custom rate limit)."""
+    settings = _load_settings()
+    try:
+        data = asyncio.run(
+            bootstrap.admin_set_tier(
+                settings, account_id=account, tier=parse_tier(tier), rate_limit=rate_limit
+            )
+        )
+    except UploadKitError as error:
+        raise _fail(error) from None
+    typer.echo(json.dumps(data))

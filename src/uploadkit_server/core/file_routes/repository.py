@@ -1,0 +1,31 @@
+"""File route rows, always reached through the owning account."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.db.models import FileRoute, Project
+
+
+async def list_for_project(session: AsyncSession, project_id: str) -> list[FileRoute]:
+    rows = await session.scalars(
+        select(FileRoute).where(FileRoute.project_id == project_id).order_by(FileRoute.pk)
+    )
+    return list(rows)
+
+
+async def get_for_account(
+    session: AsyncSession, account_id: str, route_id: str
+) -> FileRoute | None:
+    return await session.scalar(
+        select(FileRoute)
+        .join(Project, Project.id == FileRoute.project_id)
+        .where(FileRoute.id == route_id, Project.account_id == account_id)
+    )
+
+
+async def get_by_slug(session: AsyncSession, project_id: str, slug: str) -> FileRoute | None:
+    return await session.scalar(
+        select(FileRoute).where(FileRoute.project_id == project_id, FileRoute.slug == slug)
+    )

@@ -1,0 +1,50 @@
+"""File rows as the upload flow needs them: locked for the state changes of complete/abort."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.db.models import File, FileStatus, UploadEvent
+
+
+async def get_upload_for_update(
+    session: AsyncSession, *, file_id: str, project_id: str, is_test: bool
+) -> File | None:
+    """The file of this project and mode, row-locked (PostgreSQL) until the transaction ends.
+
+    On SQLite the transaction already holds the database write lock (``BEGIN IMMEDIATE``).
+    """
+    return await session.scalar(
+        select(File)
+        .where(File.id == file_id, File.project_id == project_id, File.is_test == is_test)
+        .with_for_update()
+    )
+
+
+async def claim_abandoned(session: AsyncSession, *, before: datetime, limit: int) -> list[File]:
+    """Uploads still in flight whose URLs expired before ``before``; rows another process is
+    already cleaning are skipped, not waited for."""
+    rows = await session.scalars(
+        select(File)
+        .where(File.status == FileStatus.UPLOADING, File.expires_at < before)
+        .order_by(File.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows)
+
+
+def record_event(session: AsyncSession, file: File, event: str, detail: str | None = None) -> None:
+    session.add(
+        UploadEvent(
+            project_id=file.project_id,
+            is_test=file.is_test,
+            event=event,
+            file_id=file.id,
+            file_key=file.key,
+            detail=detail,
+        )
+    )

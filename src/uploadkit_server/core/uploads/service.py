@@ -1,0 +1,371 @@
+"""The upload flow: request a presigned URL, the client PUTs, complete verifies.
+
+Validation order on request (SPEC): body schema → route exists → type allowed → size → quotas.
+Complete is idempotent: a file already ``UPLOADED`` is returned as it is, nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.clock import month_of, utcnow
+from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.file_routes.repository import get_by_slug
+from uploadkit_server.core.files.schemas import file_url
+from uploadkit_server.core.mime import type_allowed
+from uploadkit_server.core.tiers import limits_for
+from uploadkit_server.core.uploads import repository
+from uploadkit_server.core.uploads.object_keys import build_object_key
+from uploadkit_server.core.uploads.schemas import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    PART_URL_LIFETIME_SECONDS,
+    URL_LIFETIME_SECONDS,
+    MultipartComplete,
+    PartUrl,
+    UploadRequest,
+)
+from uploadkit_server.core.usage import quota
+from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
+from uploadkit_server.errors import (
+    FileTooLarge,
+    FileTypeNotAllowed,
+    NotFound,
+    UploadNotFound,
+    UploadNotVerified,
+    ValidationFailed,
+)
+from uploadkit_server.security import new_id
+from uploadkit_server.settings import Settings
+from uploadkit_server.storage.base import InvalidParts, ObjectNotFound, PartETag, StorageBackend
+
+MIB = 1024 * 1024
+
+
+def choose_part_size(file_size: int) -> int:
+    """At least 5 MiB, whole MiB, and few enough parts to stay within 10,000."""
+    size = max(MIN_PART_SIZE, math.ceil(file_size / MAX_PARTS))
+    return math.ceil(size / MIB) * MIB
+
+
+def part_count(file_size: int, part_size: int) -> int:
+    return max(1, math.ceil(file_size / part_size))
+
+
+def part_length(file_size: int, part_size: int, part_number: int) -> int:
+    return min(part_size, file_size - (part_number - 1) * part_size)
+
+
+@dataclass(frozen=True, slots=True)
+class NewUpload:
+    file: File
+    upload_url: str
+    cdn_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewMultipartUpload:
+    file: File
+    cdn_url: str
+    parts: list[PartUrl]
+
+
+class UploadService:
+    def __init__(
+        self, session: AsyncSession, *, storage: StorageBackend, settings: Settings
+    ) -> None:
+        self.session = session
+        self.storage = storage
+        self.settings = settings
+
+    # -- request -------------------------------------------------------------------------
+
+    async def _admit(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
+        """Route, type, size and quota checks, in the SPEC's order; reserves quota on success."""
+        route = await get_by_slug(self.session, auth.project_id, body.route_slug)
+        if route is None:
+            raise NotFound(f"File route '{body.route_slug}' not found in this project")
+        if not type_allowed(body.content_type, route.allowed_types):
+            allowed = ", ".join(route.allowed_types)
+            raise FileTypeNotAllowed(
+                f"Content type {body.content_type} is not allowed by route '{route.slug}' "
+                f"(allowed: {allowed})"
+            )
+        tier_max = limits_for(auth.tier).max_file_size
+        limit = min(route.max_file_size, tier_max)
+        if body.file_size > limit:
+            raise FileTooLarge(
+                f"File size {body.file_size} bytes exceeds the {limit} byte limit",
+                suggestion=(
+                    f"Upgrade your plan at {self.settings.billing_url}"
+                    if tier_max < route.max_file_size
+                    else f"Raise maxFileSize of route '{route.slug}'"
+                ),
+            )
+        await quota.reserve_upload(
+            self.session,
+            account_id=auth.account_id,
+            tier=auth.tier,
+            is_test=auth.is_test,
+            size=body.file_size,
+            month=month_of(utcnow()),
+            billing_url=self.settings.billing_url,
+        )
+        return route
+
+    def _new_file(
+        self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
+    ) -> File:
+        now = utcnow()
+        file = File(
+            id=new_id("file"),
+            project_id=auth.project_id,
+            account_id=auth.account_id,
+            route_id=route.id,
+            route_slug=route.slug,
+            is_test=auth.is_test,
+            key=build_object_key(
+                project_id=auth.project_id,
+                route_slug=route.slug,
+                is_test=auth.is_test,
+                file_name=body.file_name,
+            ),
+            file_name=body.file_name,
+            file_size=body.file_size,
+            content_type=body.content_type,
+            status=FileStatus.UPLOADING,
+            metadata_=dict(body.metadata or {}),
+            reserved_bytes=body.file_size,
+            reserved_month=month_of(now),
+            expires_at=now + timedelta(seconds=lifetime),
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(file)
+        return file
+
+    def cdn_url(self, key: str) -> str:
+        return file_url(self.settings.effective_cdn_url, key)
+
+    async def request_upload(self, auth: AuthContext, body: UploadRequest) -> NewUpload:
+        route = await self._admit(auth, body)
+        file = self._new_file(auth, body, route, lifetime=URL_LIFETIME_SECONDS)
+        await self.session.flush()
+        url = await self.storage.presign_put(
+            file.key,
+            content_type=file.content_type,
+            content_length=file.file_size,
+            expires_in=URL_LIFETIME_SECONDS,
+        )
+        return NewUpload(file=file, upload_url=url, cdn_url=self.cdn_url(file.key))
+
+    async def init_multipart(self, auth: AuthContext, body: UploadRequest) -> NewMultipartUpload:
+        route = await self._admit(auth, body)
+        file = self._new_file(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS)
+        file.part_size = choose_part_size(body.file_size)
+        await self.session.flush()
+        file.upload_id = await self.storage.create_multipart(
+            file.key, content_type=file.content_type
+        )
+        numbers = range(1, part_count(file.file_size, file.part_size) + 1)
+        parts = await self._sign_parts(file, numbers)
+        await self.session.flush()
+        return NewMultipartUpload(file=file, cdn_url=self.cdn_url(file.key), parts=parts)
+
+    async def _sign_parts(self, file: File, numbers: range | list[int]) -> list[PartUrl]:
+        assert file.upload_id is not None and file.part_size is not None
+        return [
+            PartUrl(
+                part_number=n,
+                upload_url=await self.storage.presign_part(
+                    file.key,
+                    upload_id=file.upload_id,
+                    part_number=n,
+                    content_length=part_length(file.file_size, file.part_size, n),
+                    expires_in=PART_URL_LIFETIME_SECONDS,
+                ),
+            )
+            for n in numbers
+        ]
+
+    # -- complete --------------------------------------------------------------------------
+
+    async def _locked_upload(
+        self, auth: AuthContext, file_id: str, upload_id: str | None = None
+    ) -> File:
+        file = await repository.get_upload_for_update(
+            self.session, file_id=file_id, project_id=auth.project_id, is_test=auth.is_test
+        )
+        if file is None or file.status == FileStatus.DELETED:
+            raise UploadNotFound(f"No upload with fileId {file_id}")
+        if upload_id is not None and file.upload_id != upload_id:
+            raise UploadNotFound(f"No multipart upload {upload_id} for file {file_id}")
+        if file.status == FileStatus.FAILED:
+            if file.failure_reason == FailureReason.NOT_VERIFIED:
+                raise UploadNotVerified(
+                    f"Upload {file_id} failed verification; request a new upload"
+                )
+            raise UploadNotFound(f"Upload {file_id} was {file.failure_reason or 'cancelled'}")
+        return file
+
+    async def complete_upload(
+        self, auth: AuthContext, file_id: str, metadata: dict[str, Any] | None
+    ) -> File:
+        file = await self._locked_upload(auth, file_id)
+        if file.status == FileStatus.UPLOADED:
+            return file
+        if file.upload_id is not None:
+            raise ValidationFailed(
+                f"{file_id} is a multipart upload: complete it with /upload/multipart/complete"
+            )
+        return await self._verify_and_finish(file, metadata)
+
+    async def complete_multipart(self, auth: AuthContext, body: MultipartComplete) -> File:
+        file = await self._locked_upload(auth, body.file_id, body.upload_id)
+        if file.status == FileStatus.UPLOADED:
+            return file
+        assert file.upload_id is not None and file.part_size is not None
+        expected = part_count(file.file_size, file.part_size)
+        numbers = [part.part_number for part in body.parts]
+        if sorted(numbers) != list(range(1, expected + 1)):
+            raise ValidationFailed(
+                f"parts must list part numbers 1 to {expected} once each",
+                details={"parts": [f"expected part numbers 1..{expected}"]},
+            )
+        try:
+            await self.storage.complete_multipart(
+                file.key,
+                upload_id=file.upload_id,
+                parts=[
+                    PartETag(p.part_number, p.etag)
+                    for p in sorted(body.parts, key=lambda p: p.part_number)
+                ],
+            )
+        except InvalidParts as error:
+            raise ValidationFailed(
+                f"The parts do not match what storage holds: {error}",
+                details={"parts": ["etags must be those returned by each part PUT"]},
+            ) from None
+        except ObjectNotFound:
+            if await self.storage.head(file.key) is None:
+                raise UploadNotFound(
+                    f"Multipart upload {body.upload_id} no longer exists"
+                ) from None
+        return await self._verify_and_finish(file, body.metadata)
+
+    async def _verify_and_finish(self, file: File, metadata: dict[str, Any] | None) -> File:
+        stored = await self.storage.head(file.key)
+        problem = None
+        if stored is None:
+            problem = "no object was uploaded"
+        elif stored.size != file.file_size:
+            problem = f"stored size {stored.size} bytes differs from the declared {file.file_size}"
+        elif stored.content_type.split(";")[0].strip().lower() != file.content_type:
+            problem = (
+                f"stored content type {stored.content_type} differs from the declared "
+                f"{file.content_type}"
+            )
+        if problem is not None:
+            await self._fail(file, FailureReason.NOT_VERIFIED, detail=problem)
+            raise UploadNotVerified(f"Upload {file.id} could not be verified: {problem}")
+        now = utcnow()
+        await self._release_slot(file)
+        await quota.count_completed_upload(
+            self.session,
+            account_id=file.account_id,
+            is_test=file.is_test,
+            month=month_of(now),
+            size=file.file_size,
+        )
+        file.status = FileStatus.UPLOADED
+        file.uploaded_at = now
+        file.updated_at = now
+        if metadata:
+            file.metadata_ = {**(file.metadata_ or {}), **metadata}
+        repository.record_event(self.session, file, "uploaded")
+        await self.session.flush()
+        return file
+
+    # -- failure, abort, expiry ----------------------------------------------------------
+
+    async def _release_slot(self, file: File) -> None:
+        if file.reserved_month is not None:
+            await quota.release_upload_slot(
+                self.session,
+                account_id=file.account_id,
+                is_test=file.is_test,
+                month=file.reserved_month,
+            )
+            file.reserved_month = None
+
+    async def _fail(self, file: File, reason: FailureReason, *, detail: str | None = None) -> None:
+        """Mark FAILED, remove what storage holds for it, give back its reservations."""
+        if file.upload_id is not None:
+            await self.storage.abort_multipart(file.key, upload_id=file.upload_id)
+        await self.storage.delete(file.key)
+        await self._release_slot(file)
+        await quota.release_storage(
+            self.session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
+        )
+        file.reserved_bytes = 0
+        file.status = FileStatus.FAILED
+        file.failure_reason = reason
+        file.updated_at = utcnow()
+        repository.record_event(self.session, file, "failed", detail or reason.value)
+        await self.session.flush()
+
+    async def abort_multipart(self, auth: AuthContext, file_id: str, upload_id: str) -> None:
+        file = await self._locked_upload(auth, file_id, upload_id)
+        if file.status == FileStatus.UPLOADED:
+            raise ValidationFailed(f"Upload {file_id} is already complete; delete the file instead")
+        await self._fail(file, FailureReason.ABORTED)
+
+    async def expire_abandoned(self, *, now: datetime, limit: int = 100) -> int:
+        """Fail uploads whose URLs expired more than the grace period ago. Returns how many."""
+        before = now - timedelta(seconds=self.settings.upload_grace_period)
+        files = await repository.claim_abandoned(self.session, before=before, limit=limit)
+        for file in files:
+            await self._fail(file, FailureReason.EXPIRED)
+        return len(files)
+
+    # -- resume ----------------------------------------------------------------------------
+
+    async def _open_multipart(self, auth: AuthContext, file_id: str, upload_id: str) -> File:
+        file = await self._locked_upload(auth, file_id, upload_id)
+        if file.status != FileStatus.UPLOADING or file.upload_id is None:
+            raise UploadNotFound(f"Upload {file_id} is not an open multipart upload")
+        return file
+
+    async def list_parts(
+        self, auth: AuthContext, file_id: str, upload_id: str
+    ) -> tuple[File, list[Any]]:
+        file = await self._open_multipart(auth, file_id, upload_id)
+        assert file.upload_id is not None
+        try:
+            parts = await self.storage.list_parts(file.key, upload_id=file.upload_id)
+        except ObjectNotFound:
+            raise UploadNotFound(f"Multipart upload {upload_id} no longer exists") from None
+        return file, parts
+
+    async def sign_parts(
+        self, auth: AuthContext, file_id: str, upload_id: str, numbers: list[int]
+    ) -> list[PartUrl]:
+        file = await self._open_multipart(auth, file_id, upload_id)
+        assert file.part_size is not None
+        count = part_count(file.file_size, file.part_size)
+        bad = sorted({n for n in numbers if not 1 <= n <= count})
+        if bad:
+            raise ValidationFailed(
+                f"part numbers must be between 1 and {count}",
+                details={"partNumbers": [f"out of range: {', '.join(map(str, bad[:10]))}"]},
+            )
+        # Re-signing is how a client resumes; keep the upload alive as long as its new URLs.
+        file.expires_at = utcnow() + timedelta(seconds=PART_URL_LIFETIME_SECONDS)
+        parts = await self._sign_parts(file, sorted(set(numbers)))
+        await self.session.flush()
+        return parts

@@ -1,0 +1,122 @@
+"""Quota reservations that hold under concurrency on SQLite and PostgreSQL.
+
+Every check is a conditional UPDATE (``… SET n = n + 1 WHERE n + 1 <= limit``): the database
+decides atomically, so concurrent requests that together would pass a limit never all succeed.
+Live storage counts stored files plus uploads in flight; test mode is counted but never limited.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.core.tiers import limits_for
+from uploadkit_server.db.models import Account, UsageMonth
+from uploadkit_server.db.session import dialect_name
+from uploadkit_server.errors import TierLimitExceeded
+
+
+def _upgrade_hint(billing_url: str) -> str:
+    return f"Upgrade your plan at {billing_url}"
+
+
+async def ensure_usage_month(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str
+) -> None:
+    values = {
+        "account_id": account_id,
+        "is_test": is_test,
+        "month": month,
+        "uploads": 0,
+        "uploads_in_flight": 0,
+        "bytes_uploaded": 0,
+        "bytes_served": 0,
+    }
+    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    await session.execute(insert(UsageMonth).values(**values).on_conflict_do_nothing())
+
+
+def _usage_row(account_id: str, is_test: bool, month: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        UsageMonth.account_id == account_id,
+        UsageMonth.is_test == is_test,
+        UsageMonth.month == month,
+    )
+
+
+async def reserve_upload(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    tier: str,
+    is_test: bool,
+    size: int,
+    month: str,
+    billing_url: str,
+) -> None:
+    """Hold one monthly upload and ``size`` bytes of storage, or raise ``TierLimitExceeded``."""
+    limits = limits_for(tier)
+    await ensure_usage_month(session, account_id=account_id, is_test=is_test, month=month)
+    monthly = update(UsageMonth).where(*_usage_row(account_id, is_test, month))
+    if not is_test and limits.uploads_per_month is not None:
+        monthly = monthly.where(
+            UsageMonth.uploads + UsageMonth.uploads_in_flight < limits.uploads_per_month
+        )
+    result = await session.execute(
+        monthly.values(uploads_in_flight=UsageMonth.uploads_in_flight + 1),
+        execution_options={"synchronize_session": False},
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TierLimitExceeded(
+            f"Monthly upload limit of {limits.uploads_per_month} reached for the {tier} plan",
+            suggestion=_upgrade_hint(billing_url),
+        )
+    column = Account.test_storage_bytes if is_test else Account.storage_bytes
+    storage = update(Account).where(Account.id == account_id)
+    if not is_test and limits.storage_bytes is not None:
+        storage = storage.where(Account.storage_bytes + size <= limits.storage_bytes)
+    result = await session.execute(
+        storage.values({column: column + size}), execution_options={"synchronize_session": False}
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TierLimitExceeded(
+            f"Storage limit of {limits.storage_bytes} bytes reached for the {tier} plan",
+            suggestion=_upgrade_hint(billing_url),
+        )
+
+
+async def release_storage(
+    session: AsyncSession, *, account_id: str, is_test: bool, size: int
+) -> None:
+    if size <= 0:
+        return
+    column = Account.test_storage_bytes if is_test else Account.storage_bytes
+    await session.execute(
+        update(Account).where(Account.id == account_id).values({column: column - size}),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def release_upload_slot(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str
+) -> None:
+    await session.execute(
+        update(UsageMonth)
+        .where(*_usage_row(account_id, is_test, month), UsageMonth.uploads_in_flight > 0)
+        .values(uploads_in_flight=UsageMonth.uploads_in_flight - 1),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def count_completed_upload(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str, size: int
+) -> None:
+    await ensure_usage_month(session, account_id=account_id, is_test=is_test, month=month)
+    await session.execute(
+        update(UsageMonth)
+        .where(*_usage_row(account_id, is_test, month))
+        .values(uploads=UsageMonth.uploads + 1, bytes_uploaded=UsageMonth.bytes_uploaded + size),
+        execution_options={"synchronize_session": False},
+    )

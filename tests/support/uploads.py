@@ -1,0 +1,71 @@
+"""The upload flow as a client performs it, for tests that need files to exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+async def create_route(
+    client: httpx.AsyncClient, headers: dict[str, str], project_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"slug": "files", **fields}
+    response = await client.post(
+        f"/api/v1/projects/{project_id}/routers", json=body, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def request_upload(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    size: int,
+    name: str = "photo.jpg",
+    content_type: str = "image/jpeg",
+    route: str = "files",
+    metadata: dict[str, Any] | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {
+        "fileName": name,
+        "fileSize": size,
+        "contentType": content_type,
+        "routeSlug": route,
+    }
+    if metadata is not None:
+        body["metadata"] = metadata
+    return await client.post("/api/v1/upload/request", json=body, headers=headers)
+
+
+async def upload_file(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    data: bytes,
+    *,
+    name: str = "photo.jpg",
+    content_type: str = "image/jpeg",
+    route: str = "files",
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Request, PUT, complete; returns the completed file object."""
+    ticket = await request_upload(
+        client,
+        headers,
+        size=len(data),
+        name=name,
+        content_type=content_type,
+        route=route,
+        metadata=metadata,
+    )
+    assert ticket.status_code == 200, ticket.text
+    put = await client.put(
+        ticket.json()["uploadUrl"], content=data, headers={"content-type": content_type}
+    )
+    assert put.status_code in (200, 201, 204), put.text
+    done = await client.post(
+        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=headers
+    )
+    assert done.status_code == 200, done.text
+    return dict(done.json())
