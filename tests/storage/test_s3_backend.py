@@ -153,12 +153,10 @@ async def test_multipart_upload_with_real_5mib_parts(
     ]
     assert await s3_storage.head(key) is None  # nothing visible before complete
 
-    # Given out of order: the backend sorts them as S3 requires.
-    await s3_storage.complete_multipart(
-        key,
-        upload_id=upload_id,
-        parts=[PartETag(part_number=n, etag=e) for n, e in reversed(list(enumerate(etags, 1)))],
-    )
+    given = [PartETag(part_number=n, etag=e) for n, e in enumerate(etags, 1)]
+    with pytest.raises(InvalidParts):  # S3 wants them in ascending order
+        await s3_storage.complete_multipart(key, upload_id=upload_id, parts=given[::-1])
+    await s3_storage.complete_multipart(key, upload_id=upload_id, parts=given)
 
     info = await s3_storage.head(key)
     assert info is not None
@@ -185,13 +183,7 @@ async def test_presigned_part_url_signs_content_length(s3_storage: S3Storage) ->
 
 
 async def test_list_parts_reads_every_page(s3_bucket: S3Bucket, http: httpx.AsyncClient) -> None:
-    storage = S3Storage(
-        bucket=s3_bucket.name,
-        endpoint_url=s3_bucket.endpoint_url,
-        region=s3_bucket.region,
-        force_path_style=True,
-        list_page_size=2,
-    )
+    storage = s3_bucket.storage(list_page_size=2)
     try:
         upload_id = await storage.create_multipart("k/resume.bin", content_type="x/y")
         for number in (5, 1, 3, 2, 4):

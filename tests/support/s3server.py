@@ -1,23 +1,31 @@
 """An S3-compatible server for the tests: moto's server mode on a free loopback port.
 
-One server per test session (started on first use), one uniquely named bucket per test, emptied
-and removed afterwards. Tests reach it over real HTTP with the real aiobotocore client, so every
-request is signed, serialised and parsed exactly as against AWS. moto does not check presigned
-signatures, which is why the upload flow's own verification on complete is tested against it.
+One server per test process (started on first use, in a daemon thread), one uniquely named
+bucket per test, emptied and removed afterwards. Tests reach it over real HTTP with the real
+aiobotocore client, so every request is signed, serialised and parsed exactly as against AWS.
+moto does not check presigned signatures, which is why the upload flow's own verification on
+complete is tested against it.
 
 Registered as a plugin in ``tests/conftest.py``; fixtures:
 
-- ``s3_server``: the running server (``endpoint_url``), session-wide.
+- ``s3_server``: the running server (``endpoint_url``).
 - ``s3_credentials``: dummy AWS credentials in the environment for this test only.
 - ``s3_bucket``: an ``S3Bucket`` (name, endpoint, region, and a raw client for inspection).
 - ``s3_storage``: an ``S3Storage`` on that bucket, closed afterwards.
 - ``s3_settings_overrides``: the ``Settings`` values that point an app at that bucket.
+
+Code that cannot take fixtures (backend factories) uses ``shared_s3_server()``,
+``dummy_aws_credentials()`` and ``fresh_bucket()`` directly.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import secrets
+import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,37 +65,68 @@ class S3Bucket:
     #: A raw aiobotocore S3 client, for looking at the bucket behind the backend's back.
     client: Any
 
+    def storage(self, **options: Any) -> S3Storage:
+        """An ``S3Storage`` on this bucket, as ``UPLOADKIT_S3_FORCE_PATH_STYLE=true`` builds it."""
+        return S3Storage(
+            bucket=self.name,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            force_path_style=True,
+            **options,
+        )
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield S3Server(endpoint_url=f"http://{host}:{port}")
-    finally:
-        server.stop()
+
+_server: S3Server | None = None
+_server_lock = threading.Lock()
 
 
-@pytest.fixture
-def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in _AWS_ENV.items():
-        monkeypatch.setenv(name, value)
+def shared_s3_server() -> S3Server:
+    """The process's moto server, started on the first call and stopped at exit."""
+    global _server
+    with _server_lock:
+        if _server is None:
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            moto.start()
+            atexit.register(moto.stop)
+            host, port = moto.get_host_and_port()
+            _server = S3Server(endpoint_url=f"http://{host}:{port}")
+        return _server
+
+
+@contextmanager
+def dummy_aws_credentials() -> Iterator[None]:
+    """Dummy credentials (and no real AWS configuration) in the environment, restored after."""
+    saved = {name: os.environ.get(name) for name in (*_AWS_ENV, *_AWS_ENV_REMOVED)}
+    os.environ.update(_AWS_ENV)
     for name in _AWS_ENV_REMOVED:
-        monkeypatch.delenv(name, raising=False)
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-@pytest.fixture
-async def s3_bucket(s3_server: S3Server, s3_credentials: None) -> AsyncIterator[S3Bucket]:
+@asynccontextmanager
+async def fresh_bucket(server: S3Server) -> AsyncIterator[S3Bucket]:
+    """A new, uniquely named bucket; emptied (uploads aborted too) and removed afterwards."""
     name = f"uk-test-{secrets.token_hex(6)}"
     config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
     async with get_session().create_client(
-        "s3", endpoint_url=s3_server.endpoint_url, region_name=REGION, config=config
+        "s3",
+        endpoint_url=server.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=config,
     ) as client:
         await client.create_bucket(Bucket=name)
         try:
             yield S3Bucket(
-                name=name, endpoint_url=s3_server.endpoint_url, region=REGION, client=client
+                name=name, endpoint_url=server.endpoint_url, region=REGION, client=client
             )
         finally:
             await empty_and_remove(client, name)
@@ -105,14 +144,26 @@ async def empty_and_remove(client: Any, bucket: str) -> None:
     await client.delete_bucket(Bucket=bucket)
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> S3Server:
+    return shared_s3_server()
+
+
+@pytest.fixture
+def s3_credentials() -> Iterator[None]:
+    with dummy_aws_credentials():
+        yield
+
+
+@pytest.fixture
+async def s3_bucket(s3_server: S3Server, s3_credentials: None) -> AsyncIterator[S3Bucket]:
+    async with fresh_bucket(s3_server) as bucket:
+        yield bucket
+
+
 @pytest.fixture
 async def s3_storage(s3_bucket: S3Bucket) -> AsyncIterator[S3Storage]:
-    storage = S3Storage(
-        bucket=s3_bucket.name,
-        endpoint_url=s3_bucket.endpoint_url,
-        region=s3_bucket.region,
-        force_path_style=True,
-    )
+    storage = s3_bucket.storage()
     try:
         yield storage
     finally:

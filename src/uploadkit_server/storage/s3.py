@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from aiobotocore.session import AioSession, get_session
@@ -226,8 +227,11 @@ class S3Storage:
     async def complete_multipart(self, key: str, *, upload_id: str, parts: list[PartETag]) -> None:
         if not parts:
             raise InvalidParts("a multipart upload needs at least one part to complete")
+        numbers = [part.part_number for part in parts]
+        if any(later <= earlier for earlier, later in pairwise(numbers)):
+            # S3 answers InvalidPartOrder; checked here so every compatible store agrees.
+            raise InvalidParts("parts must be listed in ascending part number order, once each")
         client = await self._s3()
-        ordered = sorted(parts, key=lambda part: part.part_number)
         with _translated("CompleteMultipartUpload"):
             try:
                 await client.complete_multipart_upload(
@@ -236,7 +240,7 @@ class S3Storage:
                     UploadId=upload_id,
                     MultipartUpload={
                         "Parts": [
-                            {"PartNumber": part.part_number, "ETag": part.etag} for part in ordered
+                            {"PartNumber": part.part_number, "ETag": part.etag} for part in parts
                         ]
                     },
                 )
