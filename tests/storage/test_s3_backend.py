@@ -7,8 +7,10 @@ not check (presigned signatures) is checked with ``tests/support/sigv4.py``.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -421,3 +423,87 @@ async def test_close_is_idempotent_and_storage_reopens(s3_storage: S3Storage) ->
     await s3_storage.close()
     await s3_storage.close()
     assert await s3_storage.head("k/x") is None
+
+
+# -- answers moto cannot give --------------------------------------------------------------------
+
+
+class CannedS3Error(BaseHTTPRequestHandler):
+    """Answers every request with one S3 error document, as S3 writes them."""
+
+    status = 404
+    code = "NoSuchUpload"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        self.rfile.read(length)
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code>'
+            f"<Message>canned</Message><RequestId>r1</RequestId></Error>"
+        ).encode()
+        self.send_response(self.status)
+        self.send_header("content-type", "application/xml")
+        self.send_header("content-length", "0" if self.command == "HEAD" else str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def canned_s3(s3_credentials: None) -> Iterator[Callable[[int, str], S3Storage]]:
+    """An ``S3Storage`` on a server that answers every request with the given status and code."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CannedS3Error)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def storage(status: int, code: str) -> S3Storage:
+        CannedS3Error.status, CannedS3Error.code = status, code
+        host, port = server.server_address[:2]
+        return S3Storage(
+            bucket="uk-bucket",
+            endpoint_url=f"http://{host!s}:{port}",
+            region="us-east-1",
+            force_path_style=True,
+            max_attempts=1,
+        )
+
+    try:
+        yield storage
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_complete_of_unknown_upload_is_not_found(
+    canned_s3: Callable[[int, str], S3Storage],
+) -> None:
+    # moto answers this with a 500; S3 answers 404 NoSuchUpload.
+    storage = canned_s3(404, "NoSuchUpload")
+    try:
+        with pytest.raises(ObjectNotFound):
+            await storage.complete_multipart("k", upload_id="u", parts=[PartETag(1, '"e"')])
+        await storage.abort_multipart("k", upload_id="u")
+    finally:
+        await storage.close()
+
+
+async def test_access_denied_is_an_error_not_a_missing_object(
+    canned_s3: Callable[[int, str], S3Storage],
+) -> None:
+    storage = canned_s3(403, "AccessDenied")
+    try:
+        with pytest.raises(StorageError) as on_head:
+            await storage.head("k")
+        with pytest.raises(StorageError) as on_delete:
+            await storage.delete("k")
+        with pytest.raises(StorageError) as on_abort:
+            await storage.abort_multipart("k", upload_id="u")
+        for caught in (on_head, on_delete, on_abort):
+            assert not isinstance(caught.value, ObjectNotFound)
+    finally:
+        await storage.close()
