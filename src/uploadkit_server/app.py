@@ -9,7 +9,11 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from uploadkit_server.api.error_handlers import install_error_handlers
-from uploadkit_server.api.middleware import ApiBodyLimitMiddleware, HttpsRuleMiddleware
+from uploadkit_server.api.middleware import (
+    ApiBodyLimitMiddleware,
+    HttpsRuleMiddleware,
+    RejectNulMiddleware,
+)
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
@@ -72,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_router)
     # Added last = outermost: the HTTPS rule sees every request first.
     app.add_middleware(ApiBodyLimitMiddleware)
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
