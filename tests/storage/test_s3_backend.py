@@ -1,7 +1,10 @@
-"""``S3Storage`` through the real aiobotocore client over HTTP against moto's S3 server.
+"""What is particular to ``S3Storage``, through the real aiobotocore client over HTTP against
+moto's S3 server. The behaviour every backend shares is in ``test_contract.py``, which runs
+against S3 too.
 
 Bytes go to the presigned URLs with httpx, as a browser or SDK would send them. What moto does
-not check (presigned signatures) is checked with ``tests/support/sigv4.py``.
+not check (presigned signatures) is checked with ``tests/support/sigv4.py``; what moto answers
+differently from S3 is checked against a server that gives S3's answers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from tests.support.sigv4 import presigned_request_is_valid
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import (
     ByteRange,
-    InvalidParts,
     ObjectNotFound,
     PartETag,
     StorageError,
@@ -59,22 +61,6 @@ async def put_object(
 
 
 # -- presigned PUT -----------------------------------------------------------------------------
-
-
-async def test_presigned_put_round_trips_bytes_exactly(
-    s3_storage: S3Storage, http: httpx.AsyncClient
-) -> None:
-    body = os.urandom(300_000) + b"\x00\r\n\xff"
-    key = "proj_x/avatars/Q3kzs/photo 1.png"
-
-    await put_object(s3_storage, http, key, body, "image/png")
-
-    info = await s3_storage.head(key)
-    assert info is not None
-    assert (info.size, info.content_type) == (len(body), "image/png")
-    assert info.etag.strip('"')
-    assert info.last_modified.tzinfo is not None
-    assert await read_all(s3_storage, key) == body
 
 
 async def test_presigned_put_signs_type_length_and_host(s3_storage: S3Storage) -> None:
@@ -136,38 +122,6 @@ async def put_part(
     return response.headers["etag"]
 
 
-async def test_multipart_upload_with_real_5mib_parts(
-    s3_storage: S3Storage, s3_bucket: S3Bucket, http: httpx.AsyncClient
-) -> None:
-    key = "proj_x/videos/Zt8/clip.mp4"
-    first, second, last = os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(123_457)
-    upload_id = await s3_storage.create_multipart(key, content_type="video/mp4")
-
-    etags = [
-        await put_part(s3_storage, http, key, upload_id, number, body)
-        for number, body in enumerate([first, second, last], start=1)
-    ]
-    stored = await s3_storage.list_parts(key, upload_id=upload_id)
-    assert [(p.part_number, p.etag, p.size) for p in stored] == [
-        (1, etags[0], 5 * MIB),
-        (2, etags[1], 5 * MIB),
-        (3, etags[2], 123_457),
-    ]
-    assert await s3_storage.head(key) is None  # nothing visible before complete
-
-    given = [PartETag(part_number=n, etag=e) for n, e in enumerate(etags, 1)]
-    with pytest.raises(InvalidParts):  # S3 wants them in ascending order
-        await s3_storage.complete_multipart(key, upload_id=upload_id, parts=given[::-1])
-    await s3_storage.complete_multipart(key, upload_id=upload_id, parts=given)
-
-    info = await s3_storage.head(key)
-    assert info is not None
-    assert (info.size, info.content_type) == (10 * MIB + 123_457, "video/mp4")
-    assert await read_all(s3_storage, key) == first + second + last
-    uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
-    assert uploads.get("Uploads", []) == []
-
-
 async def test_presigned_part_url_signs_content_length(s3_storage: S3Storage) -> None:
     upload_id = await s3_storage.create_multipart("proj_x/big.bin", content_type="x/y")
     url = await s3_storage.presign_part(
@@ -199,61 +153,6 @@ async def test_list_parts_reads_every_page(s3_bucket: S3Bucket, http: httpx.Asyn
         await storage.close()
 
 
-async def test_list_parts_of_unknown_upload_is_not_found(s3_storage: S3Storage) -> None:
-    with pytest.raises(ObjectNotFound):
-        await s3_storage.list_parts("k/none.bin", upload_id="no-such-upload")
-
-
-async def test_complete_with_wrong_etag_is_invalid_parts(
-    s3_storage: S3Storage, http: httpx.AsyncClient
-) -> None:
-    upload_id = await s3_storage.create_multipart("k/bad.bin", content_type="x/y")
-    await put_part(s3_storage, http, "k/bad.bin", upload_id, 1, b"only part")
-
-    with pytest.raises(InvalidParts):
-        await s3_storage.complete_multipart(
-            "k/bad.bin", upload_id=upload_id, parts=[PartETag(part_number=1, etag='"0000"')]
-        )
-    with pytest.raises(InvalidParts):
-        await s3_storage.complete_multipart("k/bad.bin", upload_id=upload_id, parts=[])
-    assert await s3_storage.head("k/bad.bin") is None
-    # The upload is still there to retry or abort.
-    assert len(await s3_storage.list_parts("k/bad.bin", upload_id=upload_id)) == 1
-
-
-async def test_complete_with_small_middle_part_is_invalid_parts(
-    s3_storage: S3Storage, http: httpx.AsyncClient
-) -> None:
-    upload_id = await s3_storage.create_multipart("k/small.bin", content_type="x/y")
-    etags = [await put_part(s3_storage, http, "k/small.bin", upload_id, n, b"tiny") for n in (1, 2)]
-
-    with pytest.raises(InvalidParts):
-        await s3_storage.complete_multipart(
-            "k/small.bin",
-            upload_id=upload_id,
-            parts=[PartETag(part_number=n, etag=e) for n, e in enumerate(etags, 1)],
-        )
-
-
-async def test_abort_removes_every_part_and_is_repeatable(
-    s3_storage: S3Storage, s3_bucket: S3Bucket, http: httpx.AsyncClient
-) -> None:
-    upload_id = await s3_storage.create_multipart("k/gone.bin", content_type="x/y")
-    await put_part(s3_storage, http, "k/gone.bin", upload_id, 1, os.urandom(5 * MIB))
-    await put_part(s3_storage, http, "k/gone.bin", upload_id, 2, b"end")
-
-    await s3_storage.abort_multipart("k/gone.bin", upload_id=upload_id)
-
-    uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
-    assert uploads.get("Uploads", []) == []
-    objects = await s3_bucket.client.list_objects_v2(Bucket=s3_bucket.name)
-    assert objects.get("Contents", []) == []
-    with pytest.raises(ObjectNotFound):
-        await s3_storage.list_parts("k/gone.bin", upload_id=upload_id)
-    await s3_storage.abort_multipart("k/gone.bin", upload_id=upload_id)
-    await s3_storage.abort_multipart("k/never.bin", upload_id="no-such-upload")
-
-
 async def test_abort_stale_multipart_under_prefix(
     s3_storage: S3Storage, s3_bucket: S3Bucket
 ) -> None:
@@ -278,21 +177,6 @@ async def test_abort_stale_multipart_under_prefix(
 # -- objects -----------------------------------------------------------------------------------
 
 
-async def test_head_of_missing_object_is_none(s3_storage: S3Storage) -> None:
-    assert await s3_storage.head("k/missing") is None
-
-
-async def test_ranged_read_streams_the_inclusive_range(
-    s3_storage: S3Storage, http: httpx.AsyncClient
-) -> None:
-    body = os.urandom(200_000)
-    await put_object(s3_storage, http, "k/r.bin", body, "application/octet-stream")
-
-    assert await read_all(s3_storage, "k/r.bin", ByteRange(0, 0)) == body[:1]
-    assert await read_all(s3_storage, "k/r.bin", ByteRange(1000, 170_999)) == body[1000:171_000]
-    assert await read_all(s3_storage, "k/r.bin", ByteRange(199_990, 199_999)) == body[-10:]
-
-
 async def test_read_can_stop_early_and_chunks_stream(
     s3_storage: S3Storage, http: httpx.AsyncClient
 ) -> None:
@@ -306,24 +190,6 @@ async def test_read_can_stop_early_and_chunks_stream(
     assert 0 < len(first) < len(body)
     assert body.startswith(first)
     assert await read_all(s3_storage, "k/big.bin") == body  # the client still works
-
-
-async def test_read_of_missing_object_is_not_found(s3_storage: S3Storage) -> None:
-    with pytest.raises(ObjectNotFound):
-        await read_all(s3_storage, "k/missing")
-
-
-async def test_delete_removes_the_object_and_tolerates_missing(
-    s3_storage: S3Storage, http: httpx.AsyncClient
-) -> None:
-    await put_object(s3_storage, http, "k/d.txt", b"bye", "text/plain")
-
-    await s3_storage.delete("k/d.txt")
-
-    assert await s3_storage.head("k/d.txt") is None
-    with pytest.raises(ObjectNotFound):
-        await read_all(s3_storage, "k/d.txt")
-    await s3_storage.delete("k/d.txt")
 
 
 async def test_presign_get_downloads_the_object(
