@@ -261,15 +261,16 @@ class S3Storage:
                 if _error_code(error) not in _MISSING_CODES:
                     raise
 
-    async def abort_stale_multipart(self, *, older_than: datetime, prefix: str = "") -> int:
-        """Abort every multipart upload under ``prefix`` started before ``older_than``.
+    async def list_multipart_uploads(
+        self, *, started_before: datetime, prefix: str = ""
+    ) -> list[tuple[str, str]]:
+        """``(key, upload_id)`` of every multipart upload under ``prefix`` started before then.
 
-        The safety net behind per-upload expiry: it also catches uploads whose record never
-        committed (a crash between CreateMultipartUpload and the commit). Returns how many it
-        aborted. Only give an empty prefix when the bucket is UploadKit's alone.
+        The safety net behind per-upload expiry: it finds uploads whose record never committed
+        (a crash between CreateMultipartUpload and the commit), for the cleanup job to abort.
         """
         client = await self._s3()
-        stale: list[tuple[str, str]] = []
+        found: list[tuple[str, str]] = []
         with _translated("ListMultipartUploads"):
             pages = client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket,
@@ -277,14 +278,12 @@ class S3Storage:
                 PaginationConfig={"PageSize": self._list_page_size},
             )
             async for page in pages:
-                stale.extend(
+                found.extend(
                     (str(upload["Key"]), str(upload["UploadId"]))
                     for upload in page.get("Uploads", [])
-                    if upload["Initiated"] < older_than
+                    if upload["Initiated"] < started_before
                 )
-        for key, upload_id in stale:
-            await self.abort_multipart(key, upload_id=upload_id)
-        return len(stale)
+        return found
 
     # -- objects -----------------------------------------------------------------------------
 
