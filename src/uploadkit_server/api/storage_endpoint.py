@@ -31,17 +31,10 @@ from uploadkit_server.errors import (
     ValidationFailed,
 )
 from uploadkit_server.storage.base import ObjectNotFound, StorageError
-from uploadkit_server.storage.local import (
-    BodyIncomplete,
-    BodyTooLarge,
-    KeyConflict,
-    LocalStorage,
-    PutGrant,
-    PutKind,
-    UrlExpired,
-    UrlRefused,
-)
+from uploadkit_server.storage.local import BodyIncomplete, BodyTooLarge, LocalStorage
+from uploadkit_server.storage.local_files import KeyConflict
 from uploadkit_server.storage.secure_path import UnsafeKey
+from uploadkit_server.storage.signed_urls import PutGrant, PutKind, UrlExpired, UrlRefused
 
 #: Keys are unique per upload, so a stored object never changes; deletion is what caches delay.
 CDN_CACHE_CONTROL = "public, max-age=3600"
