@@ -9,7 +9,11 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from uploadkit_server.api.error_handlers import install_error_handlers
-from uploadkit_server.api.middleware import ApiBodyLimitMiddleware, HttpsRuleMiddleware
+from uploadkit_server.api.middleware import (
+    ApiBodyLimitMiddleware,
+    HttpsRuleMiddleware,
+    RejectNulMiddleware,
+)
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.db.migrate import migrate
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.
     app.add_middleware(ApiBodyLimitMiddleware)
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.live_server import free_port
 from tests.support.services import IN_CI
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateRedis:
