@@ -15,6 +15,7 @@ from uploadkit_server.api import (
     storage_endpoint,
     upload,
     usage,
+    webhooks,
 )
 
 api_router = APIRouter()
@@ -25,6 +26,7 @@ api_router.include_router(keys.router)
 api_router.include_router(files.router)
 api_router.include_router(usage.router)
 api_router.include_router(logs.router)
+api_router.include_router(webhooks.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
