@@ -112,6 +112,8 @@ class S3Storage:
             # follow redirects), and would fall back to path style on any custom endpoint.
             s3={"addressing_style": "path" if force_path_style else "virtual"},
             connect_timeout=connect_timeout,
+            # Every complete, CDN hit and delete is a request; botocore's default pool is 10.
+            max_pool_connections=50,
             read_timeout=read_timeout,
             retries={"max_attempts": max_attempts, "mode": "standard"},
             # botocore >= 1.36 adds CRC checksums to every upload by default; R2, MinIO and Ceph
