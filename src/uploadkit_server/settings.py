@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     redis_url: str | None = None
+    #: Prefix of the rate limiter's Redis keys (one sorted set per API key hash).
+    rate_limit_key_prefix: str = "uploadkit:ratelimit:"
+    #: Seconds to wait for Redis before deciding in-process instead.
+    redis_timeout: float = 0.5
+    #: Seconds between attempts to reach Redis again after it failed.
+    redis_retry_interval: float = 5.0
     storage: StorageKind = StorageKind.LOCAL
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
@@ -63,6 +69,13 @@ class Settings(BaseSettings):
     )
     webhook_allow_private: bool = False
     webhook_timeout: float = 30.0
+    #: Run the webhook dispatcher inside the server process (off: only `uploadkit worker` sends).
+    webhook_dispatcher: bool = True
+    #: Seconds between checks for deliveries queued by other processes (same-process commits
+    #: wake the dispatcher at once).
+    webhook_poll_interval: float = 0.5
+    #: Deliveries sent at the same time by one dispatcher.
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
     test_mode_ttl: int = 86400
     secret_key: str | None = None
     billing_url: str = "https://app.uploadkit.dev/billing"

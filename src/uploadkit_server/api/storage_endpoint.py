@@ -100,7 +100,11 @@ async def _verify_and_receive(
         )
         etag = await storage.receive(grant, request.stream())
     except StorageError as error:
-        raise _storage_error(error) from error
+        refusal = _storage_error(error)
+        # The rest of a refused body is not wanted: closing the connection stops it, where
+        # keep-alive would have the server read and discard it to the last byte.
+        refusal.headers["Connection"] = "close"
+        raise refusal from error
     return Response(status_code=200, headers={"ETag": etag})
 
 

@@ -350,6 +350,14 @@ class LocalStorage:
     async def close(self) -> None:
         return None
 
+    async def remove_stale_temp_files(self, *, older_than: float) -> int:
+        """Remove what crashed or killed processes left in ``tmp/``; returns how many.
+
+        A receiving upload touches its file on every write, so one untouched for ``older_than``
+        seconds belongs to nobody.
+        """
+        return await anyio.to_thread.run_sync(self._remove_stale_temp_files, older_than)
+
     # -- on-disk work (runs in worker threads) -----------------------------------------------
 
     def _ensure_layout(self) -> None:
@@ -357,6 +365,26 @@ class LocalStorage:
             for directory in (self._objects, self._meta, self._multipart, self._tmp):
                 directory.mkdir(parents=True, exist_ok=True)
             self._layout_ready = True
+
+    def _remove_stale_temp_files(self, older_than: float) -> int:
+        cutoff = self._clock() - older_than
+        removed = 0
+        try:
+            entries = list(self._tmp.iterdir())
+        except FileNotFoundError:
+            return 0
+        for path in entries:
+            try:
+                if path.lstat().st_mtime >= cutoff:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+            removed += 1
+        return removed
 
     def _temp_path(self, purpose: str) -> Path:
         return self._tmp / f"{random_token(10)}.{purpose}"
