@@ -37,20 +37,6 @@ async def claim_abandoned(session: AsyncSession, *, before: datetime, limit: int
     return list(rows)
 
 
-async def open_multipart_upload_ids(session: AsyncSession, upload_ids: list[str]) -> set[str]:
-    """Which of these storage upload ids belong to files still ``UPLOADING``."""
-    found: set[str] = set()
-    for start in range(0, len(upload_ids), 500):
-        batch = upload_ids[start : start + 500]
-        rows = await session.scalars(
-            select(File.upload_id).where(
-                File.upload_id.in_(batch), File.status == FileStatus.UPLOADING
-            )
-        )
-        found.update(upload_id for upload_id in rows if upload_id is not None)
-    return found
-
-
 def record_event(session: AsyncSession, file: File, event: str, detail: str | None = None) -> None:
     session.add(
         UploadEvent(
@@ -62,3 +48,18 @@ def record_event(session: AsyncSession, file: File, event: str, detail: str | No
             detail=detail,
         )
     )
+
+
+async def open_multipart_uploads(session: AsyncSession, *, keys: list[str]) -> set[tuple[str, str]]:
+    """``(key, upload_id)`` of the multipart uploads among ``keys`` that are still in flight."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):  # keep the IN list within every database's limits
+        rows = await session.execute(
+            select(File.key, File.upload_id).where(
+                File.key.in_(keys[start : start + 500]),
+                File.status == FileStatus.UPLOADING,
+                File.upload_id.is_not(None),
+            )
+        )
+        found.update((key, upload_id) for key, upload_id in rows if upload_id)
+    return found
