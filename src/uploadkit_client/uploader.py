@@ -82,9 +82,10 @@ class _Tracker:
         self._lock = threading.Lock()
 
     def add(self, count: int) -> None:
+        """Count bytes sent; a negative count takes back a failed attempt's bytes quietly."""
         with self._lock:  # also serialises the callback, so it need not be thread-safe
             self._sent += count
-            if self._callback is not None:
+            if self._callback is not None and count > 0:
                 self._callback(Progress(self._name, self._sent, self._total))
 
 
@@ -310,8 +311,9 @@ class Uploader:
     ) -> BaseException | None:
         """Send the parts ``concurrency`` at a time, filling ``etags``; return the first failure.
 
-        On a failure or a cancel every other part stops at its next chunk; the pool is drained
-        before returning, so no request is left running behind the caller's back.
+        After a failure no new part starts, and the parts in flight may finish (more to resume
+        from); a cancel breaks those off too. The pool is drained before returning, so no request
+        is left running behind the caller's back.
         """
         if not urls:
             return None
@@ -350,17 +352,16 @@ class Uploader:
                         etags[futures[future]] = future.result()
                     elif failure is None and not isinstance(error, _Stopped):
                         failure = error
-                if failure is not None or (cancel is not None and cancel.is_set()):
-                    stop.set()
+                if (cancel is not None and cancel.is_set()) or isinstance(failure, UploadCancelled):
+                    stop.set()  # also breaks off the parts in flight
+                if failure is not None or stop.is_set():
                     for future in pending:
-                        future.cancel()
+                        future.cancel()  # parts not started yet; those in flight may finish
         except BaseException:  # KeyboardInterrupt: stop the workers, keep what is stored
             stop.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        if failure is None and stop.is_set() and not (cancel is not None and cancel.is_set()):
-            failure = UploadKitError("upload stopped")
         return failure
 
     def _put(
