@@ -15,7 +15,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,13 +311,15 @@ class Uploader:
         """Send the parts ``concurrency`` at a time, filling ``etags``; return the first failure.
 
         After a failure no new part starts, and the parts in flight may finish (more to resume
-        from); a cancel breaks those off too. The pool is drained before returning, so no request
-        is left running behind the caller's back.
+        from); a cancel breaks those off too. Every worker has ended when this returns, so no
+        request is left running behind the caller's back.
         """
-        if not urls:
-            return None
+        queue = iter(sorted(urls.items()))
+        lock = threading.Lock()
+        no_new_parts = threading.Event()
+        failures: list[BaseException] = []
 
-        def send(number: int, url: str) -> str:
+        def send(number: int, url: str) -> None:
             response = self._put(
                 url,
                 source,
@@ -331,38 +332,46 @@ class Uploader:
             etag: str | None = response.headers.get("etag")
             if not etag:
                 raise StorageRejected(f"Storage returned no ETag for part {number}")
-            return etag
+            with lock:
+                etags[number] = etag
 
-        failure: BaseException | None = None
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="uploadkit")
-        futures: dict[Future[str], int] = {
-            pool.submit(send, number, url): number for number, url in sorted(urls.items())
-        }
-        pending = set(futures)
+        def worker() -> None:
+            while not no_new_parts.is_set():
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                try:
+                    send(*item)
+                except _Stopped:
+                    return
+                except BaseException as error:  # handed to the caller's thread below
+                    with lock:
+                        failures.append(error)
+                    no_new_parts.set()
+                    if isinstance(error, UploadCancelled):
+                        stop.set()
+                    return
+
+        workers = [
+            threading.Thread(target=worker, name=f"uploadkit-part-{n}", daemon=True)
+            for n in range(min(self.concurrency, len(urls)))
+        ]
+        for thread in workers:
+            thread.start()
         try:
-            while pending:
-                finished, pending = wait(
-                    pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED
-                )
-                for future in finished:
-                    if future.cancelled():
-                        continue
-                    error = future.exception()
-                    if error is None:
-                        etags[futures[future]] = future.result()
-                    elif failure is None and not isinstance(error, _Stopped):
-                        failure = error
-                if (cancel is not None and cancel.is_set()) or isinstance(failure, UploadCancelled):
-                    stop.set()  # also breaks off the parts in flight
-                if failure is not None or stop.is_set():
-                    for future in pending:
-                        future.cancel()  # parts not started yet; those in flight may finish
+            while alive := [thread for thread in workers if thread.is_alive()]:
+                alive[0].join(_POLL_SECONDS)
+                if cancel is not None and cancel.is_set():
+                    stop.set()
+                    no_new_parts.set()
         except BaseException:  # KeyboardInterrupt: stop the workers, keep what is stored
             stop.set()
+            no_new_parts.set()
+            for thread in workers:
+                thread.join()
             raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return failure
+        return failures[0] if failures else None
 
     def _put(
         self,
