@@ -214,7 +214,9 @@ def test_resume_after_a_part_failure_sends_only_the_missing_parts(
 
 def test_resume_with_an_explicit_token_for_a_stream(live: Live, state_dir: Path) -> None:
     data = os.urandom(11 * MIB)
-    error, _ = interrupt(live, state_dir, io.BytesIO(data), {1: 99}, file_name="stream.bin")
+    error, _ = interrupt(
+        live, state_dir, io.BytesIO(data), {2: 99}, concurrency=1, file_name="stream.bin"
+    )
     healthy = FaultyTransport()
     with client_for(live, state_dir, healthy) as client:
         file = client.upload(
@@ -223,7 +225,7 @@ def test_resume_with_an_explicit_token_for_a_stream(live: Live, state_dir: Path)
             file_name="stream.bin",
             resume=error.resume_token,
         )
-    assert healthy.puts == {1: 1}
+    assert healthy.puts == {2: 1, 3: 1}
     assert download(file["url"]) == data
 
 
