@@ -9,12 +9,18 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from uploadkit_server.api.error_handlers import install_error_handlers
-from uploadkit_server.api.middleware import ApiBodyLimitMiddleware, HttpsRuleMiddleware
+from uploadkit_server.api.middleware import (
+    ApiBodyLimitMiddleware,
+    HttpsRuleMiddleware,
+    RejectNulMiddleware,
+)
+from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.runner import JobRunner
 from uploadkit_server.jobs.schedule import background_jobs
+from uploadkit_server.ratelimit.factory import create_rate_limiter
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.factory import create_storage
@@ -33,6 +39,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         storage=create_storage(settings, secret_key=secret_key),
+        rate_limiter=create_rate_limiter(settings),
     )
 
 
@@ -70,8 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(public_router)
+    # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
+    app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.
     app.add_middleware(ApiBodyLimitMiddleware)
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

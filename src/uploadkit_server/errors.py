@@ -63,6 +63,12 @@ class PayloadTooLarge(UploadKitError):
     code, status = "PAYLOAD_TOO_LARGE", 413
 
 
+class RangeNotSatisfiable(UploadKitError):
+    """A ``Range`` that starts past the end of the file (sent with ``Content-Range: bytes */N``)."""
+
+    code, status = "RANGE_NOT_SATISFIABLE", 416
+
+
 class FileTooLarge(UploadKitError):
     code, status = "FILE_TOO_LARGE", 413
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from uploadkit_server.core.accounts.service import NewAccount
+from uploadkit_server.runtime import Runtime
 
 
 def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, object]:
@@ -64,26 +69,29 @@ async def test_oversized_body_is_413_envelope(
 
 
 async def test_unexpected_failure_is_500_without_trace(
-    client: httpx.AsyncClient, runtime: object, live_headers: dict[str, str], account: object
+    app: FastAPI, runtime: Runtime, live_headers: dict[str, str], account: NewAccount
 ) -> None:
-    from sqlalchemy import text
-
-    from uploadkit_server.runtime import Runtime
-
-    assert isinstance(runtime, Runtime)
-    async with runtime.engine.begin() as connection:
-        await connection.execute(text("DROP TABLE usage_months"))
-    response = await client.post(
-        f"/api/v1/projects/{account.project.id}/routers",  # type: ignore[attr-defined]
-        json={"slug": "files"},
-        headers=live_headers,
-    )
-    assert response.status_code == 201
-    response = await client.post(
-        "/api/v1/upload/request",
-        json={"fileName": "a.png", "fileSize": 1, "contentType": "image/png", "routeSlug": "files"},
-        headers=live_headers,
-    )
+    # As a real server does: the error is logged and answered, not raised to the client.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        created = await client.post(
+            f"/api/v1/projects/{account.project.id}/routers",
+            json={"slug": "files"},
+            headers=live_headers,
+        )
+        assert created.status_code == 201
+        async with runtime.engine.begin() as connection:
+            await connection.execute(text("DROP TABLE usage_months"))
+        response = await client.post(
+            "/api/v1/upload/request",
+            json={
+                "fileName": "a.png",
+                "fileSize": 1,
+                "contentType": "image/png",
+                "routeSlug": "files",
+            },
+            headers=live_headers,
+        )
     error = assert_envelope(response, 500, "INTERNAL_SERVER_ERROR")
     assert "Traceback" not in response.text and "usage_months" not in response.text
     assert error["message"] == "Internal server error"

@@ -67,7 +67,7 @@ async def test_abandoned_single_and_multipart_uploads_expire(
     assert parts == []
 
     async with runtime.sessionmaker() as session:
-        statuses = dict((await session.execute(select(File.id, File.status))).tuples().all())
+        statuses = {row[0]: row[1] for row in await session.execute(select(File.id, File.status))}
         account_row = await session.get(Account, account.account.id)
         usage = (await session.scalars(select(UsageMonth))).all()
     assert statuses[single["fileId"]] == "FAILED"

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uploadkit_server.api.error_handlers import error_response
-from uploadkit_server.errors import HttpsRequired, PayloadTooLarge
+from uploadkit_server.errors import HttpsRequired, PayloadTooLarge, ValidationFailed
 from uploadkit_server.settings import HttpsRule, IPNetwork
 
 #: JSON bodies of the API are small; the bytes of uploads go to the storage endpoints instead.
@@ -73,6 +73,23 @@ class HttpsRuleMiddleware:
             )
         )
         await response(scope, receive, send)
+
+
+class RejectNulMiddleware:
+    """``400`` for a NUL (``%00``) in the path or query: PostgreSQL cannot compare text holding
+    one, so it must never reach a query."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b"")
+        ):
+            error = ValidationFailed("NUL characters are not allowed in URLs")
+            await error_response(error)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class ApiBodyLimitMiddleware:

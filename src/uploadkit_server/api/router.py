@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api import file_routes, health, upload
+from uploadkit_server.api import file_routes, health, storage_endpoint, upload
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
@@ -13,3 +13,4 @@ api_router.include_router(file_routes.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
+public_router.include_router(storage_endpoint.router)

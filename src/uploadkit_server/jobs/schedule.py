@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.runner import Job
+from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
 
 
 def background_jobs() -> Sequence[Job]:
-    return [expire_abandoned_uploads]
+    return [expire_abandoned_uploads, remove_stale_temp_files]

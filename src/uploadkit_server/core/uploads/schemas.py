@@ -34,6 +34,8 @@ class UploadRequest(StrictCamelModel):
     def _name(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("must not contain control characters")
         return value
 
 

@@ -1,0 +1,86 @@
+"""``storage_backend``: every ``StorageBackend`` under the same contract tests.
+
+Each backend is an entry of ``BACKENDS``: a name and an async context manager that yields a
+``BackendUnderTest``: the backend, how to PUT bytes to its presigned URLs over real HTTP, and
+how to list what it holds besides finished objects (in-flight uploads, temporary files), so the
+tests can check that nothing is left behind. To add a backend, write one factory and add it:
+
+    @asynccontextmanager
+    async def s3_backend(tmp_path: Path) -> AsyncIterator[BackendUnderTest]:
+        ...  # start or reach the S3 test server, make a bucket, yield S3Storage and an httpx PUT
+
+    BACKENDS["s3"] = s3_backend
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from uploadkit_server.app import create_app
+from uploadkit_server.settings import Settings
+from uploadkit_server.storage.base import StorageBackend
+from uploadkit_server.storage.local import LocalStorage
+
+HttpPut = Callable[[str, bytes, Mapping[str, str]], Awaitable[httpx.Response]]
+
+
+@dataclass
+class BackendUnderTest:
+    name: str
+    storage: StorageBackend
+    #: PUT ``data`` to a presigned URL with the given headers, as a browser or SDK would.
+    http_put: HttpPut
+    #: Descriptions of whatever the backend still holds for unfinished uploads.
+    leftovers: Callable[[], Awaitable[list[str]]]
+
+
+@asynccontextmanager
+async def local_backend(tmp_path: Path) -> AsyncIterator[BackendUnderTest]:
+    """The real app (SQLite, local disk) behind httpx's ASGI transport: the presigned URLs point
+    at ``http://testserver/storage/...`` and are served by the public storage endpoint."""
+    (tmp_path / "data").mkdir()
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        public_url="http://testserver",
+        run_background_jobs=False,
+        secret_key="contract-test-secret",
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http,
+    ):
+        storage = app.state.runtime.storage
+        assert isinstance(storage, LocalStorage)
+
+        async def http_put(url: str, data: bytes, headers: Mapping[str, str]) -> httpx.Response:
+            return await http.put(url, content=data, headers=dict(headers))
+
+        async def leftovers() -> list[str]:
+            return [
+                str(path.relative_to(storage.root))
+                for folder in ("tmp", "multipart")
+                for path in (storage.root / folder).rglob("*")
+            ]
+
+        yield BackendUnderTest("local", storage, http_put, leftovers)
+
+
+BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[BackendUnderTest]]] = {
+    "local": local_backend,
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def storage_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BackendUnderTest]:
+    async with BACKENDS[request.param](tmp_path) as backend:
+        yield backend
