@@ -175,9 +175,12 @@ class Usage:
         history: JSON = self._api.request("GET", "/usage/history")
         return history
 
-    def logs(self, *, since: str | None = None, limit: int | None = None) -> JSON:
+    def logs(
+        self, *, since: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> JSON:
         """Upload events (uploaded, failed, deleted) since an ISO 8601 time, for polling."""
-        logs: JSON = self._api.request("GET", "/logs", params={"since": since, "limit": limit})
+        params = {"since": since, "limit": limit, "cursor": cursor}
+        logs: JSON = self._api.request("GET", "/logs", params=params)
         return logs
 
 
