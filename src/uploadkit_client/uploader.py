@@ -37,7 +37,7 @@ from uploadkit_client.sources import UploadSource
 MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 10 * MIB
 DEFAULT_CONCURRENCY = 4
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = MIB  # per read and per progress report; smaller chunks cost throughput in httpx
 _POLL_SECONDS = 0.1
 
 
