@@ -71,6 +71,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "UPLOADKIT_DATA_DIR": str(data_dir),
         "UPLOADKIT_DATABASE_URL": f"sqlite:///{root / 'uploadkit.db'}",
         "UPLOADKIT_SECRET_KEY": "sdk-test-secret",
+        "UPLOADKIT_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook receiver is on loopback
     }
     account = admin_create_account(env, "sdk@example.com", tier="enterprise", rate_limit=100_000)
     with live_server(env, data_dir=data_dir) as server:
