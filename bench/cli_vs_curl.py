@@ -8,7 +8,9 @@ creates a TEAM account and a route, writes one file of random bytes, then altern
 - curl: ``POST /upload/request`` (not timed), ``curl -T FILE -H content-type URL`` (timed: the
   PUT alone), ``POST /upload/complete`` (not timed);
 - ``uploadkit upload FILE`` with the default 4 parts in flight, and with ``--concurrency 1``
-  (timed: the whole command, interpreter start-up, request, parts and complete included).
+  (timed: the whole command, interpreter start-up, request, parts and complete included);
+- the SDK in this process (``UploadKit.upload``), split into sending the parts and the
+  ``/upload/multipart/complete`` call that has the server assemble them.
 Each uploaded file is deleted afterwards. Reports the median of the runs and the throughput
 ratio CLI / curl.
 """
@@ -86,6 +88,24 @@ def cli_once(env: dict[str, str], api: str, key: str, path: Path, *options: str)
     return elapsed
 
 
+def sdk_once(api: str, url: str, key: str, path: Path) -> tuple[float, float]:
+    """(seconds until the last byte was sent, seconds in total) for an in-process upload."""
+    from uploadkit_client import Progress, UploadKit
+
+    last_byte: list[float] = []
+
+    def on_progress(progress: Progress) -> None:
+        if progress.bytes_sent == progress.total_bytes:
+            last_byte.append(time.perf_counter())
+
+    with UploadKit(key, url, resumable=False) as client:
+        started = time.perf_counter()
+        file = client.upload(path, route="bench", on_progress=on_progress)
+        elapsed = time.perf_counter() - started
+    delete(api, key, file)
+    return last_byte[-1] - started, elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -121,15 +141,20 @@ def main() -> None:
                 json={"slug": "bench", "maxFileSize": "4GB"},
                 headers={"x-api-key": key},
             ).raise_for_status()
-            times: dict[str, list[float]] = {"curl": [], "cli": [], "cli1": []}
+            times: dict[str, list[float]] = {"curl": [], "cli": [], "cli1": [], "sdk": []}
+            transfer: list[float] = []
             for _ in range(args.runs):
                 times["curl"].append(curl_once(api, key, source))
                 times["cli"].append(cli_once(env, api, key, source))
                 times["cli1"].append(cli_once(env, api, key, source, "--concurrency", "1"))
+                sent, total = sdk_once(api, server.url, key, source)
+                transfer.append(sent)
+                times["sdk"].append(total)
         labels = {
             "curl": "curl -T (single PUT)",
             "cli": "uploadkit upload (4 parts in flight)",
             "cli1": "uploadkit upload --concurrency 1",
+            "sdk": "UploadKit.upload in process (4 parts)",
         }
         median = {name: statistics.median(samples) for name, samples in times.items()}
         print(
@@ -139,7 +164,13 @@ def main() -> None:
             rate = size / MIB / median[name]
             runs = ", ".join(f"{t:.2f}" for t in times[name])
             print(f"  {label:40} {median[name]:6.2f} s  {rate:7.1f} MiB/s  (runs: {runs})")
-        for name in ("cli", "cli1"):
+        sending = statistics.median(transfer)
+        print(
+            f"  SDK: parts sent in {sending:.2f} s ({size / MIB / sending:.1f} MiB/s), "
+            f"complete (server assembles the parts) {median['sdk'] - sending:.2f} s"
+        )
+        print(f"  load average during the run: {os.getloadavg()[0]:.1f}")
+        for name in ("cli", "cli1", "sdk"):
             print(f"  throughput ratio {labels[name]} / curl: {median['curl'] / median[name]:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
