@@ -122,8 +122,16 @@ def main() -> None:
             "UPLOADKIT_STATE_DIR": str(work / "state"),
         }
         created = subprocess.run(
-            [*UPLOADKIT, "admin", "create-account", "--email", "bench@example.com"]
-            + ["--tier", "team", "--json"],
+            [
+                *UPLOADKIT,
+                "admin",
+                "create-account",
+                "--email",
+                "bench@example.com",
+                "--tier",
+                "team",
+                "--json",
+            ],
             env=env,
             check=True,
             capture_output=True,
