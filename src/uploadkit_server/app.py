@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +17,10 @@ from uploadkit_server.api.middleware import (
 )
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import JobRunner
 from uploadkit_server.jobs.schedule import background_jobs
 from uploadkit_server.ratelimit.factory import create_rate_limiter
@@ -44,6 +47,8 @@ async def build_runtime(settings: Settings) -> Runtime:
 
 
 async def close_runtime(runtime: Runtime) -> None:
+    with contextlib.suppress(Exception):  # best effort: lastUsedAt must not block a shutdown
+        await flush_key_usage(runtime)
     if runtime.rate_limiter is not None:
         await runtime.rate_limiter.close()
     await runtime.storage.close()
@@ -60,9 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
         if settings.run_background_jobs:
             runner.start()
+        dispatcher = WebhookDispatcher(settings=settings, sessionmaker=runtime.sessionmaker)
+        app.state.webhook_dispatcher = dispatcher
+        if settings.webhook_dispatcher:
+            dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await runner.stop()
             await close_runtime(runtime)
 

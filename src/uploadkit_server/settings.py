@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     )
     webhook_allow_private: bool = False
     webhook_timeout: float = 30.0
+    #: Run the webhook dispatcher inside the server process (off: only `uploadkit worker` sends).
+    webhook_dispatcher: bool = True
+    #: Seconds between checks for deliveries queued by other processes (same-process commits
+    #: wake the dispatcher at once).
+    webhook_poll_interval: float = 0.5
+    #: Deliveries sent at the same time by one dispatcher.
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
     test_mode_ttl: int = 86400
     secret_key: str | None = None
     billing_url: str = "https://app.uploadkit.dev/billing"

@@ -93,6 +93,7 @@ async def get_auth(
         runtime.known_limits.remember(key_hash, limit)
         if known_limit is None:
             request.state.rate_limit = await count_request(limiter, key_hash, limit=limit)
+    runtime.key_usage.record(auth.key_id)
     request.state.auth = auth
     return auth
 

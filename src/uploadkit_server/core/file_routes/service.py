@@ -9,25 +9,24 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.file_routes import repository
 from uploadkit_server.core.file_routes.schemas import FileRouteCreate, FileRouteUpdate
 from uploadkit_server.core.projects.repository import get_project
+from uploadkit_server.core.webhooks import ssrf
 from uploadkit_server.db.models import FileRoute, Project
 from uploadkit_server.errors import DuplicateSlug, NotFound, ValidationFailed
 from uploadkit_server.security import new_id
 from uploadkit_server.settings import Settings
 
 
-def check_webhook_url(url: str | None, settings: Settings) -> None:
-    """Webhook targets must be absolute http(s) URLs; public HTTPS unless private is allowed."""
+async def check_webhook_url(url: str | None, settings: Settings) -> None:
+    """Webhook targets must be public HTTPS (the SSRF guard), unless private is allowed."""
     if url is None:
         return
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    allowed_schemes = {"https", "http"} if settings.webhook_allow_private else {"https"}
-    if parts.scheme not in allowed_schemes or not parts.hostname:
+    try:
+        await ssrf.check_webhook_url(url, allow_private=settings.webhook_allow_private)
+    except ssrf.UnsafeWebhookUrl as error:
         raise ValidationFailed(
-            "webhookUrl must be an https:// URL",
-            details={"webhookUrl": ["must be a public https:// URL"]},
-        )
+            f"webhookUrl {error}",
+            details={"webhookUrl": [f"must be a public https:// URL; {error}"]},
+        ) from None
 
 
 async def _project(session: AsyncSession, auth: AuthContext, project_id: str) -> Project:
@@ -55,7 +54,7 @@ async def create_route(
     settings: Settings,
 ) -> FileRoute:
     project = await _project(session, auth, project_id)
-    check_webhook_url(data.webhook_url, settings)
+    await check_webhook_url(data.webhook_url, settings)
     if await repository.get_by_slug(session, project.id, data.slug):
         raise DuplicateSlug(f"A file route with slug '{data.slug}' already exists in this project")
     route = FileRoute(
@@ -92,9 +91,9 @@ async def update_route(
     settings: Settings,
 ) -> FileRoute:
     route = await get_route(session, auth, route_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, by_alias=False)  # snake_case: column names
     if "webhook_url" in changes:
-        check_webhook_url(changes["webhook_url"], settings)
+        await check_webhook_url(changes["webhook_url"], settings)
     if changes.get("slug") is None:
         changes.pop("slug", None)
     elif changes["slug"] != route.slug and await repository.get_by_slug(

@@ -31,6 +31,7 @@ from uploadkit_server.core.uploads.schemas import (
     UploadRequest,
 )
 from uploadkit_server.core.usage import quota
+from uploadkit_server.core.webhooks.outbox import queue_upload_complete
 from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
 from uploadkit_server.errors import (
     FileTooLarge,
@@ -289,6 +290,10 @@ class UploadService:
             file.metadata_ = {**(file.metadata_ or {}), **metadata}
         repository.record_event(self.session, file, "uploaded")
         await self.session.flush()
+        # Same transaction as UPLOADED: the webhook is queued if and only if this commits.
+        await queue_upload_complete(
+            self.session, file=file, cdn_base=self.settings.effective_cdn_url
+        )
         return file
 
     # -- failure, abort, expiry ----------------------------------------------------------

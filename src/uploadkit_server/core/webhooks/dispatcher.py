@@ -1,0 +1,191 @@
+"""The dispatcher: claims due deliveries, sends them, records every attempt, schedules retries.
+
+Runs inside ``uploadkit serve`` (unless ``webhook_dispatcher`` is off) and in ``uploadkit
+worker``; any number of dispatchers may share one database. A claim is a lease on the row
+(``locked_until``): no other dispatcher touches the row until it runs out, so an attempt is sent
+once. The lease outlives the longest possible attempt (``webhook_timeout``) by a margin; if a
+process dies mid-attempt, the row becomes due again when its lease runs out, so every queued
+delivery is sent at least once after a crash.
+
+Wake-ups: a commit in this process that queued a delivery wakes the dispatcher at once
+(``wakeup.py``); rows queued by other processes are found by polling every
+``webhook_poll_interval`` seconds.
+
+Example::
+
+    dispatcher = WebhookDispatcher(settings=settings, sessionmaker=sessionmaker)
+    dispatcher.start()
+    ...
+    await dispatcher.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from uploadkit_server.clock import utcnow
+from uploadkit_server.core.webhooks import repository, wakeup
+from uploadkit_server.core.webhooks.repository import ClaimedDelivery
+from uploadkit_server.core.webhooks.sender import (
+    AttemptResult,
+    OutgoingWebhook,
+    create_http_client,
+    send_webhook,
+)
+from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt
+from uploadkit_server.settings import Settings
+
+logger = logging.getLogger("uploadkit.webhooks")
+
+#: Seconds a lease outlives the longest attempt, to write the result back.
+LEASE_MARGIN_SECONDS = 5.0
+
+
+def next_state(
+    attempt_count: int, result: AttemptResult, *, retry_delays: list[int]
+) -> tuple[DeliveryStatus, timedelta | None]:
+    """After attempt number ``attempt_count + 1``: delivered, failed with a retry after the
+    returned delay, or dead once the schedule is used up."""
+    if result.succeeded:
+        return DeliveryStatus.DELIVERED, None
+    if attempt_count < len(retry_delays):
+        return DeliveryStatus.FAILED, timedelta(seconds=retry_delays[attempt_count])
+    return DeliveryStatus.DEAD, None
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.concurrency = settings.webhook_concurrency
+        self.lease_seconds = settings.webhook_timeout + LEASE_MARGIN_SECONDS
+        self._client = create_http_client(
+            timeout=settings.webhook_timeout, max_connections=self.concurrency, transport=transport
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    async def claim(self, limit: int) -> list[ClaimedDelivery]:
+        now = utcnow()
+        lease = now + timedelta(seconds=self.lease_seconds)
+        async with self.sessionmaker() as session, session.begin():
+            return await repository.claim_due(session, now=now, lease=lease, limit=limit)
+
+    async def deliver(self, claimed: ClaimedDelivery) -> AttemptResult:
+        """Send one claimed delivery and record the attempt."""
+        result = await send_webhook(
+            self._client,
+            OutgoingWebhook(
+                message_id=claimed.id,
+                url=claimed.url,
+                body=claimed.payload.encode(),
+                signing_key=claimed.signing_key,
+                secret=claimed.secret,
+            ),
+            time_limit=self.settings.webhook_timeout,
+            allow_private=self.settings.webhook_allow_private,
+        )
+        status, delay = next_state(
+            claimed.attempt_count, result, retry_delays=self.settings.webhook_retry_delays
+        )
+        attempt = WebhookAttempt(
+            attempted_at=result.attempted_at,
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=result.duration_ms,
+            response_excerpt=result.response_excerpt,
+        )
+        async with self.sessionmaker() as session, session.begin():
+            written = await repository.record_attempt(
+                session,
+                claimed=claimed,
+                attempt=attempt,
+                status=status,
+                next_attempt_at=utcnow() + delay if delay is not None else None,
+            )
+        if not written:
+            logger.warning("delivery %s changed while being sent; result dropped", claimed.id)
+        elif status is not DeliveryStatus.DELIVERED:
+            logger.info(
+                "delivery %s attempt failed (%s): %s",
+                claimed.id, status, result.error or result.status_code,
+            )
+        return result
+
+    async def dispatch_due(self) -> int:
+        """Claim what is due now (up to ``webhook_concurrency``), send it all, wait for the
+        results. Returns how many were sent. For tests and one-shot runs; ``run`` pipelines."""
+        claimed = await self.claim(self.concurrency)
+        await asyncio.gather(*(self.deliver(item) for item in claimed))
+        return len(claimed)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _spawn(self, claimed: ClaimedDelivery) -> None:
+        task = asyncio.create_task(self._deliver_logged(claimed), name=f"webhook-{claimed.id}")
+        self._in_flight.add(task)
+
+        def _done(finished: asyncio.Task[None]) -> None:
+            self._in_flight.discard(finished)
+            self._wake.set()  # a slot is free: look for more work
+
+        task.add_done_callback(_done)
+
+    async def _deliver_logged(self, claimed: ClaimedDelivery) -> None:
+        try:
+            await self.deliver(claimed)
+        except Exception:
+            logger.exception(
+                "delivery %s could not be recorded; it is retried after its lease", claimed.id
+            )
+
+    async def run(self) -> None:
+        """Dispatch until cancelled."""
+        subscription = wakeup.subscribe(self._wake)
+        try:
+            while True:
+                self._wake.clear()
+                free = self.concurrency - len(self._in_flight)
+                claimed: list[ClaimedDelivery] = []
+                if free > 0:
+                    try:
+                        claimed = await self.claim(free)
+                    except Exception:
+                        logger.exception("claiming webhook deliveries failed")
+                for item in claimed:
+                    self._spawn(item)
+                if claimed and len(claimed) == free:
+                    continue  # a full batch: there may be more due already
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.webhook_poll_interval):
+                        await self._wake.wait()
+        finally:
+            wakeup.unsubscribe(subscription)
+            for task in list(self._in_flight):
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="uploadkit-webhooks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._client.aclose()

@@ -1,0 +1,241 @@
+"""Webhook delivery and attempt rows, and the project's signing keys.
+
+Claiming is the one delicate query: a dispatcher takes due rows by setting a lease
+(``locked_until``) in one statement. On PostgreSQL the inner ``SELECT … FOR UPDATE SKIP LOCKED``
+lets concurrent dispatchers pass over each other's rows instead of queueing on them, and the
+re-check of the ``WHERE`` after a lock wait keeps a row leased by a just-committed claim out of a
+second claim. On SQLite (``FOR UPDATE`` is not rendered there) ``BEGIN IMMEDIATE`` serialises
+the statement. Results are written back only while the lease is still the claimer's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.core.pagination import PageRequest
+from uploadkit_server.db.models import (
+    DeliveryStatus,
+    FileRoute,
+    Project,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+
+RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+
+
+async def insert_once(session: AsyncSession, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Insert unless this file already has this event; return the row that exists either way.
+
+    ``ON CONFLICT DO NOTHING`` on the (file_id, event) unique constraint: a second transaction
+    racing the first waits for it and then inserts nothing, instead of failing.
+    """
+    values = {
+        "id": delivery.id,
+        "project_id": delivery.project_id,
+        "is_test": delivery.is_test,
+        "file_id": delivery.file_id,
+        "event": delivery.event,
+        "url": delivery.url,
+        "payload": delivery.payload,
+        "status": delivery.status,
+        "attempt_count": 0,
+        "next_attempt_at": delivery.next_attempt_at,
+        "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(WebhookDelivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["file_id", "event"])
+    )
+    await session.execute(statement)
+    row = await session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.file_id == delivery.file_id, WebhookDelivery.event == delivery.event)
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+async def get_delivery(
+    session: AsyncSession, *, project_id: str, is_test: bool, delivery_id: str
+) -> WebhookDelivery | None:
+    return await session.scalar(
+        select(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.project_id == project_id,
+            WebhookDelivery.is_test == is_test,
+        )
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    project_id: str,
+    is_test: bool,
+    status: DeliveryStatus | None,
+    page: PageRequest,
+) -> Sequence[WebhookDelivery]:
+    """One more row than the page holds, newest first, so the caller knows if there are more."""
+    query = select(WebhookDelivery).where(
+        WebhookDelivery.project_id == project_id, WebhookDelivery.is_test == is_test
+    )
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if page.before_pk is not None:
+        query = query.where(WebhookDelivery.pk < page.before_pk)
+    query = query.order_by(WebhookDelivery.pk.desc()).limit(page.limit + 1)
+    return (await session.scalars(query)).all()
+
+
+async def list_attempts(session: AsyncSession, delivery_pk: int) -> Sequence[WebhookAttempt]:
+    return (
+        await session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_pk == delivery_pk)
+            .order_by(WebhookAttempt.pk)
+        )
+    ).all()
+
+
+async def delete_delivery(session: AsyncSession, delivery_pk: int) -> None:
+    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk == delivery_pk))
+    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk == delivery_pk))
+
+
+async def requeue(session: AsyncSession, delivery: WebhookDelivery, *, now: datetime) -> None:
+    """Due at once with a fresh retry schedule; past attempts stay listed."""
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempt_count = 0
+    delivery.next_attempt_at = now
+    delivery.delivered_at = None
+    await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """What a dispatcher needs to send one attempt, read while claiming."""
+
+    pk: int
+    id: str
+    url: str
+    payload: str
+    attempt_count: int
+    lease: datetime
+    signing_key: str
+    secret: str
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease: datetime, limit: int
+) -> list[ClaimedDelivery]:
+    due = (
+        WebhookDelivery.status.in_(RETRYABLE),
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+    )
+    candidates = (
+        select(WebhookDelivery.pk)
+        .where(*due)
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.pk)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.pk.in_(candidates), *due)
+            .values(locked_until=lease)
+            .returning(WebhookDelivery.pk)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalars().all()
+    if not claimed:
+        return []
+    rows = await session.execute(
+        select(
+            WebhookDelivery.pk,
+            WebhookDelivery.id,
+            WebhookDelivery.url,
+            WebhookDelivery.payload,
+            WebhookDelivery.attempt_count,
+            Project.current_signing_key,
+            Project.webhook_secret,
+        )
+        .join(Project, Project.id == WebhookDelivery.project_id)
+        .where(WebhookDelivery.pk.in_(claimed))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.pk)
+    )
+    return [
+        ClaimedDelivery(
+            pk=row.pk,
+            id=row.id,
+            url=row.url,
+            payload=row.payload,
+            attempt_count=row.attempt_count,
+            lease=lease,
+            signing_key=row.current_signing_key,
+            secret=row.webhook_secret,
+        )
+        for row in rows
+    ]
+
+
+async def record_attempt(
+    session: AsyncSession,
+    *,
+    claimed: ClaimedDelivery,
+    attempt: WebhookAttempt,
+    status: DeliveryStatus,
+    next_attempt_at: datetime | None,
+) -> bool:
+    """Write one attempt and the delivery's new state, if the claimer still holds the lease
+    (the row may have been deleted meanwhile). Returns whether it was written."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
+        .values(
+            status=status,
+            attempt_count=WebhookDelivery.attempt_count + 1,
+            next_attempt_at=next_attempt_at,
+            delivered_at=attempt.attempted_at if status is DeliveryStatus.DELIVERED else None,
+            locked_until=None,
+            updated_at=attempt.attempted_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    attempt.delivery_pk = claimed.pk
+    session.add(attempt)
+    await session.flush()
+    return True
+
+
+async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
+    return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))
+
+
+async def get_project(session: AsyncSession, project_id: str) -> Project | None:
+    return await session.scalar(select(Project).where(Project.id == project_id))
+
+
+async def rotate_signing_keys(session: AsyncSession, project_id: str, *, new_next: str) -> None:
+    """Next becomes current in one statement, so two rotations at once cannot lose a key."""
+    await session.execute(
+        update(Project)
+        .where(Project.id == project_id)
+        .values(current_signing_key=Project.next_signing_key, next_signing_key=new_next)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,114 @@
+"""Webhook rules for the API: signing keys and their rotation, and the deliveries of the
+caller's project and mode (a test key never sees a live delivery, and vice versa)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.clock import utcnow
+from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.pagination import encode_cursor, page_request
+from uploadkit_server.core.projects.service import new_signing_key
+from uploadkit_server.core.schemas import Page
+from uploadkit_server.core.webhooks import repository, wakeup
+from uploadkit_server.core.webhooks.schemas import (
+    SigningKeysRead,
+    WebhookAttemptRead,
+    WebhookDeliveryDetail,
+    WebhookDeliveryRead,
+)
+from uploadkit_server.db.models import DeliveryStatus, WebhookDelivery
+from uploadkit_server.errors import NotFound, ValidationFailed
+
+
+async def signing_keys(session: AsyncSession, auth: AuthContext) -> SigningKeysRead:
+    project = await repository.get_project(session, auth.project_id)
+    if project is None:
+        raise NotFound("Project not found")
+    return SigningKeysRead(
+        current_signing_key=project.current_signing_key,
+        next_signing_key=project.next_signing_key,
+        secret=project.webhook_secret,
+    )
+
+
+async def rotate_signing_keys(session: AsyncSession, auth: AuthContext) -> SigningKeysRead:
+    """The next key becomes current and a new next key is minted. Receivers configured with the
+    old pair keep verifying, because the new current key is their old next one."""
+    await repository.rotate_signing_keys(session, auth.project_id, new_next=new_signing_key())
+    session.expire_all()
+    return await signing_keys(session, auth)
+
+
+def parse_status(value: str | None) -> DeliveryStatus | None:
+    if value is None:
+        return None
+    try:
+        return DeliveryStatus(value)
+    except ValueError:
+        allowed = ", ".join(status.value for status in DeliveryStatus)
+        raise ValidationFailed(
+            f"Unknown status {value!r}: use one of {allowed}",
+            details={"status": [f"must be one of {allowed}"]},
+        ) from None
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    auth: AuthContext,
+    *,
+    status: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> Page[WebhookDeliveryRead]:
+    wanted = parse_status(status)
+    page = page_request(limit=limit, cursor=cursor)
+    rows = await repository.list_deliveries(
+        session, project_id=auth.project_id, is_test=auth.is_test, status=wanted, page=page
+    )
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return Page(
+        items=[WebhookDeliveryRead.model_validate(row) for row in rows],
+        next_cursor=encode_cursor(rows[-1].pk) if has_more else None,
+        has_more=has_more,
+    )
+
+
+async def _find(session: AsyncSession, auth: AuthContext, delivery_id: str) -> WebhookDelivery:
+    delivery = await repository.get_delivery(
+        session, project_id=auth.project_id, is_test=auth.is_test, delivery_id=delivery_id
+    )
+    if delivery is None:
+        raise NotFound(f"No webhook delivery {delivery_id}")
+    return delivery
+
+
+async def get_delivery(
+    session: AsyncSession, auth: AuthContext, delivery_id: str
+) -> WebhookDeliveryDetail:
+    delivery = await _find(session, auth, delivery_id)
+    attempts = await repository.list_attempts(session, delivery.pk)
+    return WebhookDeliveryDetail(
+        **WebhookDeliveryRead.model_validate(delivery).model_dump(),
+        payload=json.loads(delivery.payload),
+        attempts=[WebhookAttemptRead.model_validate(attempt) for attempt in attempts],
+    )
+
+
+async def redeliver(
+    session: AsyncSession, auth: AuthContext, delivery_id: str
+) -> WebhookDeliveryRead:
+    """Queue the delivery again, whatever its state (dead and delivered included), with a fresh
+    retry schedule. Same id and body, newly signed."""
+    delivery = await _find(session, auth, delivery_id)
+    await repository.requeue(session, delivery, now=utcnow())
+    wakeup.notify_after_commit(session)
+    return WebhookDeliveryRead.model_validate(delivery)
+
+
+async def delete_delivery(session: AsyncSession, auth: AuthContext, delivery_id: str) -> None:
+    delivery = await _find(session, auth, delivery_id)
+    await repository.delete_delivery(session, delivery.pk)

@@ -1,0 +1,39 @@
+"""Webhook tests talk to a real HTTP receiver on 127.0.0.1, so private targets are allowed here
+(the SSRF guard itself is tested with it switched on) and retries are immediate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.uploads import create_route
+from tests.support.webhook_receiver import WebhookReceiver, running_receiver
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {
+        "webhook_allow_private": True,
+        "webhook_retry_delays": [0, 0],
+        "webhook_timeout": 2.0,
+        "webhook_poll_interval": 0.05,
+    }
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def hooked_route(
+    client: httpx.AsyncClient, live_headers: dict[str, str], account: Any, receiver: WebhookReceiver
+) -> dict[str, Any]:
+    """A file route ``files`` whose webhookUrl is the receiver."""
+    return await create_route(
+        client, live_headers, account.project.id, slug="files", webhookUrl=receiver.url
+    )
