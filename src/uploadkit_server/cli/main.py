@@ -81,22 +81,6 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the webhook dispatcher and the periodic jobs without HTTP (for separate processes)."""
-    import logging
-
-    from uploadkit_server.cli.worker import run_worker
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    settings = _load_settings()
-    asyncio.run(bootstrap.run_migrations(settings))
-    console.print(
-        f"UploadKit worker running (database: {settings.effective_database_url.split('@')[-1]})"
-    )
-    run_worker(settings)
-
-
-@app.command()
 def migrate() -> None:
     """Bring the database schema up to date (also done at every server start)."""
     settings = _load_settings()
