@@ -234,16 +234,15 @@ async def test_list_multipart_uploads_under_prefix_and_age(
 
     # moto reports every upload as initiated at 2010-11-10T20:48:33Z, so the cutoffs sit on
     # either side of that moment.
-    too_early = await s3_storage.list_multipart_uploads(
-        started_before=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
+    kept = await s3_storage.abort_stale_multipart(
+        older_than=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
     )
-    stale = await s3_storage.list_multipart_uploads(
-        started_before=datetime.now(UTC), prefix="proj_a/"
+    stale = await s3_storage.multipart_uploads(started_before=datetime.now(UTC), prefix="proj_a/")
+    assert sorted((u.key, u.upload_id) for u in stale) == sorted(
+        (f"proj_a/f{n}", upload_id) for n, upload_id in enumerate(ours)
     )
-    assert too_early == []
-    assert sorted(stale) == sorted((f"proj_a/f{n}", upload_id) for n, upload_id in enumerate(ours))
-    for key, upload_id in stale:
-        await s3_storage.abort_multipart(key, upload_id=upload_id)
+    aborted = await s3_storage.abort_stale_multipart(older_than=datetime.now(UTC), prefix="proj_a/")
+    assert (kept, aborted) == (0, 3)
     uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
     assert [(u["Key"], u["UploadId"]) for u in uploads["Uploads"]] == [("other/f", theirs)]
     for number, upload_id in enumerate(ours):
