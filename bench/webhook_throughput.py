@@ -157,7 +157,7 @@ async def latency_samples(
         while (attempted := await first_attempt_at(sessionmaker, delivery_id)) is None:
             await asyncio.sleep(0.005)
         delays.append((attempted - committed).total_seconds() * 1000)
-        await asyncio.sleep(0.05 + secrets.randbelow(100) / 1000)  # not in step with the poll
+        await asyncio.sleep(0.05 + secrets.randbelow(500) / 1000)  # out of step with any poll
     return delays
 
 
