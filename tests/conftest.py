@@ -17,6 +17,8 @@ from uploadkit_server.db.models import Tier
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
 
+pytest_plugins = ["tests.support.s3server"]
+
 BASE_URL = "http://testserver"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,12 +15,16 @@ from uploadkit_server.api.middleware import (
     HttpsRuleMiddleware,
     RejectNulMiddleware,
 )
+from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import JobRunner
 from uploadkit_server.jobs.schedule import background_jobs
+from uploadkit_server.jobs.served_bytes import flush_served_bytes
+from uploadkit_server.ratelimit.factory import create_rate_limiter
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.factory import create_storage
@@ -29,6 +34,7 @@ API_PREFIX = "/api/v1"
 
 async def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it), storage and rate limiter that a server needs."""
+    settings.ensure_data_dir()
     secret_key = settings.resolved_secret_key()
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
@@ -38,10 +44,15 @@ async def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         storage=create_storage(settings, secret_key=secret_key),
+        rate_limiter=create_rate_limiter(settings),
     )
 
 
 async def close_runtime(runtime: Runtime) -> None:
+    with contextlib.suppress(Exception):  # best effort: lastUsedAt must not block a shutdown
+        await flush_key_usage(runtime)
+    with contextlib.suppress(Exception):
+        await flush_served_bytes(runtime)
     if runtime.rate_limiter is not None:
         await runtime.rate_limiter.close()
     await runtime.storage.close()
@@ -80,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(public_router)
+    # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
+    app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.
     app.add_middleware(ApiBodyLimitMiddleware)
     app.add_middleware(RejectNulMiddleware)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from uploadkit_server.core.auth.rate_limit import KnownLimits
+from uploadkit_server.core.keys.usage import KeyUsageRecorder
+from uploadkit_server.core.usage.served import ServedBytesRecorder
 from uploadkit_server.ratelimit.base import RateLimiter
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import StorageBackend
@@ -19,3 +22,9 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: StorageBackend
     rate_limiter: RateLimiter | None = None
+    #: Rate limits of recently authenticated keys, so they are counted before the database.
+    known_limits: KnownLimits = field(default_factory=KnownLimits)
+    #: When each API key was last used, written to the database by a periodic job.
+    key_usage: KeyUsageRecorder = field(default_factory=KeyUsageRecorder)
+    #: Bytes the CDN served, added to the monthly usage by a periodic job.
+    served_bytes: ServedBytesRecorder = field(default_factory=ServedBytesRecorder)

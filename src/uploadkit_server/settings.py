@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     redis_url: str | None = None
+    #: Prefix of the rate limiter's Redis keys (one sorted set per API key hash).
+    rate_limit_key_prefix: str = "uploadkit:ratelimit:"
+    #: Seconds to wait for Redis before deciding in-process instead.
+    redis_timeout: float = 0.5
+    #: Seconds between attempts to reach Redis again after it failed.
+    redis_retry_interval: float = 5.0
     storage: StorageKind = StorageKind.LOCAL
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.s3server import dummy_aws_credentials, fresh_bucket, shared_s3_server
 from uploadkit_server.app import create_app
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import StorageBackend
@@ -73,8 +74,43 @@ async def local_backend(tmp_path: Path) -> AsyncIterator[BackendUnderTest]:
         yield BackendUnderTest("local", storage, http_put, leftovers)
 
 
+@asynccontextmanager
+async def s3_backend(tmp_path: Path) -> AsyncIterator[BackendUnderTest]:
+    """``S3Storage`` over HTTP on a fresh bucket of moto's S3 server; bytes PUT with httpx."""
+    with dummy_aws_credentials():
+        async with (
+            fresh_bucket(shared_s3_server()) as bucket,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            storage = bucket.storage()
+
+            async def http_put(url: str, data: bytes, headers: Mapping[str, str]) -> httpx.Response:
+                return await http.put(url, content=data, headers=dict(headers))
+
+            async def leftovers() -> list[str]:
+                listing = await bucket.client.list_multipart_uploads(Bucket=bucket.name)
+                return [
+                    f"multipart upload {upload['UploadId']} of {upload['Key']}"
+                    for upload in listing.get("Uploads", [])
+                ]
+
+            try:
+                yield BackendUnderTest("s3", storage, http_put, leftovers)
+            finally:
+                await storage.close()
+
+
 BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[BackendUnderTest]]] = {
     "local": local_backend,
+    "s3": s3_backend,
+}
+
+#: Contract tests a backend's test server cannot pass although the real store does, and why.
+#: Strict: when the server is fixed, the test passes and the entry must go.
+KNOWN_TEST_SERVER_GAPS = {
+    ("s3", "test_upload_id_belongs_to_its_key"): (
+        "moto looks multipart uploads up by id alone; S3, R2 and MinIO answer NoSuchUpload"
+    ),
 }
 
 
@@ -82,5 +118,8 @@ BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[BackendUnderTes
 async def storage_backend(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[BackendUnderTest]:
+    gap = KNOWN_TEST_SERVER_GAPS.get((request.param, request.node.originalname))
+    if gap is not None:
+        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     async with BACKENDS[request.param](tmp_path) as backend:
         yield backend

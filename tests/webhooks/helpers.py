@@ -38,9 +38,7 @@ async def wait_for_status(
     deadline = time.monotonic() + deadline_seconds
     while True:
         latest = await delivery_detail(client, headers, delivery_id)
-        if latest["status"] == status and (
-            attempts is None or len(latest["attempts"]) == attempts
-        ):
+        if latest["status"] == status and (attempts is None or len(latest["attempts"]) == attempts):
             return latest
         assert time.monotonic() < deadline, f"delivery did not become {status}: {latest}"
         await asyncio.sleep(0.05)

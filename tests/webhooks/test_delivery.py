@@ -353,7 +353,16 @@ async def test_payload_is_exactly_the_spec_shape(
     body = json.loads(receiver.received[0].body)
     assert list(body) == ["event", "file", "metadata"]
     assert set(body["file"]) == {
-        "id", "key", "url", "fileName", "fileSize", "contentType", "status", "routeSlug",
-        "metadata", "createdAt", "updatedAt",
+        "id",
+        "key",
+        "url",
+        "fileName",
+        "fileSize",
+        "contentType",
+        "status",
+        "routeSlug",
+        "metadata",
+        "createdAt",
+        "updatedAt",
     }
     assert body["file"] == file

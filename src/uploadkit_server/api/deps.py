@@ -12,8 +12,10 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.auth.rate_limit import count_request
 from uploadkit_server.core.auth.service import authenticate, key_from_headers
-from uploadkit_server.errors import UploadKitError
+from uploadkit_server.core.tiers import rate_limit_for
+from uploadkit_server.errors import Unauthorized, UploadKitError
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.security import hash_api_key
 from uploadkit_server.settings import Settings
@@ -68,9 +70,30 @@ async def get_auth(
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> AuthContext:
+    """Authenticate the key and count the request against its rate-limit window.
+
+    A key this process knows is counted before any database work (a refused request costs
+    one limiter call); an unknown key is authenticated first, so a ``401`` never uses a slot.
+    The decision is left on ``request.state`` for ``RateLimitHeadersMiddleware``.
+    """
     key_hash = hash_api_key(key_from_headers(x_api_key, authorization))
-    async with runtime.sessionmaker() as session:
-        auth = await authenticate(session, key_hash)
+    limiter = runtime.rate_limiter
+    known_limit = runtime.known_limits.get(key_hash) if limiter is not None else None
+    if limiter is not None and known_limit is not None:
+        request.state.rate_limit = await count_request(limiter, key_hash, limit=known_limit)
+    try:
+        async with runtime.sessionmaker() as session:
+            auth = await authenticate(session, key_hash)
+    except Unauthorized:
+        runtime.known_limits.forget(key_hash)  # revoked since: stop counting it
+        request.state.rate_limit = None
+        raise
+    if limiter is not None:
+        limit = rate_limit_for(auth.tier, auth.custom_rate_limit)
+        runtime.known_limits.remember(key_hash, limit)
+        if known_limit is None:
+            request.state.rate_limit = await count_request(limiter, key_hash, limit=limit)
+    runtime.key_usage.record(auth.key_id)
     request.state.auth = auth
     return auth
 

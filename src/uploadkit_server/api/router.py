@@ -5,11 +5,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api import file_routes, health, storage_endpoint, upload, webhooks
+from uploadkit_server.api import (
+    file_routes,
+    files,
+    health,
+    keys,
+    logs,
+    projects,
+    storage_endpoint,
+    upload,
+    usage,
+    webhooks,
+)
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
 api_router.include_router(file_routes.router)
+api_router.include_router(projects.router)
+api_router.include_router(keys.router)
+api_router.include_router(files.router)
+api_router.include_router(usage.router)
+api_router.include_router(logs.router)
 api_router.include_router(webhooks.router)
 
 public_router = APIRouter()

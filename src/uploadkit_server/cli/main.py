@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from uploadkit_server.cli import bootstrap
+from uploadkit_server.cli import client as client_commands
 from uploadkit_server.core.accounts.service import parse_tier
 from uploadkit_server.errors import UploadKitError
 from uploadkit_server.settings import Settings
@@ -141,3 +142,6 @@ def set_tier(
     except UploadKitError as error:
         raise _fail(error) from None
     typer.echo(json.dumps(data))
+
+
+client_commands.register(app)  # the client side: upload, files ls|get|rm

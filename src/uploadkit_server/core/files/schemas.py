@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from uploadkit_server.core.schemas import CamelModel, Timestamp
+from pydantic import Field, StringConstraints
+
+from uploadkit_server.core.schemas import CamelModel, StrictCamelModel, Timestamp
 from uploadkit_server.db.models import File
 
 
@@ -41,3 +43,32 @@ def file_read(file: File, *, cdn_base: str) -> FileRead:
         created_at=file.created_at,
         updated_at=file.updated_at,
     )
+
+
+class FileUpdate(StrictCamelModel):
+    """``PATCH /files/{key}``: merged into the file's metadata (a ``null`` value removes a key)."""
+
+    metadata: dict[str, Any]
+
+
+class FilesDelete(StrictCamelModel):
+    """``DELETE /files``: up to 100 keys at once."""
+
+    keys: list[Annotated[str, StringConstraints(min_length=1, max_length=1024)]] = Field(
+        min_length=1, max_length=100
+    )
+
+
+class ErrorBody(CamelModel):
+    code: str
+    message: str
+
+
+class FileDeleteResult(CamelModel):
+    key: str
+    deleted: bool
+    error: ErrorBody | None = None
+
+
+class FilesDeleted(CamelModel):
+    results: list[FileDeleteResult]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.clock import utcnow
 from uploadkit_server.core.projects.repository import lock_account
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import ApiKey, Project
@@ -56,3 +57,28 @@ async def create_key(
     session.add(api_key)
     await session.flush()
     return CreatedKey(api_key=api_key, plaintext=plaintext)
+
+
+async def list_keys(session: AsyncSession, *, project: Project) -> list[ApiKey]:
+    """The project's usable keys, oldest first (revoked keys are gone for good)."""
+    result = await session.scalars(
+        select(ApiKey)
+        .where(ApiKey.project_id == project.id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.pk)
+    )
+    return list(result)
+
+
+async def revoke_key(session: AsyncSession, *, account_id: str, key_id: str) -> ApiKey:
+    """Revoke one of the account's keys; authentication refuses it from the next request on.
+    An unknown key, one of another account, or one already revoked is ``NotFound``."""
+    api_key = await session.scalar(
+        select(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+        .with_for_update()
+    )
+    if api_key is None:
+        raise NotFound(f"No API key {key_id}")
+    api_key.revoked_at = utcnow()
+    await session.flush()
+    return api_key

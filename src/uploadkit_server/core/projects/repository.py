@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
@@ -41,3 +41,16 @@ async def get_project(session: AsyncSession, account_id: str, project_id: str) -
     return await session.scalar(
         select(Project).where(Project.id == project_id, Project.account_id == account_id)
     )
+
+
+async def list_projects(session: AsyncSession, account_id: str) -> list[Project]:
+    result = await session.scalars(
+        select(Project).where(Project.account_id == account_id).order_by(Project.pk)
+    )
+    return list(result)
+
+
+async def delete_project_row(session: AsyncSession, project_id: str) -> None:
+    """Delete the project; the database cascades to its keys, routes, files, upload events and
+    webhook deliveries (with their attempts)."""
+    await session.execute(delete(Project).where(Project.id == project_id))

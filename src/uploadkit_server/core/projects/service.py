@@ -1,4 +1,9 @@
-"""Project rules: slug derived from the name and unique per account, tier project limit."""
+"""Project rules: slug derived from the name and unique per account, tier project limit, and
+deletion that leaves nothing behind (objects, files, keys, routes, deliveries).
+
+A project belongs to one account; any key of that account may manage it. Another account's
+project is ``NotFound``, exactly like a project that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ import unicodedata
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.files.repository import lock_files_of_project
+from uploadkit_server.core.files.service import discard_files
 from uploadkit_server.core.projects import repository
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import Project
 from uploadkit_server.errors import NotFound, TierLimitExceeded
 from uploadkit_server.security import new_id, random_token
+from uploadkit_server.storage.base import StorageBackend
 
 
 def slugify(name: str) -> str:
@@ -60,3 +68,41 @@ async def create_project(
     session.add(project)
     await session.flush()
     return project
+
+
+async def list_projects(session: AsyncSession, *, account_id: str) -> list[Project]:
+    return await repository.list_projects(session, account_id)
+
+
+async def get_project(session: AsyncSession, *, account_id: str, project_id: str) -> Project:
+    project = await repository.get_project(session, account_id, project_id)
+    if project is None:
+        raise NotFound(f"No project {project_id}")
+    return project
+
+
+async def rename_project(
+    session: AsyncSession, *, account_id: str, project_id: str, name: str
+) -> Project:
+    """The slug stays: it was derived from the first name, and may be in use as an identifier."""
+    project = await get_project(session, account_id=account_id, project_id=project_id)
+    project.name = name
+    await session.flush()
+    return project
+
+
+async def delete_project(
+    session: AsyncSession, storage: StorageBackend, *, account_id: str, project_id: str
+) -> None:
+    """Delete the project and everything it owns.
+
+    The account row is locked first, so no upload of this account can reserve storage while the
+    project's files are released; then each file's object (and open multipart upload) is removed
+    and its reservation given back, and the project row goes, cascading in the database to keys,
+    routes, file records, upload events and webhook deliveries.
+    """
+    await repository.lock_account(session, account_id)
+    project = await get_project(session, account_id=account_id, project_id=project_id)
+    files = await lock_files_of_project(session, project.id)
+    await discard_files(session, storage, files, delete_rows=False)  # the cascade deletes them
+    await repository.delete_project_row(session, project.id)

@@ -1,0 +1,45 @@
+"""``/projects/{id}/keys`` and ``/keys/{id}``: API keys of the account's projects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep
+from uploadkit_server.core.keys import service
+from uploadkit_server.core.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Revoked
+from uploadkit_server.core.projects.service import get_project
+from uploadkit_server.core.schemas import Items
+
+router = APIRouter(tags=["keys"])
+
+
+@router.get("/projects/{project_id}/keys")
+async def list_keys(project_id: str, auth: ApiKeyAuth, session: SessionDep) -> Items[ApiKeyRead]:
+    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
+    keys = await service.list_keys(session, project=project)
+    return Items(items=[ApiKeyRead.model_validate(key) for key in keys])
+
+
+@router.post("/projects/{project_id}/keys", status_code=status.HTTP_201_CREATED)
+async def create_key(
+    project_id: str,
+    body: ApiKeyCreate,
+    auth: ApiKeyAuth,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ApiKeyCreated:
+    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
+    created = await service.create_key(
+        session,
+        project=project,
+        name=body.name,
+        is_test=body.is_test,
+        billing_url=settings.billing_url,
+    )
+    return ApiKeyCreated(api_key=ApiKeyRead.model_validate(created.api_key), key=created.plaintext)
+
+
+@router.delete("/keys/{key_id}")
+async def revoke_key(key_id: str, auth: ApiKeyAuth, session: SessionDep) -> Revoked:
+    await service.revoke_key(session, account_id=auth.account_id, key_id=key_id)
+    return Revoked()

@@ -1,0 +1,239 @@
+"""Files of the caller's project and mode: list, get, update metadata, delete.
+
+Every lookup is scoped by project and by mode (live or test key), so a key never sees or touches
+another project's or the other mode's files: a file outside the scope is simply not found.
+
+Deletion order: the database change is made (and flushed) first, then the object is removed from
+storage, and the request's transaction commits last. If storage fails, the transaction rolls back
+and the record still points at whatever is left, so retrying finishes the job; an object is never
+left behind by a committed delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uploadkit_server.clock import utcnow
+from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.files import repository
+from uploadkit_server.core.files.repository import FileTrace
+from uploadkit_server.core.pagination import PageRequest, encode_cursor
+from uploadkit_server.core.uploads.repository import record_event
+from uploadkit_server.core.usage import quota
+from uploadkit_server.db.models import File, FileStatus
+from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
+from uploadkit_server.storage.base import StorageBackend
+
+#: Storage calls in flight at once when many objects go (project delete, test-mode purge).
+STORAGE_CONCURRENCY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class FilePage:
+    files: list[File]
+    next_cursor: str | None
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BulkDeleteResult:
+    key: str
+    error: UploadKitError | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.error is None
+
+
+def parse_status(value: str | None) -> tuple[str, ...]:
+    """The statuses a listing covers: the one asked for, or every listable one."""
+    if value is None:
+        return tuple(repository.LISTED_STATUSES)
+    status = value.strip().upper()
+    if status not in repository.LISTED_STATUSES:
+        allowed = ", ".join(repository.LISTED_STATUSES)
+        raise ValidationFailed(
+            f"status must be one of {allowed}", details={"status": [f"must be one of {allowed}"]}
+        )
+    return (status,)
+
+
+async def list_files(
+    session: AsyncSession,
+    auth: AuthContext,
+    *,
+    page: PageRequest,
+    status: str | None = None,
+    route_slug: str | None = None,
+) -> FilePage:
+    """Newest first. Without a status filter, one keyset query per listable status is merged
+    here, so that each is a range scan of the listing index and a deep page costs what the first
+    one does (a single ``status != DELETED`` query would have to sort the whole project)."""
+    rows: list[File] = []
+    for one_status in parse_status(status):
+        rows += await repository.list_newest(
+            session,
+            project_id=auth.project_id,
+            is_test=auth.is_test,
+            status=one_status,
+            route_slug=route_slug,
+            before_pk=page.before_pk,
+            limit=page.limit + 1,
+        )
+    rows.sort(key=lambda file: file.pk, reverse=True)
+    has_more = len(rows) > page.limit
+    files = rows[: page.limit]
+    next_cursor = encode_cursor(files[-1].pk) if has_more and files else None
+    return FilePage(files=files, next_cursor=next_cursor, has_more=has_more)
+
+
+async def get_file(
+    session: AsyncSession, auth: AuthContext, key: str, *, lock: bool = False
+) -> File:
+    file = await repository.find_by_key(
+        session, project_id=auth.project_id, is_test=auth.is_test, key=key, lock=lock
+    )
+    if file is None:
+        raise NotFound(f"No file with key {key!r}")
+    return file
+
+
+def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Top-level merge: keys in ``patch`` replace existing ones; a ``null`` value removes a key
+    (as in JSON Merge Patch, RFC 7396, one level deep)."""
+    merged = dict(current)
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+async def update_metadata(
+    session: AsyncSession, auth: AuthContext, key: str, *, metadata: dict[str, Any]
+) -> File:
+    file = await get_file(session, auth, key, lock=True)
+    file.metadata_ = merge_metadata(file.metadata_ or {}, metadata)
+    file.updated_at = utcnow()
+    await session.flush()
+    return file
+
+
+async def release_reservation(session: AsyncSession, file: File) -> None:
+    """Give back what the file holds in its account's counters: stored or reserved bytes, and an
+    in-flight upload slot. Zeroes the file's own figures, so a second call releases nothing."""
+    await quota.release_storage(
+        session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
+    )
+    if file.reserved_month is not None:
+        await quota.release_upload_slot(
+            session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
+        )
+    file.reserved_bytes = 0
+    file.reserved_month = None
+
+
+async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTrace]) -> None:
+    """Remove what storage holds for each file: its object, and its multipart upload if one may
+    still be open. Both calls are no-ops on what is already gone."""
+    gate = asyncio.Semaphore(STORAGE_CONCURRENCY)
+
+    async def remove(key: str, upload_id: str | None) -> None:
+        async with gate:
+            if upload_id is not None:
+                await storage.abort_multipart(key, upload_id=upload_id)
+            await storage.delete(key)
+
+    targets = [
+        (file.key, file.upload_id if file.status == FileStatus.UPLOADING else None)
+        for file in files
+    ]
+    await asyncio.gather(*(remove(key, upload_id) for key, upload_id in targets))
+
+
+async def _mark_deleted(session: AsyncSession, file: File) -> None:
+    await release_reservation(session, file)
+    now = utcnow()
+    file.status = FileStatus.DELETED
+    file.deleted_at = now
+    file.updated_at = now
+    record_event(session, file, "deleted")
+
+
+async def delete_file(
+    session: AsyncSession, storage: StorageBackend, auth: AuthContext, key: str
+) -> None:
+    file = await get_file(session, auth, key, lock=True)
+    await _mark_deleted(session, file)
+    await session.flush()
+    await remove_objects(storage, [file])
+
+
+async def delete_files(
+    session: AsyncSession, storage: StorageBackend, auth: AuthContext, keys: Sequence[str]
+) -> list[BulkDeleteResult]:
+    """Delete each key independently; the result says, per key in the order given, whether it
+    was deleted or why not. A key given twice is deleted once and reported as not found after."""
+    found = await repository.find_by_keys(
+        session, project_id=auth.project_id, is_test=auth.is_test, keys=list(dict.fromkeys(keys))
+    )
+    results: list[BulkDeleteResult] = []
+    removed: list[File] = []
+    for key in keys:
+        file = found.pop(key, None)
+        if file is None:
+            results.append(BulkDeleteResult(key, NotFound(f"No file with key {key!r}")))
+            continue
+        await _mark_deleted(session, file)
+        removed.append(file)
+        results.append(BulkDeleteResult(key))
+    await session.flush()
+    await remove_objects(storage, removed)
+    return results
+
+
+async def discard_files(
+    session: AsyncSession,
+    storage: StorageBackend,
+    files: Sequence[FileTrace],
+    *,
+    delete_rows: bool = True,
+) -> None:
+    """Remove files outright (project deletion, test-mode purge): give back what they held, in
+    one update per account and mode, delete the records (unless a cascade will), then remove
+    the objects. The caller has locked the rows."""
+    held: defaultdict[tuple[str, bool], int] = defaultdict(int)
+    for file in files:
+        held[(file.account_id, file.is_test)] += file.reserved_bytes
+        if file.reserved_month is not None:  # only uploads in flight: few
+            await quota.release_upload_slot(
+                session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
+            )
+    for (account_id, is_test), size in sorted(held.items()):
+        await quota.release_storage(session, account_id=account_id, is_test=is_test, size=size)
+    if delete_rows:
+        await repository.delete_rows(session, [file.pk for file in files])
+    await remove_objects(storage, files)
+
+
+async def purge_test_files(
+    session: AsyncSession, storage: StorageBackend, *, created_before: datetime, limit: int
+) -> int:
+    """Remove up to ``limit`` test-mode files created before ``created_before``, objects and
+    records alike, and, once none are left, the test-mode upload events of the same age.
+    Returns how many files went; the caller repeats while it gets ``limit``."""
+    files = await repository.lock_expired_test_files(
+        session, created_before=created_before, limit=limit
+    )
+    await discard_files(session, storage, files)
+    if len(files) < limit:
+        await repository.delete_test_events(session, created_before=created_before)
+    return len(files)

@@ -1,0 +1,101 @@
+"""The storage endpoints over a real socket, in a real ``uploadkit serve`` process: refusals
+close the connection so a client cannot make the server swallow an endless body."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.live_server import LiveServer, live_server
+from uploadkit_server.storage.local import LocalStorage
+
+MiB = 1024 * 1024
+KEY = "proj_live/files/abc/big.bin"
+BODY_CAP = 200 * MiB
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    with live_server({}, data_dir=data_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def storage(server: LiveServer) -> LocalStorage:
+    data_dir = server.log_path.parent
+    return LocalStorage(data_dir / "storage", "live-server-test-secret", server.url)
+
+
+def presign(storage: LocalStorage, length: int, key: str = KEY) -> str:
+    return asyncio.run(
+        storage.presign_put(
+            key, content_type="application/octet-stream", content_length=length, expires_in=60
+        )
+    )
+
+
+def endless(sent: list[int]) -> Iterator[bytes]:
+    block = b"x" * (64 * 1024)
+    while sum(sent) < BODY_CAP:
+        sent.append(len(block))
+        yield block
+
+
+def leftovers(storage: LocalStorage) -> list[Path]:
+    return [path for path in (storage.root / "tmp").rglob("*") if path.is_file()]
+
+
+def test_overrun_is_cut_off_and_the_connection_closed(storage: LocalStorage) -> None:
+    sent: list[int] = []
+    response = httpx.put(
+        presign(storage, MiB),
+        content=endless(sent),
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.headers["connection"] == "close"
+    # The server stopped reading: only what the socket buffers held was ever sent.
+    assert sum(sent) < BODY_CAP / 4
+    assert leftovers(storage) == []
+    assert not (storage.root / "objects" / KEY).exists()
+
+
+def test_tampered_url_is_refused_before_the_body(storage: LocalStorage) -> None:
+    sent: list[int] = []
+    response = httpx.put(
+        presign(storage, BODY_CAP).replace("big.bin", "other.bin"),
+        content=endless(sent),
+        headers={"Content-Type": "application/octet-stream", "Content-Length": str(BODY_CAP)},
+        timeout=30,
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "FORBIDDEN"
+    assert sum(sent) < BODY_CAP / 4
+    assert leftovers(storage) == []
+
+
+def test_upload_then_ranged_download(server: LiveServer, storage: LocalStorage) -> None:
+    data = bytes(range(256)) * 40_000  # about 10 MB
+    response = httpx.put(
+        presign(storage, len(data), "proj_live/files/abc/ok.bin"),
+        content=data,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.headers["etag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    ranged = httpx.get(
+        f"{server.url}/cdn/proj_live/files/abc/ok.bin",
+        headers={"Range": "bytes=1000-2999"},
+        timeout=30,
+    )
+    assert ranged.status_code == 206
+    assert ranged.content == data[1000:3000]

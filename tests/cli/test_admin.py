@@ -1,0 +1,102 @@
+"""``uploadkit migrate`` and ``admin create-account|set-tier``, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.live_server import live_server
+
+
+def uploadkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "uploadkit_server", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_create_account_json_and_set_tier(tmp_path: Path) -> None:
+    env = {"UPLOADKIT_DATA_DIR": str(tmp_path)}
+    assert uploadkit("migrate", env=env).returncode == 0
+    created = uploadkit(
+        "admin", "create-account", "--email", "ops@example.com", "--tier", "team", "--json", env=env
+    )
+    assert created.returncode == 0, created.stderr
+    data = json.loads(created.stdout)
+    assert set(data) == {"account", "project", "keys"}
+    assert set(data["account"]) == {"id", "email", "tier"}
+    assert data["account"]["email"] == "ops@example.com" and data["account"]["tier"] == "TEAM"
+    assert set(data["project"]) == {"id", "name", "slug"}
+    assert data["keys"]["live"].startswith("uk_live_")
+    assert data["keys"]["test"].startswith("uk_test_")
+
+    again = uploadkit("admin", "create-account", "--email", "ops@example.com", "--json", env=env)
+    assert again.returncode != 0 and "already exists" in again.stderr
+
+    account_id = data["account"]["id"]
+    changed = uploadkit(
+        "admin",
+        "set-tier",
+        "--account",
+        account_id,
+        "--tier",
+        "enterprise",
+        "--rate-limit",
+        "5000",
+        env=env,
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == {
+        "id": account_id,
+        "email": "ops@example.com",
+        "tier": "ENTERPRISE",
+        "rateLimit": 5000,
+    }
+    bad = uploadkit("admin", "set-tier", "--account", account_id, "--tier", "gold", env=env)
+    assert bad.returncode != 0 and "Unknown tier" in bad.stderr
+    missing = uploadkit("admin", "set-tier", "--account", "acct_nope", "--tier", "pro", env=env)
+    assert missing.returncode != 0 and "acct_nope" in missing.stderr
+
+
+def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    with live_server({}, data_dir=data_dir) as server:
+        keys = json.loads((data_dir / "dev-keys.json").read_text())
+        assert stat.S_IMODE((data_dir / "dev-keys.json").stat().st_mode) == 0o600
+        assert keys["keys"]["live"] in server.log()
+        headers = {"x-api-key": keys["keys"]["live"]}
+        routes = httpx.get(
+            f"{server.api}/projects/{keys['project']['id']}/routers", headers=headers
+        )
+        assert [r["slug"] for r in routes.json()["items"]] == ["files"]
+        data = b"first upload"
+        ticket = httpx.post(
+            f"{server.api}/upload/request",
+            json={
+                "fileName": "a.bin",
+                "fileSize": len(data),
+                "contentType": "application/octet-stream",
+                "routeSlug": "files",
+            },
+            headers=headers,
+        ).json()
+        put = httpx.put(
+            ticket["uploadUrl"], content=data, headers={"content-type": "application/octet-stream"}
+        )
+        assert put.status_code < 300
+        done = httpx.post(
+            f"{server.api}/upload/complete", json={"fileId": ticket["fileId"]}, headers=headers
+        )
+        assert done.json()["status"] == "UPLOADED"
+    # A second start does not make another account or print keys again.
+    with live_server({}, data_dir=data_dir) as server:
+        assert "Created a development account" not in server.log()

@@ -1,0 +1,140 @@
+"""What only the local backend has: its on-disk layout, key clashes, arguments it refuses, a
+client vanishing mid-upload, and the cleanup of stale temporary files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.test_errors import assert_envelope
+from uploadkit_server.jobs.storage_cleanup import STALE_TEMP_AGE, remove_stale_temp_files
+from uploadkit_server.runtime import Runtime
+from uploadkit_server.storage.base import ObjectNotFound
+from uploadkit_server.storage.local import LocalStorage
+
+KEY = "proj_test/files/abc/notes.txt"
+
+
+@pytest.fixture
+def db_kind() -> str:
+    """Storage never touches the database: one kind is enough."""
+    return "sqlite"
+
+
+@pytest.fixture
+def storage(runtime: Runtime) -> LocalStorage:
+    assert isinstance(runtime.storage, LocalStorage)
+    return runtime.storage
+
+
+def files_in(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.rglob("*") if not path.is_dir())
+
+
+async def put(
+    client: httpx.AsyncClient, storage: LocalStorage, key: str, data: bytes
+) -> httpx.Response:
+    url = await storage.presign_put(
+        key, content_type="text/plain", content_length=len(data), expires_in=60
+    )
+    return await client.put(url, content=data, headers={"Content-Type": "text/plain"})
+
+
+async def test_layout_on_disk(client: httpx.AsyncClient, storage: LocalStorage) -> None:
+    assert (await put(client, storage, KEY, b"hello")).status_code == 200
+    assert (storage.root / "objects" / KEY).read_bytes() == b"hello"
+    sidecar = json.loads((storage.root / "meta" / KEY).read_text())
+    assert sidecar["contentType"] == "text/plain"
+    assert sidecar["size"] == 5
+    assert sidecar["etag"] == '"5d41402abc4b2a76b9719d911017c592"'
+    assert files_in(storage.root / "tmp") == []
+
+
+async def test_object_without_sidecar_is_served_as_bytes(storage: LocalStorage) -> None:
+    path = storage.root / "objects" / "proj_test" / "by-hand.bin"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"placed by hand")
+    info = await storage.head("proj_test/by-hand.bin")
+    assert info is not None
+    assert (info.size, info.content_type) == (14, "application/octet-stream")
+
+
+@pytest.mark.parametrize("second", [f"{KEY}/child.txt", "proj_test/files/abc"])
+async def test_clashing_keys_are_refused_cleanly(
+    client: httpx.AsyncClient, storage: LocalStorage, second: str
+) -> None:
+    assert (await put(client, storage, KEY, b"first")).status_code == 200
+    assert_envelope(await put(client, storage, second, b"second"), 400, "VALIDATION_ERROR")
+    assert (storage.root / "objects" / KEY).read_bytes() == b"first"
+    assert files_in(storage.root / "tmp") == []
+
+
+async def test_client_vanishing_mid_upload_leaves_nothing(
+    client: httpx.AsyncClient, storage: LocalStorage
+) -> None:
+    class Vanished(Exception):
+        pass
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x" * 100_000
+        raise Vanished
+
+    url = await storage.presign_put(
+        KEY, content_type="text/plain", content_length=1_000_000, expires_in=60
+    )
+    with pytest.raises(Vanished):
+        await client.put(url, content=body(), headers={"Content-Type": "text/plain"})
+    assert files_in(storage.root / "tmp") == []
+    assert files_in(storage.root / "objects") == []
+
+
+async def test_arguments_it_refuses(storage: LocalStorage) -> None:
+    for expires_in in (0, -5, 8 * 24 * 3600):
+        with pytest.raises(ValueError, match="expires_in"):
+            await storage.presign_put(
+                KEY, content_type="a/b", content_length=1, expires_in=expires_in
+            )
+    with pytest.raises(ValueError, match="content_length"):
+        await storage.presign_put(KEY, content_type="a/b", content_length=-1, expires_in=60)
+    upload_id = await storage.create_multipart(KEY, content_type="text/plain")
+    for number in (0, 10_001):
+        with pytest.raises(ValueError, match="part_number"):
+            await storage.presign_part(
+                KEY, upload_id=upload_id, part_number=number, content_length=1, expires_in=60
+            )
+    for bad_id in ("../../objects", "UPPER", ""):
+        with pytest.raises(ObjectNotFound):
+            await storage.presign_part(
+                KEY, upload_id=bad_id, part_number=1, content_length=1, expires_in=60
+            )
+        with pytest.raises(ObjectNotFound):
+            await storage.list_parts(KEY, upload_id=bad_id)
+        await storage.abort_multipart(KEY, upload_id=bad_id)
+    await storage.abort_multipart(KEY, upload_id=upload_id)
+
+
+async def test_stale_temporary_files_are_removed_by_the_job(
+    storage: LocalStorage, runtime: Runtime
+) -> None:
+    tmp = storage.root / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    old = time.time() - STALE_TEMP_AGE - 60
+    stale_file = tmp / "abandoned.upload"
+    stale_file.write_bytes(b"half an upload")
+    stale_dir = tmp / "abandoned.removed"
+    (stale_dir / "inner").mkdir(parents=True)
+    (stale_dir / "inner" / "00001.part").write_bytes(b"part")
+    for path in (stale_dir / "inner" / "00001.part", stale_dir / "inner", stale_dir, stale_file):
+        os.utime(path, (old, old))
+    fresh = tmp / "receiving.upload"
+    fresh.write_bytes(b"still arriving")
+
+    assert await remove_stale_temp_files(runtime) == 2
+    assert sorted(path.name for path in tmp.iterdir()) == ["receiving.upload"]
+    assert await remove_stale_temp_files(runtime) == 0

@@ -1,0 +1,48 @@
+"""The README's curl walk-through, run as written against a real server process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.live_server import live_server
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def walkthrough() -> str:
+    text = README.read_text()
+    section = text.split("## Walk-through with curl", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "the README lost its walk-through"
+    return match.group(1)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {"UPLOADKIT_DATA_DIR": str(data_dir)}
+    with live_server(env, data_dir=data_dir) as server:
+        script = walkthrough().replace("http://127.0.0.1:8000", server.url)
+        workdir = tmp_path / "work"
+        (workdir / ".venv" / "bin").mkdir(parents=True)
+        launcher = workdir / ".venv" / "bin" / "uploadkit"
+        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m uploadkit_server "$@"\n')
+        launcher.chmod(0o755)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=workdir,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "round trip OK" in result.stdout
+    assert '"status":"UPLOADED"' in result.stdout
