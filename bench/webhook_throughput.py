@@ -35,15 +35,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
+from uploadkit_server.core.webhooks.outbox import enqueue_upload_complete
 from uploadkit_server.db.migrate import migrate
-from uploadkit_server.db.models import DeliveryStatus, Tier, WebhookAttempt, WebhookDelivery
+from uploadkit_server.db.models import (
+    DeliveryStatus,
+    File,
+    FileRoute,
+    FileStatus,
+    Tier,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.security import new_id, random_token
 from uploadkit_server.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests.webhooks.queueing import queue_deliveries  # noqa: E402
-
 
 # -- receiver ------------------------------------------------------------------------------
 
@@ -81,6 +86,51 @@ def free_port() -> int:
 # -- helpers -------------------------------------------------------------------------------
 
 
+async def queue_deliveries(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    project_id: str,
+    account_id: str,
+    url: str,
+    count: int,
+) -> list[str]:
+    """``count`` UPLOADED files with their queued deliveries, in one transaction (the outbox
+    call the upload service makes on complete)."""
+    ids: list[str] = []
+    async with sessionmaker() as session, session.begin():
+        route = FileRoute(
+            id=new_id("route"),
+            project_id=project_id,
+            slug="r" + random_token(6),
+            max_file_size=1024,
+            webhook_url=url,
+        )
+        session.add(route)
+        await session.flush()
+        now = utcnow()
+        for n in range(count):
+            file = File(
+                id=new_id("file"),
+                project_id=project_id,
+                account_id=account_id,
+                route_id=route.id,
+                route_slug=route.slug,
+                key=f"{project_id}/{route.slug}/{random_token(8)}/file-{n}.txt",
+                file_name=f"file-{n}.txt",
+                file_size=1,
+                content_type="text/plain",
+                status=FileStatus.UPLOADED,
+                expires_at=now,
+                uploaded_at=now,
+            )
+            session.add(file)
+            delivery = await enqueue_upload_complete(
+                session, file=file, webhook_url=url, cdn_base="http://127.0.0.1/cdn"
+            )
+            ids.append(delivery.id)
+    return ids
+
+
 async def delivered_count(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker() as session:
         return int(
@@ -106,7 +156,7 @@ async def first_attempt_at(
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 # -- scenarios -----------------------------------------------------------------------------
@@ -122,7 +172,10 @@ async def throughput(
     concurrency: int,
 ) -> float:
     await queue_deliveries(
-        sessionmaker, project_id=owner.project.id, account_id=owner.account.id, url=url,
+        sessionmaker,
+        project_id=owner.project.id,
+        account_id=owner.account.id,
+        url=url,
         count=count,
     )
     before = await delivered_count(sessionmaker)
@@ -132,7 +185,9 @@ async def throughput(
     )
     started = time.perf_counter()
     dispatcher.start()
-    while await delivered_count(sessionmaker) < before + count:
+    while True:
+        if await delivered_count(sessionmaker) >= before + count:
+            break
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     await dispatcher.stop()
@@ -150,11 +205,17 @@ async def latency_samples(
     delays: list[float] = []
     for _ in range(samples):
         [delivery_id] = await queue_deliveries(
-            sessionmaker, project_id=owner.project.id, account_id=owner.account.id, url=url,
+            sessionmaker,
+            project_id=owner.project.id,
+            account_id=owner.account.id,
+            url=url,
             count=1,
         )
         committed = utcnow()
-        while (attempted := await first_attempt_at(sessionmaker, delivery_id)) is None:
+        while True:
+            attempted = await first_attempt_at(sessionmaker, delivery_id)
+            if attempted is not None:
+                break
             await asyncio.sleep(0.005)
         delays.append((attempted - committed).total_seconds() * 1000)
         await asyncio.sleep(0.05 + secrets.randbelow(500) / 1000)  # out of step with any poll
@@ -180,7 +241,10 @@ async def run(database: str | None, count: int) -> None:
     else:
         url = f"sqlite:///{workdir / 'bench.db'}"
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=url, data_dir=workdir, webhook_allow_private=True,
+        _env_file=None,
+        database_url=url,
+        data_dir=workdir,
+        webhook_allow_private=True,
         secret_key="bench",
     )
     engine = create_engine(settings.effective_database_url)
@@ -194,7 +258,7 @@ async def run(database: str | None, count: int) -> None:
         target=_receiver_main, args=(port,), daemon=True
     )
     receiver.start()
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     hook = f"http://127.0.0.1:{port}/hook"
     print(f"database: {'PostgreSQL' if database else 'SQLite'}, {count} deliveries per run")
     try:
@@ -210,22 +274,33 @@ async def run(database: str | None, count: int) -> None:
         await dispatcher.stop()
         print(describe("commit → first attempt, same process (wake-up)", delays))
 
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "uploadkit_server", "worker"],
-            env={**os.environ, "UPLOADKIT_DATABASE_URL": url, "UPLOADKIT_DATA_DIR": str(workdir),
-                 "UPLOADKIT_SECRET_KEY": "bench", "UPLOADKIT_WEBHOOK_ALLOW_PRIVATE": "true"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uploadkit_server",
+            "worker",
+            env={
+                **os.environ,
+                "UPLOADKIT_DATABASE_URL": url,
+                "UPLOADKIT_DATA_DIR": str(workdir),
+                "UPLOADKIT_SECRET_KEY": "bench",
+                "UPLOADKIT_WEBHOOK_ALLOW_PRIVATE": "true",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             await latency_samples(sessionmaker, owner, hook, samples=1)  # worker is up
             delays = await latency_samples(sessionmaker, owner, hook, samples=50)
         finally:
             worker.send_signal(signal.SIGTERM)
-            worker.wait(15)
-        print(describe(
-            f"commit → first attempt, separate worker (poll {settings.webhook_poll_interval} s)",
-            delays,
-        ))
+            await worker.wait()
+        print(
+            describe(
+                f"commit → first attempt, worker (poll {settings.webhook_poll_interval} s)",
+                delays,
+            )
+        )
     finally:
         receiver.terminate()
         await engine.dispose()

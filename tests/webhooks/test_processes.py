@@ -147,4 +147,3 @@ async def test_worker_process_dispatches_and_stops_on_sigterm(
         if worker.poll() is None:
             worker.kill()
             worker.wait(10)
-

@@ -72,7 +72,9 @@ def test_standard_webhooks_library_accepts_and_refuses() -> None:
     headers = sign(key=new_signing_key(), secret=secret)
     assert headers["webhook-id"] == "msg_abc"
     assert Webhook(secret).verify(BODY, headers) == {
-        "event": "onUploadComplete", "file": {"id": "file_1"}, "metadata": {"k": "é"},
+        "event": "onUploadComplete",
+        "file": {"id": "file_1"},
+        "metadata": {"k": "é"},
     }
     with pytest.raises(WebhookVerificationError):
         Webhook(new_webhook_secret()).verify(BODY, headers)
