@@ -76,6 +76,7 @@ class WebhookDispatcher:
         )
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._claim_batch = max(1, self.concurrency // 4)
         self._wake = asyncio.Event()
 
     async def claim(self, limit: int) -> list[ClaimedDelivery]:
@@ -159,11 +160,14 @@ class WebhookDispatcher:
         """Dispatch until cancelled."""
         subscription = wakeup.subscribe(self._wake)
         try:
+            polled = True
             while True:
                 self._wake.clear()
                 free = self.concurrency - len(self._in_flight)
                 claimed: list[ClaimedDelivery] = []
-                if free > 0:
+                # Claim in batches while busy: a claim per freed slot would cost a transaction
+                # per delivery. A poll (at most webhook_poll_interval later) claims regardless.
+                if free > 0 and (polled or free >= self._claim_batch or not self._in_flight):
                     try:
                         claimed = await self.claim(free)
                     except Exception:
@@ -172,9 +176,12 @@ class WebhookDispatcher:
                     self._spawn(item)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: there may be more due already
-                with contextlib.suppress(TimeoutError):
+                polled = False
+                try:
                     async with asyncio.timeout(self.settings.webhook_poll_interval):
                         await self._wake.wait()
+                except TimeoutError:
+                    polled = True
         finally:
             wakeup.unsubscribe(subscription)
             for task in list(self._in_flight):

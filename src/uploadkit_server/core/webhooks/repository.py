@@ -137,34 +137,45 @@ class ClaimedDelivery:
     secret: str
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, lease: datetime, limit: int
-) -> list[ClaimedDelivery]:
+async def _claim_status(
+    session: AsyncSession, status: DeliveryStatus, *, now: datetime, lease: datetime, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` due rows of one status, earliest due first. One status at a time
+    so that the (status, next_attempt_at) index yields rows already in order: a claim reads
+    about ``limit`` index entries however long the queue is."""
     due = (
-        WebhookDelivery.status.in_(RETRYABLE),
+        WebhookDelivery.status == status,
         WebhookDelivery.next_attempt_at <= now,
         or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
     )
     candidates = (
         select(WebhookDelivery.pk)
         .where(*due)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.pk)
+        .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = (
-        (
-            await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.pk.in_(candidates), *due)
-                .values(locked_until=lease)
-                .returning(WebhookDelivery.pk)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        .scalars()
-        .all()
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.pk.in_(candidates), *due)
+        .values(locked_until=lease)
+        .returning(WebhookDelivery.pk)
+        .execution_options(synchronize_session=False)
     )
+    return list(result.scalars().all())
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease: datetime, limit: int
+) -> list[ClaimedDelivery]:
+    """Lease up to ``limit`` due deliveries (first attempts, then retries) and read what
+    sending them needs."""
+    claimed: list[int] = []
+    for status in RETRYABLE:
+        if len(claimed) < limit:
+            claimed += await _claim_status(
+                session, status, now=now, lease=lease, limit=limit - len(claimed)
+            )
     if not claimed:
         return []
     rows = await session.execute(
@@ -179,7 +190,7 @@ async def claim_due(
         )
         .join(Project, Project.id == WebhookDelivery.project_id)
         .where(WebhookDelivery.pk.in_(claimed))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.pk)
+        .order_by(WebhookDelivery.next_attempt_at)
     )
     return [
         ClaimedDelivery(

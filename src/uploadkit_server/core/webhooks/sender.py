@@ -81,7 +81,10 @@ async def _request_target(
         return original, {}, {}
     addresses = await resolve_public(target, allow_private=False)
     pinned = original.copy_with(host=str(addresses[0]))
-    return pinned, {"Host": original.netloc.decode("ascii")}, {"sni_hostname": target.host}
+    # Connection: close, because the pool is keyed by address: a kept-alive connection whose TLS
+    # was verified for one name must not carry a request for another name on the same address.
+    headers = {"Host": original.netloc.decode("ascii"), "Connection": "close"}
+    return pinned, headers, {"sni_hostname": target.host}
 
 
 def _describe(error: BaseException) -> str:
