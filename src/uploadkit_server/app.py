@@ -34,6 +34,7 @@ API_PREFIX = "/api/v1"
 
 async def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it), storage and rate limiter that a server needs."""
+    settings.ensure_data_dir()
     secret_key = settings.resolved_secret_key()
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)

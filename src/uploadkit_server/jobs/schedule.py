@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.key_usage import flush_key_usage
+from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
 from uploadkit_server.jobs.runner import Job
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
@@ -19,4 +20,5 @@ def background_jobs() -> Sequence[Job]:
         flush_key_usage,
         flush_served_bytes,
         purge_test_mode,
+        OrphanedMultipartSweep(),
     ]
