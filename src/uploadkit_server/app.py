@@ -22,7 +22,7 @@ from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import JobRunner
-from uploadkit_server.jobs.schedule import background_jobs
+from uploadkit_server.jobs.schedule import background_jobs, process_local_jobs
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.ratelimit.factory import create_rate_limiter
 from uploadkit_server.runtime import Runtime
@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
         if settings.run_background_jobs:
             runner.start()
+        local_runner = JobRunner(runtime, process_local_jobs(), interval=settings.job_interval)
+        local_runner.start()
         dispatcher = WebhookDispatcher(settings=settings, sessionmaker=runtime.sessionmaker)
         app.state.webhook_dispatcher = dispatcher
         if settings.webhook_dispatcher:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await dispatcher.stop()
             await runner.stop()
+            await local_runner.stop()
             await close_runtime(runtime)
 
     app = FastAPI(

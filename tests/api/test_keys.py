@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import make_account
@@ -16,6 +17,12 @@ from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.runtime import Runtime
 
 API_KEY_FIELDS = {"id", "name", "keyPrefix", "isTest", "createdAt", "lastUsedAt"}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    # The periodic flush must not run during a test: each one triggers it by hand.
+    return {"job_interval": 3600}
 
 
 async def test_create_shows_plaintext_once_and_lists_masked(

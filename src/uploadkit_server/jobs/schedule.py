@@ -17,8 +17,13 @@ def background_jobs() -> Sequence[Job]:
     return [
         expire_abandoned_uploads,
         remove_stale_temp_files,
-        flush_key_usage,
-        flush_served_bytes,
         purge_test_mode,
         OrphanedMultipartSweep(),
     ]
+
+
+def process_local_jobs() -> Sequence[Job]:
+    """Jobs that write what this very process recorded in memory (keys' ``lastUsedAt``, bytes
+    the CDN served): every server process runs them, even when a separate worker runs the
+    others (``RUN_BACKGROUND_JOBS=false``)."""
+    return [flush_key_usage, flush_served_bytes]
