@@ -226,7 +226,7 @@ async def test_list_parts_reads_every_page(s3_bucket: S3Bucket, http: httpx.Asyn
         await storage.close()
 
 
-async def test_abort_stale_multipart_under_prefix(
+async def test_list_multipart_uploads_under_prefix_and_age(
     s3_storage: S3Storage, s3_bucket: S3Bucket
 ) -> None:
     ours = [await s3_storage.create_multipart(f"proj_a/f{n}", content_type="x/y") for n in range(3)]
@@ -234,12 +234,16 @@ async def test_abort_stale_multipart_under_prefix(
 
     # moto reports every upload as initiated at 2010-11-10T20:48:33Z, so the cutoffs sit on
     # either side of that moment.
-    kept = await s3_storage.abort_stale_multipart(
-        older_than=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
+    too_early = await s3_storage.list_multipart_uploads(
+        started_before=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
     )
-    aborted = await s3_storage.abort_stale_multipart(older_than=datetime.now(UTC), prefix="proj_a/")
-
-    assert (kept, aborted) == (0, 3)
+    stale = await s3_storage.list_multipart_uploads(
+        started_before=datetime.now(UTC), prefix="proj_a/"
+    )
+    assert too_early == []
+    assert sorted(stale) == sorted((f"proj_a/f{n}", upload_id) for n, upload_id in enumerate(ours))
+    for key, upload_id in stale:
+        await s3_storage.abort_multipart(key, upload_id=upload_id)
     uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
     assert [(u["Key"], u["UploadId"]) for u in uploads["Uploads"]] == [("other/f", theirs)]
     for number, upload_id in enumerate(ours):

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from uploadkit_server.cli import bootstrap
+from uploadkit_server.cli import client as client_commands
 from uploadkit_server.core.accounts.service import parse_tier
 from uploadkit_server.errors import UploadKitError
 from uploadkit_server.settings import Settings
@@ -87,6 +88,14 @@ def migrate() -> None:
     console.print("Database is up to date.")
 
 
+@app.command()
+def worker() -> None:
+    """Run the webhook dispatcher and the periodic jobs without HTTP, until SIGINT or SIGTERM."""
+    from uploadkit_server.cli.worker import run_worker
+
+    run_worker(_load_settings())
+
+
 @admin.command("create-account")
 def create_account(
     email: Annotated[str, typer.Option(help="Owner's email, unique.")],
@@ -133,3 +142,6 @@ def set_tier(
     except UploadKitError as error:
         raise _fail(error) from None
     typer.echo(json.dumps(data))
+
+
+client_commands.register(app)  # the client side: upload, files ls|get|rm
