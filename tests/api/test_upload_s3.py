@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -371,3 +371,32 @@ async def test_cdn_of_missing_object_is_404_not_a_redirect(client: httpx.AsyncCl
     missing = await client.get("/cdn/proj_x/files/nothing/here.jpg")
 
     assert_envelope(missing, 404, "NOT_FOUND")
+
+
+async def test_deleting_a_file_removes_its_object_and_its_cdn_url(
+    client: httpx.AsyncClient,
+    s3_http: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    s3_bucket: S3Bucket,
+) -> None:
+    ticket = (await request_upload(client, live_headers, size=4)).json()
+    put = await s3_http.put(
+        ticket["uploadUrl"], content=b"data", headers={"content-type": "image/jpeg"}
+    )
+    assert put.status_code == 200
+    done = await client.post(
+        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
+    )
+    assert done.status_code == 200, done.text
+    cdn_path = urlsplit(done.json()["url"]).path
+    location = (await client.get(cdn_path)).headers["location"]
+
+    deleted = await client.delete(
+        f"/api/v1/files/{quote(ticket['key'], safe='')}", headers=live_headers
+    )
+
+    assert deleted.status_code == 200, deleted.text
+    assert await bucket_keys(s3_bucket) == []
+    assert_envelope(await client.get(cdn_path), 404, "NOT_FOUND")
+    assert (await s3_http.get(location)).status_code == 404  # an earlier redirect leads nowhere

@@ -13,9 +13,9 @@ Registered as a plugin in ``tests/conftest.py``; fixtures:
 - ``s3_credentials``: dummy AWS credentials in the environment for this test only.
 - ``s3_bucket``: an ``S3Bucket`` (name, endpoint, region, and a raw client for inspection).
 - ``s3_storage``: an ``S3Storage`` on that bucket, closed afterwards.
-- ``strict_s3_storage``: an ``S3Storage`` on a fresh bucket of the server that checks
-  presigned signatures.
 - ``s3_settings_overrides``: the ``Settings`` values that point an app at that bucket.
+- ``strict_s3_bucket``, ``strict_s3_storage``, ``strict_s3_settings_overrides``: the same on the
+  twin server that checks presigned signatures.
 
 Code that cannot take fixtures (backend factories) uses ``shared_s3_server()``,
 ``dummy_aws_credentials()`` and ``fresh_bucket()`` directly.
@@ -226,21 +226,35 @@ async def s3_storage(s3_bucket: S3Bucket) -> AsyncIterator[S3Storage]:
 
 
 @pytest.fixture
-async def strict_s3_storage(s3_credentials: None) -> AsyncIterator[S3Storage]:
+async def strict_s3_bucket(s3_credentials: None) -> AsyncIterator[S3Bucket]:
     async with fresh_bucket(shared_s3_server(check_presigned=True)) as bucket:
-        storage = bucket.storage()
-        try:
-            yield storage
-        finally:
-            await storage.close()
+        yield bucket
+
+
+@pytest.fixture
+async def strict_s3_storage(strict_s3_bucket: S3Bucket) -> AsyncIterator[S3Storage]:
+    storage = strict_s3_bucket.storage()
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def settings_for(bucket: S3Bucket) -> dict[str, object]:
+    return {
+        "storage": "s3",
+        "s3_bucket": bucket.name,
+        "s3_endpoint_url": bucket.endpoint_url,
+        "s3_region": bucket.region,
+        "s3_force_path_style": True,
+    }
 
 
 @pytest.fixture
 def s3_settings_overrides(s3_bucket: S3Bucket) -> dict[str, object]:
-    return {
-        "storage": "s3",
-        "s3_bucket": s3_bucket.name,
-        "s3_endpoint_url": s3_bucket.endpoint_url,
-        "s3_region": s3_bucket.region,
-        "s3_force_path_style": True,
-    }
+    return settings_for(s3_bucket)
+
+
+@pytest.fixture
+def strict_s3_settings_overrides(strict_s3_bucket: S3Bucket) -> dict[str, object]:
+    return settings_for(strict_s3_bucket)

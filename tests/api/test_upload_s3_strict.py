@@ -1,0 +1,117 @@
+"""The upload flow against an S3 server that checks presigned signatures as S3 does: the URLs
+the API hands out are accepted with exactly the headers a client naturally sends, and a PUT of
+another type or size is refused by the store itself, before the server's own verification."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.test_errors import assert_envelope
+from tests.support.s3server import S3Bucket
+from tests.support.uploads import create_route, request_upload
+from uploadkit_server.core.accounts.service import NewAccount
+
+pytestmark = pytest.mark.s3
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def settings_overrides(strict_s3_settings_overrides: dict[str, object]) -> dict[str, object]:
+    return strict_s3_settings_overrides
+
+
+@pytest.fixture
+async def s3_http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def route(
+    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
+) -> dict[str, Any]:
+    return await create_route(client, live_headers, account.project.id, maxFileSize="64MB")
+
+
+async def test_single_upload_passes_a_signature_checking_store(
+    client: httpx.AsyncClient,
+    s3_http: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    strict_s3_bucket: S3Bucket,
+) -> None:
+    data = os.urandom(200_000)
+    ticket = (await request_upload(client, live_headers, size=len(data))).json()
+
+    wrong_type = await s3_http.put(
+        ticket["uploadUrl"], content=data, headers={"content-type": "image/png"}
+    )
+    wrong_size = await s3_http.put(
+        ticket["uploadUrl"], content=data[:-1], headers={"content-type": "image/jpeg"}
+    )
+    assert (wrong_type.status_code, wrong_size.status_code) == (403, 403)
+    early = await client.post(
+        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
+    )
+    assert_envelope(early, 422, "UPLOAD_NOT_VERIFIED")  # nothing was stored
+
+    second = (await request_upload(client, live_headers, size=len(data))).json()
+    put = await s3_http.put(
+        second["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
+    )
+    assert put.status_code == 200, put.text
+    done = await client.post(
+        "/api/v1/upload/complete", json={"fileId": second["fileId"]}, headers=live_headers
+    )
+    assert done.status_code == 200, done.text
+    redirect = await client.get(f"/cdn/{second['key']}")
+    assert redirect.status_code == 307
+    assert (await s3_http.get(redirect.headers["location"])).content == data
+
+
+async def test_multipart_upload_passes_a_signature_checking_store(
+    client: httpx.AsyncClient,
+    s3_http: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+) -> None:
+    data = os.urandom(6 * MIB + 5)
+    response = await client.post(
+        "/api/v1/upload/multipart/init",
+        json={
+            "fileName": "movie.mp4",
+            "fileSize": len(data),
+            "contentType": "video/mp4",
+            "routeSlug": "files",
+        },
+        headers=live_headers,
+    )
+    assert response.status_code == 200, response.text
+    ticket = response.json()
+    size = ticket["partSize"]
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    first, last = ticket["parts"]
+    assert (await s3_http.put(last["uploadUrl"], content=pieces[1] + b"x")).status_code == 403
+
+    etags = [
+        (await s3_http.put(part["uploadUrl"], content=piece)).headers["etag"]
+        for part, piece in zip((first, last), pieces, strict=True)
+    ]
+    done = await client.post(
+        "/api/v1/upload/multipart/complete",
+        json={
+            "fileId": ticket["fileId"],
+            "uploadId": ticket["uploadId"],
+            "parts": [{"partNumber": n, "etag": e} for n, e in enumerate(etags, 1)],
+        },
+        headers=live_headers,
+    )
+
+    assert done.status_code == 200, done.text
+    assert done.json()["fileSize"] == len(data)
