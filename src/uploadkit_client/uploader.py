@@ -204,14 +204,18 @@ class Uploader:
         stop = threading.Event()
         failure = self._put_parts(source, part_size, urls, etags, tracker, stop, cancel)
         if isinstance(failure, UploadCancelled) or (cancel is not None and cancel.is_set()):
-            self.api.request(
-                "POST",
-                "/upload/multipart/abort",
-                json={"fileId": token.file_id, "uploadId": token.upload_id},
-            )
             self._forget(route, source)
+            outcome = "aborted"
+            try:
+                self.api.request(
+                    "POST",
+                    "/upload/multipart/abort",
+                    json={"fileId": token.file_id, "uploadId": token.upload_id},
+                )
+            except UploadKitError as error:  # the expiry job removes the parts later
+                outcome = f"not aborted ({error.code}); the server will expire it"
             raise UploadCancelled(
-                f"Upload of {source.name} was cancelled and aborted",
+                f"Upload of {source.name} was cancelled and {outcome}",
                 file_id=token.file_id,
                 upload_id=token.upload_id,
             )
@@ -276,8 +280,9 @@ class Uploader:
         )
         part_size = int(listing["partSize"])
         count = int(listing["partCount"])
-        if count != max(1, math.ceil(source.size / part_size)):
-            raise _Mismatch(f"Upload {token.file_id} has {count} parts; this file would have more")
+        needed = max(1, math.ceil(source.size / part_size))
+        if count != needed:
+            raise _Mismatch(f"Upload {token.file_id} has {count} parts; this file needs {needed}")
         etags = {
             int(p["partNumber"]): str(p["etag"])
             for p in listing["parts"]
@@ -357,9 +362,9 @@ class Uploader:
             threading.Thread(target=worker, name=f"uploadkit-part-{n}", daemon=True)
             for n in range(min(self.concurrency, len(urls)))
         ]
-        for thread in workers:
-            thread.start()
         try:
+            for thread in workers:
+                thread.start()
             while alive := [thread for thread in workers if thread.is_alive()]:
                 alive[0].join(_POLL_SECONDS)
                 if cancel is not None and cancel.is_set():
@@ -369,7 +374,8 @@ class Uploader:
             stop.set()
             no_new_parts.set()
             for thread in workers:
-                thread.join()
+                if thread.ident is not None:  # started
+                    thread.join()
             raise
         return failures[0] if failures else None
 

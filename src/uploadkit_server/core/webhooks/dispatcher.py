@@ -121,7 +121,9 @@ class WebhookDispatcher:
         elif status is not DeliveryStatus.DELIVERED:
             logger.info(
                 "delivery %s attempt failed (%s): %s",
-                claimed.id, status, result.error or result.status_code,
+                claimed.id,
+                status,
+                result.error or result.status_code,
             )
         return result
 

@@ -153,14 +153,18 @@ async def claim_due(
         .with_for_update(skip_locked=True)
     )
     claimed = (
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.pk.in_(candidates), *due)
-            .values(locked_until=lease)
-            .returning(WebhookDelivery.pk)
-            .execution_options(synchronize_session=False)
+        (
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.pk.in_(candidates), *due)
+                .values(locked_until=lease)
+                .returning(WebhookDelivery.pk)
+                .execution_options(synchronize_session=False)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not claimed:
         return []
     rows = await session.execute(

@@ -120,7 +120,10 @@ async def send_webhook(
                 webhook.url, allow_private=allow_private
             )
             request = client.build_request(
-                "POST", url, content=webhook.body, headers={**headers, **extra_headers},
+                "POST",
+                url,
+                content=webhook.body,
+                headers={**headers, **extra_headers},
                 extensions=extensions,
             )
             response = await client.send(request, stream=True)
