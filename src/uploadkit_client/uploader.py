@@ -202,7 +202,7 @@ class Uploader:
         token, part_size, etags, urls = self._start_or_resume(source, route, metadata, resume)
         tracker.add(sum(_part_length(source.size, part_size, n) for n in etags))
         stop = threading.Event()
-        failure = self._put_parts(source, part_size, urls, etags, tracker, stop, cancel)
+        failure = self._put_parts(source, token, part_size, urls, etags, tracker, stop, cancel)
         if isinstance(failure, UploadCancelled) or (cancel is not None and cancel.is_set()):
             self._forget(route, source)
             outcome = "aborted"
@@ -299,6 +299,14 @@ class Uploader:
             urls = {int(p["partNumber"]): str(p["uploadUrl"]) for p in signed["parts"]}
         return token, part_size, etags, urls
 
+    def _sign_part(self, token: ResumeToken, number: int) -> str:
+        signed = self.api.request(
+            "POST",
+            "/upload/multipart/sign-parts",
+            json={"fileId": token.file_id, "uploadId": token.upload_id, "partNumbers": [number]},
+        )
+        return str(signed["parts"][0]["uploadUrl"])
+
     def _forget(self, route: str, source: UploadSource) -> None:
         if self.resume_store is not None and source.fingerprint is not None:
             self.resume_store.forget(route, source.fingerprint)
@@ -306,6 +314,7 @@ class Uploader:
     def _put_parts(
         self,
         source: UploadSource,
+        token: ResumeToken,
         part_size: int,
         urls: dict[int, str],
         etags: dict[int, str],
@@ -325,15 +334,24 @@ class Uploader:
         failures: list[BaseException] = []
 
         def send(number: int, url: str) -> None:
-            response = self._put(
-                url,
-                source,
-                offset=(number - 1) * part_size,
-                length=_part_length(source.size, part_size, number),
-                content_type=None,
-                tracker=tracker,
-                halted=stop.is_set,
-            )
+            def put(to: str) -> httpx.Response:
+                return self._put(
+                    to,
+                    source,
+                    offset=(number - 1) * part_size,
+                    length=_part_length(source.size, part_size, number),
+                    content_type=None,
+                    tracker=tracker,
+                    halted=stop.is_set,
+                )
+
+            try:
+                response = put(url)
+            except StorageRejected as refused:
+                if refused.status != 403:
+                    raise
+                # Part URLs live an hour and a long upload outlives them: sign this one again.
+                response = put(self._sign_part(token, number))
             etag: str | None = response.headers.get("etag")
             if not etag:
                 raise StorageRejected(f"Storage returned no ETag for part {number}")

@@ -43,11 +43,14 @@ class FaultyTransport(httpx.BaseTransport):
     """The real HTTP transport, except that chosen part PUTs fail (the first ``times`` attempts,
     or always). Counts every PUT by part number."""
 
-    def __init__(self, fail: dict[int, int] | None = None, *, error: str = "connect") -> None:
+    def __init__(
+        self, fail: dict[int | None, int] | None = None, *, error: str = "connect"
+    ) -> None:
         self.inner = httpx.HTTPTransport()
         self.fail = dict(fail or {})
         self.error = error
         self.puts: Counter[int | None] = Counter()
+        self.calls: Counter[str] = Counter()  # API calls by path
         self.lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -62,7 +65,10 @@ class FaultyTransport(httpx.BaseTransport):
                 request.read()  # drain the body as a server that dropped it late would
                 if self.error == "connect":
                     raise httpx.ConnectError("injected failure", request=request)
-                return httpx.Response(503, text="injected failure", request=request)
+                return httpx.Response(int(self.error), text="injected failure", request=request)
+        else:
+            with self.lock:
+                self.calls[request.url.path] += 1
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -173,6 +179,16 @@ def test_failing_parts_are_retried_with_backoff(
     with client_for(live, state_dir, transport, max_retries=3) as client:
         file = client.upload(tmp_path / "big.bin", route="files")
     assert transport.puts == {1: 1, 2: 3, 3: 1, 4: 4}
+    assert download(file["url"]) == data
+
+
+def test_an_expired_part_url_is_signed_again(live: Live, state_dir: Path, tmp_path: Path) -> None:
+    data = write(tmp_path / "slow.bin", 11 * MIB)
+    transport = FaultyTransport({2: 1}, error="403")  # as storage answers an expired URL
+    with client_for(live, state_dir, transport) as client:
+        file = client.upload(tmp_path / "slow.bin", route="files")
+    assert transport.puts == {1: 1, 2: 2, 3: 1}
+    assert transport.calls["/api/v1/upload/multipart/sign-parts"] == 1
     assert download(file["url"]) == data
 
 
