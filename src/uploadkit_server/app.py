@@ -23,6 +23,7 @@ from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import JobRunner
 from uploadkit_server.jobs.schedule import background_jobs
+from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.ratelimit.factory import create_rate_limiter
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
@@ -33,6 +34,7 @@ API_PREFIX = "/api/v1"
 
 async def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it), storage and rate limiter that a server needs."""
+    settings.ensure_data_dir()
     secret_key = settings.resolved_secret_key()
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
@@ -49,6 +51,8 @@ async def build_runtime(settings: Settings) -> Runtime:
 async def close_runtime(runtime: Runtime) -> None:
     with contextlib.suppress(Exception):  # best effort: lastUsedAt must not block a shutdown
         await flush_key_usage(runtime)
+    with contextlib.suppress(Exception):
+        await flush_served_bytes(runtime)
     if runtime.rate_limiter is not None:
         await runtime.rate_limiter.close()
     await runtime.storage.close()

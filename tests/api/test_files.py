@@ -3,6 +3,7 @@ filters, lookup by URL-encoded key, metadata merge, delete and bulk delete."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -329,3 +330,33 @@ async def test_bulk_delete_reports_each_key(
             400,
             "VALIDATION_ERROR",
         )
+
+
+async def test_concurrent_deletes_release_storage_once(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    account: NewAccount,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+) -> None:
+    file = await upload_file(client, live_headers, b"c" * 64)
+    other = await upload_file(client, live_headers, b"o" * 36, name="other.jpg")
+    path = f"/api/v1/files/{encoded(file['key'])}"
+    single = [client.delete(path, headers=live_headers) for _ in range(4)]
+    bulk = [
+        client.request(
+            "DELETE",
+            "/api/v1/files",
+            json={"keys": [file["key"], file["key"]]},
+            headers=live_headers,
+        )
+        for _ in range(2)
+    ]
+    responses = await asyncio.gather(*single, *bulk)
+    deleted = sum(r.status_code == 200 for r in responses[:4]) + sum(
+        result["deleted"] for r in responses[4:] for result in r.json()["results"]
+    )
+    assert deleted == 1
+    assert all(r.status_code == 404 for r in responses[:4] if r.status_code != 200)
+    assert (await account_row(runtime, account.account.id)).storage_bytes == 36
+    assert await list_keys(client, live_headers) == [other["key"]]

@@ -18,6 +18,7 @@ from tests.conftest import make_account
 from tests.support.clock import FakeClock
 from tests.support.redis_keys import delete_prefixed, new_prefix, prefixed_keys
 from tests.support.services import TEST_REDIS_URL, require_service
+from tests.support.uploads import create_route, request_upload
 from uploadkit_server.core.accounts.service import NewAccount, set_tier
 from uploadkit_server.db.models import Account, ApiKey, Tier
 from uploadkit_server.ratelimit.memory import MemoryRateLimiter
@@ -216,3 +217,27 @@ async def test_window_slides_over_http(
     response = await client.get(routers(small), headers=headers)
     assert response.status_code == 200 and response.headers["X-RateLimit-Remaining"] == "0"
     assert assert_rate_limited(await client.get(routers(small), headers=headers), limit=2) == 20
+
+
+async def test_storage_and_cdn_requests_are_not_counted(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    small = await enterprise_account(runtime, email="small@example.com", rate_limit=10)
+    headers = {"x-api-key": small.live_key}
+    await create_route(client, headers, small.project.id)  # 1
+    ticket = await request_upload(client, headers, size=5, content_type="text/plain")  # 2
+    assert ticket.headers["X-RateLimit-Remaining"] == "8"
+    put = await client.put(
+        ticket.json()["uploadUrl"], content=b"hello", headers={"content-type": "text/plain"}
+    )
+    assert put.status_code < 300 and "X-RateLimit-Limit" not in put.headers
+    done = await client.post(
+        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=headers
+    )  # 3
+    assert done.headers["X-RateLimit-Remaining"] == "7"
+    for _ in range(12):  # more than the limit; a key header changes nothing
+        cdn = await client.get(done.json()["url"], headers=headers)
+        assert cdn.status_code == 200 and cdn.content == b"hello"
+        assert "X-RateLimit-Limit" not in cdn.headers
+    after = await client.get(routers(small), headers=headers)  # 4
+    assert after.status_code == 200 and after.headers["X-RateLimit-Remaining"] == "6"

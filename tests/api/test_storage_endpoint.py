@@ -16,8 +16,9 @@ import pytest
 from tests.api.test_errors import assert_envelope
 from uploadkit_server.core.files.schemas import file_url
 from uploadkit_server.runtime import Runtime
-from uploadkit_server.storage.local import LocalStorage, PutGrant, PutKind
+from uploadkit_server.storage.local import LocalStorage
 from uploadkit_server.storage.secure_path import UnsafeKey
+from uploadkit_server.storage.signed_urls import PutGrant, PutKind
 
 KEY = "proj_test/files/Q3kabc/photo.jpg"
 DATA = os.urandom(200_000)
@@ -271,7 +272,7 @@ def signed_anyway(storage: LocalStorage, raw_path: str, key: str) -> str:
             "expires": expires,
             "length": 5,
             "type": "text/plain",
-            "signature": storage._signature(grant, expires),
+            "signature": storage.signer.signature(grant, expires),
         }
     )
     return f"http://testserver/storage/objects/{raw_path}?{query}"

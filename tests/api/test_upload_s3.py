@@ -320,3 +320,54 @@ async def test_expiry_job_cleans_abandoned_uploads_from_the_bucket(
 
     assert await bucket_keys(s3_bucket) == []
     assert await open_multipart_uploads(s3_bucket) == []
+
+
+async def test_cdn_redirects_to_a_short_lived_presigned_get(
+    client: httpx.AsyncClient,
+    s3_http: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    s3_bucket: S3Bucket,
+) -> None:
+    data = os.urandom(100_000)
+    ticket = (await request_upload(client, live_headers, size=len(data))).json()
+    put = await s3_http.put(
+        ticket["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
+    )
+    assert put.status_code == 200
+    done = await client.post(
+        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
+    )
+    assert done.status_code == 200, done.text
+    cdn_path = urlsplit(done.json()["url"]).path
+    assert cdn_path == f"/cdn/{ticket['key']}"
+
+    redirect = await client.get(cdn_path)
+
+    assert redirect.status_code == 307
+    assert redirect.headers["cache-control"] == "private, max-age=60"
+    location = redirect.headers["location"]
+    assert location.startswith(f"{s3_bucket.endpoint_url}/{s3_bucket.name}/{ticket['key']}?")
+    assert parse_qs(urlsplit(location).query)["X-Amz-Expires"] == ["300"]
+    whole = await s3_http.get(location)
+    assert (whole.status_code, whole.content) == (200, data)
+    assert whole.headers["content-type"] == "image/jpeg"
+    ranged = await s3_http.get(location, headers={"range": "bytes=10-19"})
+    assert (ranged.status_code, ranged.content) == (206, data[10:20])
+
+    # HEAD is answered here: a presigned GET does not accept HEAD.
+    head = await client.head(cdn_path)
+    assert head.status_code == 200
+    assert (head.headers["content-length"], head.headers["content-type"]) == (
+        str(len(data)),
+        "image/jpeg",
+    )
+    # Validators still answer 304 without a trip to the store.
+    cached = await client.get(cdn_path, headers={"if-none-match": head.headers["etag"]})
+    assert cached.status_code == 304
+
+
+async def test_cdn_of_missing_object_is_404_not_a_redirect(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/cdn/proj_x/files/nothing/here.jpg")
+
+    assert_envelope(missing, 404, "NOT_FOUND")

@@ -81,3 +81,27 @@ async def test_redis_down_from_the_start_is_served_in_process(
         assert [(await limiter.hit("k", limit=1)).allowed for _ in range(2)] == [True, False]
     finally:
         await limiter.close()
+
+
+async def test_a_hanging_redis_times_out_into_the_fallback(
+    private_redis: PrivateRedis, clock: FakeClock
+) -> None:
+    # SIGSTOP: the port still accepts connections but nothing answers, as with a hung server.
+    redis = RedisRateLimiter.from_url(private_redis.url, prefix="rl:", timeout=0.2)
+    limiter = FallbackRateLimiter(
+        redis, MemoryRateLimiter(clock=clock), retry_interval=10, clock=clock
+    )
+    try:
+        assert (await limiter.hit("k", limit=2)).allowed
+        private_redis.pause()
+        try:
+            decisions = [await limiter.hit("k", limit=2) for _ in range(3)]
+            assert [d.allowed for d in decisions] == [True, True, False]
+            assert limiter.degraded
+        finally:
+            private_redis.resume()
+        clock.advance(10)
+        assert (await limiter.hit("other", limit=2)).allowed
+        assert not limiter.degraded
+    finally:
+        await limiter.close()

@@ -1,4 +1,5 @@
-"""Two real server processes on one database and one Redis enforce one shared window."""
+"""Two real ``uploadkit serve`` processes on one database and one Redis enforce one shared
+window."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.live_server import LiveServer, start_server
 from tests.support.redis_keys import delete_prefixed, new_prefix
-from tests.support.server_process import ServerProcess
 from tests.support.services import TEST_REDIS_URL, require_service
 from uploadkit_server.app import build_runtime, close_runtime
 from uploadkit_server.core.accounts.service import NewAccount, create_account
@@ -57,21 +58,19 @@ async def account(environment: dict[str, str]) -> NewAccount:
 @pytest.fixture
 def servers(
     environment: dict[str, str], account: NewAccount, tmp_path: Path
-) -> Iterator[list[ServerProcess]]:
-    pair = [ServerProcess(environment, workdir=tmp_path) for _ in range(2)]
+) -> Iterator[list[LiveServer]]:
+    started: list[LiveServer] = []
     try:
-        for server in pair:
-            server.start()
-        for server in pair:
-            server.wait_ready()
-        yield pair
+        for _ in range(2):
+            started.append(start_server(environment, data_dir=tmp_path / "data"))
+        yield started
     finally:
-        for server in pair:
+        for server in started:
             server.stop()
 
 
 async def test_two_processes_share_one_window(
-    servers: list[ServerProcess], account: NewAccount
+    servers: list[LiveServer], account: NewAccount
 ) -> None:
     first, second = servers
     path = f"/api/v1/projects/{account.project.id}/routers"

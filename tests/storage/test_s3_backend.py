@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -75,32 +75,105 @@ async def test_presigned_put_signs_type_length_and_host(s3_storage: S3Storage) -
     assert "/us-east-1/s3/aws4_request" in query["X-Amz-Credential"][0]
 
 
-async def test_presigned_put_signature_binds_type_length_method_and_expiry(
-    s3_storage: S3Storage,
+@pytest.mark.parametrize(
+    ("change", "body", "content_type"),
+    [
+        ("other type", b"hello", "image/png"),
+        ("more bytes", b"hello!", "text/plain"),
+        ("fewer bytes", b"hell", "text/plain"),
+        ("no type", b"hello", None),
+    ],
+)
+async def test_store_checking_signatures_refuses_a_put_unlike_the_declaration(
+    strict_s3_storage: S3Storage,
+    http: httpx.AsyncClient,
+    change: str,
+    body: bytes,
+    content_type: str | None,
 ) -> None:
+    storage = strict_s3_storage
+    url = await storage.presign_put(
+        "proj_x/a.txt", content_type="text/plain", content_length=5, expires_in=60
+    )
+    headers = {"content-type": content_type} if content_type else {}
+
+    refused = await http.put(url, content=body, headers=headers)
+
+    assert refused.status_code == 403, change
+    assert "SignatureDoesNotMatch" in refused.text
+    assert await storage.head("proj_x/a.txt") is None
+    accepted = await http.put(url, content=b"hello", headers={"content-type": "text/plain"})
+    assert accepted.status_code == 200
+    assert await read_all(storage, "proj_x/a.txt") == b"hello"
+
+
+async def test_store_checking_signatures_refuses_other_keys_methods_and_tampering(
+    strict_s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    storage = strict_s3_storage
+    url = await storage.presign_put(
+        "proj_x/a.txt", content_type="text/plain", content_length=5, expires_in=60
+    )
+    headers = {"content-type": "text/plain"}
+    signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
+    tampered = url.replace(signature, signature[:-1] + ("0" if signature[-1] != "0" else "1"))
+
+    for attempt in (
+        http.put(url.replace("/a.txt?", "/b.txt?"), content=b"hello", headers=headers),
+        http.put(tampered, content=b"hello", headers=headers),
+        http.post(url, content=b"hello", headers=headers),
+    ):
+        assert (await attempt).status_code == 403
+    assert await storage.head("proj_x/a.txt") is None
+    assert await storage.head("proj_x/b.txt") is None
+
+
+async def test_store_checking_signatures_accepts_parts_and_downloads(
+    strict_s3_storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    storage = strict_s3_storage
+    key = "proj_x/v/clip.mp4"
+    upload_id = await storage.create_multipart(key, content_type="video/mp4")
+    first, last = os.urandom(5 * MIB), os.urandom(1000)
+    url = await storage.presign_part(
+        key, upload_id=upload_id, part_number=1, content_length=len(first), expires_in=60
+    )
+    assert (await http.put(url, content=first + b"x")).status_code == 403
+    etag1 = (await http.put(url, content=first)).headers["etag"]
+    etag2 = await put_part(storage, http, key, upload_id, 2, last)
+    await storage.complete_multipart(
+        key, upload_id=upload_id, parts=[PartETag(1, etag1), PartETag(2, etag2)]
+    )
+
+    download = await storage.presign_get(key, expires_in=60)
+    assert download is not None
+    got = await http.get(download)
+    assert (got.status_code, got.content) == (200, first + last)
+    assert (await http.head(download)).status_code == 403  # signed for GET only
+
+
+async def test_presigned_url_expires_and_needs_the_right_secret(s3_storage: S3Storage) -> None:
+    """Checked offline: the expiry cannot be shown over HTTP without waiting for it."""
     url = await s3_storage.presign_put(
         "proj_x/a.txt", content_type="text/plain", content_length=5, expires_in=60
     )
     declared = {"content-type": "text/plain", "content-length": "5"}
+    signed_at = datetime.strptime(
+        parse_qs(urlsplit(url).query)["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ"
+    ).replace(tzinfo=UTC)
 
-    def valid(method: str = "PUT", *, now: datetime | None = None, **changed: str) -> bool:
-        headers = {**declared, **{name.replace("_", "-"): v for name, v in changed.items()}}
+    def valid(*, after: int, secret: str = SECRET_KEY) -> bool:
         return presigned_request_is_valid(
-            url, method=method, headers=headers, secret_key=SECRET_KEY, now=now
+            url,
+            method="PUT",
+            headers=declared,
+            secret_key=secret,
+            now=signed_at + timedelta(seconds=after),
         )
 
-    assert valid()
-    assert not valid(content_type="image/png")
-    assert not valid(content_length="6")
-    assert not valid("GET")
-    assert not valid(now=datetime(2999, 1, 1, tzinfo=UTC))
-    other_key = url.replace("/a.txt?", "/b.txt?")
-    assert not presigned_request_is_valid(
-        other_key, method="PUT", headers=declared, secret_key=SECRET_KEY
-    )
-    assert not presigned_request_is_valid(
-        url, method="PUT", headers=declared, secret_key=SECRET_KEY + "x"
-    )
+    assert valid(after=60)
+    assert not valid(after=61)
+    assert not valid(after=0, secret=SECRET_KEY + "x")
 
 
 # -- multipart ---------------------------------------------------------------------------------
@@ -153,7 +226,7 @@ async def test_list_parts_reads_every_page(s3_bucket: S3Bucket, http: httpx.Asyn
         await storage.close()
 
 
-async def test_abort_stale_multipart_under_prefix(
+async def test_list_multipart_uploads_under_prefix_and_age(
     s3_storage: S3Storage, s3_bucket: S3Bucket
 ) -> None:
     ours = [await s3_storage.create_multipart(f"proj_a/f{n}", content_type="x/y") for n in range(3)]
@@ -161,12 +234,16 @@ async def test_abort_stale_multipart_under_prefix(
 
     # moto reports every upload as initiated at 2010-11-10T20:48:33Z, so the cutoffs sit on
     # either side of that moment.
-    kept = await s3_storage.abort_stale_multipart(
-        older_than=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
+    too_early = await s3_storage.list_multipart_uploads(
+        started_before=datetime(2010, 1, 1, tzinfo=UTC), prefix="proj_a/"
     )
-    aborted = await s3_storage.abort_stale_multipart(older_than=datetime.now(UTC), prefix="proj_a/")
-
-    assert (kept, aborted) == (0, 3)
+    stale = await s3_storage.list_multipart_uploads(
+        started_before=datetime.now(UTC), prefix="proj_a/"
+    )
+    assert too_early == []
+    assert sorted(stale) == sorted((f"proj_a/f{n}", upload_id) for n, upload_id in enumerate(ours))
+    for key, upload_id in stale:
+        await s3_storage.abort_multipart(key, upload_id=upload_id)
     uploads = await s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name)
     assert [(u["Key"], u["UploadId"]) for u in uploads["Uploads"]] == [("other/f", theirs)]
     for number, upload_id in enumerate(ours):

@@ -4,7 +4,8 @@ One server per test process (started on first use, in a daemon thread), one uniq
 bucket per test, emptied and removed afterwards. Tests reach it over real HTTP with the real
 aiobotocore client, so every request is signed, serialised and parsed exactly as against AWS.
 moto does not check presigned signatures, which is why the upload flow's own verification on
-complete is tested against it.
+complete is tested against it. A second server on the same moto state does check them, as S3
+does (``tests/support/sigv4.py``), to show what a strict store refuses.
 
 Registered as a plugin in ``tests/conftest.py``; fixtures:
 
@@ -12,6 +13,8 @@ Registered as a plugin in ``tests/conftest.py``; fixtures:
 - ``s3_credentials``: dummy AWS credentials in the environment for this test only.
 - ``s3_bucket``: an ``S3Bucket`` (name, endpoint, region, and a raw client for inspection).
 - ``s3_storage``: an ``S3Storage`` on that bucket, closed afterwards.
+- ``strict_s3_storage``: an ``S3Storage`` on a fresh bucket of the server that checks
+  presigned signatures.
 - ``s3_settings_overrides``: the ``Settings`` values that point an app at that bucket.
 
 Code that cannot take fixtures (backend factories) uses ``shared_s3_server()``,
@@ -32,8 +35,14 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
+from tests.support.sigv4 import presigned_request_is_valid
 from uploadkit_server.storage.s3 import S3Storage
 
 REGION = "us-east-1"
@@ -76,21 +85,67 @@ class S3Bucket:
         )
 
 
-_server: S3Server | None = None
+Environ = dict[str, Any]
+StartResponse = Any
+
+
+class PresignedSignatureCheck:
+    """WSGI middleware: refuse a presigned request whose SigV4 signature does not match it, the
+    way S3 does (``403 SignatureDoesNotMatch``). Requests signed in headers pass through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Any:
+        if "X-Amz-Signature=" not in environ.get("QUERY_STRING", ""):
+            return self.app(environ, start_response)
+        headers = {
+            name[5:].replace("_", "-").lower(): value
+            for name, value in environ.items()
+            if name.startswith("HTTP_")
+        }
+        for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(name):
+                headers[name.replace("_", "-").lower()] = environ[name]
+        # REQUEST_URI is the request target exactly as sent, before any decoding.
+        url = f"http://{environ['HTTP_HOST']}{environ['REQUEST_URI']}"
+        if presigned_request_is_valid(
+            url, method=environ["REQUEST_METHOD"], headers=headers, secret_key=SECRET_KEY
+        ):
+            return self.app(environ, start_response)
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))  # keep-alive stays sane
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code>'
+            b"<Message>The request signature we calculated does not match the signature you "
+            b"provided.</Message></Error>"
+        )
+        start_response(
+            "403 Forbidden",
+            [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
+_servers: dict[bool, S3Server] = {}
 _server_lock = threading.Lock()
 
 
-def shared_s3_server() -> S3Server:
-    """The process's moto server, started on the first call and stopped at exit."""
-    global _server
+def shared_s3_server(*, check_presigned: bool = False) -> S3Server:
+    """The process's moto server (started on the first call, in a daemon thread), or its twin
+    that checks presigned signatures. Both serve the same moto state."""
     with _server_lock:
-        if _server is None:
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            moto.start()
-            atexit.register(moto.stop)
-            host, port = moto.get_host_and_port()
-            _server = S3Server(endpoint_url=f"http://{host}:{port}")
-        return _server
+        if check_presigned not in _servers:
+            app: Any = DomainDispatcherApplication(create_backend_app)
+            if check_presigned:
+                app = PresignedSignatureCheck(app)
+            server = make_server(
+                "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+            )
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            atexit.register(server.shutdown)
+            host, port = server.server_address[:2]
+            _servers[check_presigned] = S3Server(endpoint_url=f"http://{host!s}:{port}")
+        return _servers[check_presigned]
 
 
 @contextmanager
@@ -168,6 +223,16 @@ async def s3_storage(s3_bucket: S3Bucket) -> AsyncIterator[S3Storage]:
         yield storage
     finally:
         await storage.close()
+
+
+@pytest.fixture
+async def strict_s3_storage(s3_credentials: None) -> AsyncIterator[S3Storage]:
+    async with fresh_bucket(shared_s3_server(check_presigned=True)) as bucket:
+        storage = bucket.storage()
+        try:
+            yield storage
+        finally:
+            await storage.close()
 
 
 @pytest.fixture

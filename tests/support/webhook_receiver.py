@@ -108,10 +108,10 @@ def running_receiver(**options: object) -> Iterator[WebhookReceiver]:
         receiver.stop()
 
 
-async def wait_until(condition: Callable[[], object], *, timeout: float = 30.0) -> None:
-    """Poll until ``condition()`` is truthy; fail after ``timeout`` seconds (a deadline, not a
+async def wait_until(condition: Callable[[], object], *, deadline_seconds: float = 30.0) -> None:
+    """Poll until ``condition()`` is truthy; fail after ``deadline_seconds`` (a deadline, not a
     measurement: the condition usually holds within milliseconds)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + deadline_seconds
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached before the deadline")

@@ -32,15 +32,13 @@ async def wait_for_status(
     status: str,
     *,
     attempts: int | None = None,
-    timeout: float = 30.0,
+    deadline_seconds: float = 30.0,
 ) -> dict[str, Any]:
     """Poll the delivery until it has ``status`` (and that many attempts, if given)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + deadline_seconds
     while True:
         latest = await delivery_detail(client, headers, delivery_id)
-        if latest["status"] == status and (
-            attempts is None or len(latest["attempts"]) == attempts
-        ):
+        if latest["status"] == status and (attempts is None or len(latest["attempts"]) == attempts):
             return latest
         assert time.monotonic() < deadline, f"delivery did not become {status}: {latest}"
         await asyncio.sleep(0.05)

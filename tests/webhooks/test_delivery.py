@@ -205,7 +205,9 @@ async def test_connection_errors_and_timeouts_are_recorded(
     runtime.settings.webhook_timeout = 0.3
     down = f"http://127.0.0.1:{free_port()}/nobody-listens"
     await create_route(client, live_headers, account.project.id, slug="down", webhookUrl=down)
-    await create_route(client, live_headers, account.project.id, slug="slow", webhookUrl=receiver.url)
+    await create_route(
+        client, live_headers, account.project.id, slug="slow", webhookUrl=receiver.url
+    )
     receiver.delay = 1.0
 
     await upload_file(client, live_headers, b"a", route="down")
@@ -242,7 +244,9 @@ async def test_complete_fires_once_per_file_even_concurrently(
     receiver: WebhookReceiver,
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=3)).json()
-    put = await client.put(ticket["uploadUrl"], content=b"abc", headers={"content-type": "image/jpeg"})
+    put = await client.put(
+        ticket["uploadUrl"], content=b"abc", headers={"content-type": "image/jpeg"}
+    )
     assert put.status_code in (200, 201, 204)
 
     async def complete() -> httpx.Response:
@@ -349,7 +353,16 @@ async def test_payload_is_exactly_the_spec_shape(
     body = json.loads(receiver.received[0].body)
     assert list(body) == ["event", "file", "metadata"]
     assert set(body["file"]) == {
-        "id", "key", "url", "fileName", "fileSize", "contentType", "status", "routeSlug",
-        "metadata", "createdAt", "updatedAt",
+        "id",
+        "key",
+        "url",
+        "fileName",
+        "fileSize",
+        "contentType",
+        "status",
+        "routeSlug",
+        "metadata",
+        "createdAt",
+        "updatedAt",
     }
     assert body["file"] == file

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
-from uploadkit_server.api.deps import StorageDep
+from uploadkit_server.api.deps import RuntimeDep, StorageDep
 from uploadkit_server.api.http_ranges import (
     Unsatisfiable,
     http_date,
@@ -21,6 +22,7 @@ from uploadkit_server.api.http_ranges import (
     parse_range,
     range_applies,
 )
+from uploadkit_server.core.usage.served import count_served, owner_of
 from uploadkit_server.errors import (
     Forbidden,
     NotFound,
@@ -31,20 +33,17 @@ from uploadkit_server.errors import (
     ValidationFailed,
 )
 from uploadkit_server.storage.base import ObjectNotFound, StorageError
-from uploadkit_server.storage.local import (
-    BodyIncomplete,
-    BodyTooLarge,
-    KeyConflict,
-    LocalStorage,
-    PutGrant,
-    PutKind,
-    UrlExpired,
-    UrlRefused,
-)
+from uploadkit_server.storage.local import BodyIncomplete, BodyTooLarge, LocalStorage
+from uploadkit_server.storage.local_files import KeyConflict
 from uploadkit_server.storage.secure_path import UnsafeKey
+from uploadkit_server.storage.signed_urls import PutGrant, PutKind, UrlExpired, UrlRefused
 
 #: Keys are unique per upload, so a stored object never changes; deletion is what caches delay.
 CDN_CACHE_CONTROL = "public, max-age=3600"
+#: Lifetime of the presigned GET a ``/cdn`` request is redirected to (backends that have one).
+CDN_REDIRECT_SECONDS = 300
+#: A cached redirect must be followed well before the URL it points to expires.
+CDN_REDIRECT_CACHE_CONTROL = "private, max-age=60"
 
 router = APIRouter(tags=["storage"])
 
@@ -128,8 +127,9 @@ async def _stream(chunks: AsyncIterator[bytes], first: bytes) -> AsyncIterator[b
 
 
 @router.api_route("/cdn/{key:path}", methods=["GET", "HEAD"])
-async def cdn(key: str, request: Request, storage: StorageDep) -> Response:
-    """Serve a stored object: ranges, validators and caching headers, the stored type."""
+async def cdn(key: str, request: Request, storage: StorageDep, runtime: RuntimeDep) -> Response:
+    """Serve a stored object: ranges, validators and caching headers, the stored type. A GET of
+    an object in a store with its own download URLs (S3) is redirected to a short-lived one."""
     info = await storage.head(key)
     if info is None:
         raise NotFound("File not found")
@@ -147,6 +147,13 @@ async def cdn(key: str, request: Request, storage: StorageDep) -> Response:
         info=info,
     ):
         return Response(status_code=304, headers=headers)
+    if request.method == "GET":
+        direct = await storage.presign_get(key, expires_in=CDN_REDIRECT_SECONDS)
+        if direct is not None:
+            # An object store serves the bytes and ranges itself; this process only points there.
+            return RedirectResponse(
+                direct, status_code=307, headers={"Cache-Control": CDN_REDIRECT_CACHE_CONTROL}
+            )
     byte_range = None
     if range_applies(if_range=request.headers.get("if-range"), info=info):
         try:
@@ -171,4 +178,9 @@ async def cdn(key: str, request: Request, storage: StorageDep) -> Response:
         first = await anext(chunks)
     except (ObjectNotFound, StopAsyncIteration):
         raise NotFound("File not found") from None
-    return StreamingResponse(_stream(chunks, first), status_code=status, headers=headers)
+    async with runtime.sessionmaker() as session:
+        owner = await owner_of(session, key)
+    body = _stream(chunks, first)
+    if owner is not None:  # bytes served count in the owner's monthly usage
+        body = count_served(body, partial(runtime.served_bytes.add, owner))
+    return StreamingResponse(body, status_code=status, headers=headers)

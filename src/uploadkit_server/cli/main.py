@@ -88,6 +88,14 @@ def migrate() -> None:
     console.print("Database is up to date.")
 
 
+@app.command()
+def worker() -> None:
+    """Run the webhook dispatcher and the periodic jobs without HTTP, until SIGINT or SIGTERM."""
+    from uploadkit_server.cli.worker import run_worker
+
+    run_worker(_load_settings())
+
+
 @admin.command("create-account")
 def create_account(
     email: Annotated[str, typer.Option(help="Owner's email, unique.")],

@@ -6,10 +6,19 @@ from collections.abc import Sequence
 
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.key_usage import flush_key_usage
+from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
 from uploadkit_server.jobs.runner import Job
+from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
 from uploadkit_server.jobs.test_mode_purge import purge_test_mode
 
 
 def background_jobs() -> Sequence[Job]:
-    return [expire_abandoned_uploads, remove_stale_temp_files, flush_key_usage, purge_test_mode]
+    return [
+        expire_abandoned_uploads,
+        remove_stale_temp_files,
+        flush_key_usage,
+        flush_served_bytes,
+        purge_test_mode,
+        OrphanedMultipartSweep(),
+    ]

@@ -1,4 +1,7 @@
-"""Remove temporary files that crashed or killed server processes left in local storage."""
+"""Remove temporary files that crashed or killed server processes left in local storage.
+
+(Multipart uploads an S3 bucket holds with no record are swept by ``orphaned_multipart``.)
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ follow S3: the quoted MD5 of a single object or part, ``"md5(md5s)-N"`` for an a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -29,46 +28,46 @@ import shutil
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 
-from uploadkit_server.security import random_token, sign, signatures_match
+from uploadkit_server.security import random_token
 from uploadkit_server.storage.base import (
     ByteRange,
-    InvalidParts,
     ObjectInfo,
     ObjectNotFound,
     PartETag,
     StorageError,
     StoredPart,
 )
+from uploadkit_server.storage.local_files import (
+    move_into_place,
+    prune_empty_parents,
+    remove_entries_older_than,
+    remove_quietly,
+    write_all,
+)
+from uploadkit_server.storage.multipart_rules import (
+    MAX_PART_NUMBER,
+    check_parts,
+    normalize_etag,
+    quoted_md5,
+)
 from uploadkit_server.storage.secure_path import UnsafeKey, resolve_key
+from uploadkit_server.storage.signed_urls import (
+    PutGrant,
+    PutKind,
+    UrlSigner,
+)
 
 #: Bytes handed to a worker thread at once, when writing an upload or reading an object.
 CHUNK_SIZE = 1024 * 1024
-#: S3's rules for multipart uploads, kept so that nothing above storage depends on the backend.
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PART_NUMBER = 10_000
-MAX_EXPIRES_IN = 7 * 24 * 3600
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 _UPLOAD_ID = re.compile(r"[a-z0-9]{16,64}")
-_DIGITS = re.compile(r"[0-9]{1,19}")
-_SIGNATURE_VERSION = "uploadkit-storage-v1"
-
-
-class UrlRefused(StorageError):
-    """The request does not match its signed URL: tampered, another key, type or length."""
-
-
-class UrlExpired(UrlRefused):
-    """The signed URL was genuine but its time is up."""
 
 
 class BodyTooLarge(StorageError):
@@ -77,48 +76,6 @@ class BodyTooLarge(StorageError):
 
 class BodyIncomplete(StorageError):
     """The body ended before the signed length; nothing was stored."""
-
-
-class KeyConflict(StorageError):
-    """The key needs a directory where an object is, or the reverse (``a`` and ``a/b``)."""
-
-
-class PutKind(StrEnum):
-    OBJECT = "objects"
-    PART = "parts"
-
-
-@dataclass(frozen=True, slots=True)
-class PutGrant:
-    """What a verified presigned PUT may store."""
-
-    kind: PutKind
-    key: str
-    content_length: int
-    content_type: str | None = None  # locked for objects; parts take any type, as on S3
-    upload_id: str | None = None
-    part_number: int | None = None
-
-
-def quoted_md5(digest: bytes) -> str:
-    return f'"{digest.hex()}"'
-
-
-def normalize_etag(etag: str) -> str:
-    """ETags compare without their quotes (clients send them either way)."""
-    return etag.strip().removeprefix("W/").strip('"')
-
-
-def _write_all(handle: BinaryIO, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        written = handle.write(view)
-        view = view[written or 0 :]
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
 
 
 class LocalStorage:
@@ -133,8 +90,7 @@ class LocalStorage:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = root
-        self._secret_key = secret_key
-        self._public_url = public_url.rstrip("/")
+        self.signer = UrlSigner(secret_key, public_url, clock=clock)
         self._clock = clock
         self._objects = root / "objects"
         self._meta = root / "meta"
@@ -144,39 +100,7 @@ class LocalStorage:
         self._commit_lock = threading.Lock()
         self._layout_ready = False
 
-    # -- signing -----------------------------------------------------------------------------
-
-    def _signature(self, grant: PutGrant, expires: int) -> str:
-        # JSON keeps the fields unambiguous whatever characters a content type holds.
-        payload = json.dumps(
-            [
-                "PUT",
-                grant.kind.value,
-                grant.key,
-                grant.upload_id or "",
-                grant.part_number or 0,
-                grant.content_type or "",
-                grant.content_length,
-                expires,
-            ]
-        )
-        return sign(self._secret_key, _SIGNATURE_VERSION, payload)
-
-    def _presigned_url(self, grant: PutGrant, expires_in: int) -> str:
-        if not 1 <= expires_in <= MAX_EXPIRES_IN:
-            raise ValueError(f"expires_in must be 1..{MAX_EXPIRES_IN} seconds")
-        if grant.content_length < 0:
-            raise ValueError("content_length must not be negative")
-        resolve_key(self._objects, grant.key)  # refuse unsafe keys before handing out a URL
-        expires = int(self._clock()) + expires_in
-        params = {"expires": str(expires), "length": str(grant.content_length)}
-        if grant.content_type is not None:
-            params["type"] = grant.content_type
-        params["signature"] = self._signature(grant, expires)
-        path = f"/storage/{grant.kind.value}/"
-        if grant.kind is PutKind.PART:
-            path += f"{grant.upload_id}/{grant.part_number}/"
-        return f"{self._public_url}{path}{quote(grant.key, safe='/')}?{urlencode(params)}"
+    # -- signed URLs -------------------------------------------------------------------------
 
     def verify_put(
         self,
@@ -189,35 +113,17 @@ class LocalStorage:
         content_type: str | None,
         content_length: str | None,
     ) -> PutGrant:
-        """Check a PUT against its signed URL: signature first, then expiry, then the headers.
-
-        ``content_type`` and ``content_length`` are the request's headers (``None`` if absent;
-        a chunked body has no length and is held to the signed one while it streams).
-        """
-        length, expires = query.get("length", ""), query.get("expires", "")
-        if not (_DIGITS.fullmatch(length) and _DIGITS.fullmatch(expires)):
-            raise UrlRefused("The URL is missing its signed length or expiry")
-        signed_type = query.get("type") if kind is PutKind.OBJECT else None
-        if kind is PutKind.OBJECT and signed_type is None:
-            raise UrlRefused("The URL is missing its signed content type")
-        grant = PutGrant(
-            kind=kind,
-            key=key,
-            content_length=int(length),
-            content_type=signed_type,
-            upload_id=upload_id if kind is PutKind.PART else None,
-            part_number=part_number if kind is PutKind.PART else None,
+        """The grant of a PUT to one of this backend's URLs; ``UrlRefused`` (or ``UrlExpired``)
+        if the request does not match its signature. See ``UrlSigner.verify``."""
+        return self.signer.verify(
+            kind,
+            key,
+            query,
+            upload_id=upload_id,
+            part_number=part_number,
+            content_type=content_type,
+            content_length=content_length,
         )
-        expected = self._signature(grant, int(expires))
-        if not signatures_match(expected, query.get("signature", "")):
-            raise UrlRefused("The URL's signature does not match this request")
-        if self._clock() >= int(expires):
-            raise UrlExpired("The upload URL has expired")
-        if signed_type is not None and (content_type or "").strip() != signed_type:
-            raise UrlRefused(f"Content-Type must be {signed_type!r}, as signed")
-        if content_length is not None and content_length.strip() != length:
-            raise UrlRefused(f"Content-Length must be {length}, as signed")
-        return grant
 
     # -- receiving bytes ---------------------------------------------------------------------
 
@@ -240,7 +146,7 @@ class LocalStorage:
         buffer = bytearray()
 
         def flush(data: bytearray) -> None:
-            _write_all(handle, data)
+            write_all(handle, data)
             md5.update(data)
 
         try:
@@ -273,7 +179,7 @@ class LocalStorage:
         except BaseException:
             # Synchronous on purpose: this also runs when the task is being cancelled.
             handle.close()
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise
         return etag
 
@@ -285,7 +191,8 @@ class LocalStorage:
         grant = PutGrant(
             kind=PutKind.OBJECT, key=key, content_type=content_type, content_length=content_length
         )
-        return self._presigned_url(grant, expires_in)
+        resolve_key(self._objects, grant.key)  # no URL for a key that could not be stored
+        return self.signer.url(grant, expires_in)
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
         resolve_key(self._objects, key)
@@ -305,7 +212,8 @@ class LocalStorage:
             part_number=part_number,
             content_length=content_length,
         )
-        return self._presigned_url(grant, expires_in)
+        resolve_key(self._objects, grant.key)  # no URL for a key that could not be stored
+        return self.signer.url(grant, expires_in)
 
     async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:
         return await anyio.to_thread.run_sync(self._list_parts, key, upload_id)
@@ -367,24 +275,7 @@ class LocalStorage:
             self._layout_ready = True
 
     def _remove_stale_temp_files(self, older_than: float) -> int:
-        cutoff = self._clock() - older_than
-        removed = 0
-        try:
-            entries = list(self._tmp.iterdir())
-        except FileNotFoundError:
-            return 0
-        for path in entries:
-            try:
-                if path.lstat().st_mtime >= cutoff:
-                    continue
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-            except FileNotFoundError:
-                continue
-            removed += 1
-        return removed
+        return remove_entries_older_than(self._tmp, self._clock() - older_than)
 
     def _temp_path(self, purpose: str) -> Path:
         return self._tmp / f"{random_token(10)}.{purpose}"
@@ -397,32 +288,9 @@ class LocalStorage:
         temp = self._temp_path("json")
         try:
             temp.write_text(json.dumps(data))
-            self._move_into_place(temp, target)
+            move_into_place(temp, target)
         finally:
-            _remove_quietly(temp)
-
-    def _move_into_place(self, source: Path, target: Path) -> None:
-        """Atomic rename, creating parent directories; retried if a concurrent delete prunes
-        a parent between its creation and the rename."""
-        for attempt in range(5):
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, target)
-                return
-            except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
-                raise KeyConflict(f"{target.name}: the key clashes with another key") from error
-            except FileNotFoundError:
-                if attempt == 4 or not source.exists():
-                    raise
-
-    def _prune_empty_parents(self, path: Path, stop: Path) -> None:
-        current = path.parent
-        while current != stop and stop in current.parents:
-            try:
-                current.rmdir()
-            except OSError:
-                return
-            current = current.parent
+            remove_quietly(temp)
 
     @staticmethod
     def _object_meta(content_type: str, etag: str, size: int) -> dict[str, Any]:
@@ -439,7 +307,7 @@ class LocalStorage:
         # Sidecar first: a reader that finds the new bytes always finds their sidecar too.
         with self._commit_lock:
             self._write_json_into_place(meta, meta_path)
-            self._move_into_place(temp, object_path)
+            move_into_place(temp, object_path)
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -488,7 +356,7 @@ class LocalStorage:
         except FileNotFoundError:  # aborted while the part was arriving
             raise ObjectNotFound("the multipart upload was aborted") from None
         finally:
-            _remove_quietly(record_temp)
+            remove_quietly(record_temp)
 
     def _stored_parts(self, upload_dir: Path) -> dict[int, StoredPart]:
         parts: dict[int, StoredPart] = {}
@@ -510,7 +378,7 @@ class LocalStorage:
 
     def _complete_multipart(self, key: str, upload_id: str, parts: list[PartETag]) -> None:
         upload_dir, record = self._read_upload(key, upload_id)
-        chosen = self._check_parts(parts, self._stored_parts(upload_dir))
+        chosen = check_parts(parts, self._stored_parts(upload_dir))
         object_path = resolve_key(self._objects, key)
         meta_path = resolve_key(self._meta, key)
         self._ensure_layout()
@@ -532,31 +400,8 @@ class LocalStorage:
         except FileNotFoundError:
             raise ObjectNotFound("the multipart upload was aborted") from None
         finally:
-            _remove_quietly(temp)
+            remove_quietly(temp)
         self._remove_upload_dir(upload_dir)
-
-    @staticmethod
-    def _check_parts(given: list[PartETag], stored: dict[int, StoredPart]) -> list[StoredPart]:
-        """The stored parts named by ``given``, checked as S3 checks them."""
-        if not given:
-            raise InvalidParts("at least one part is required")
-        numbers = [part.part_number for part in given]
-        if numbers != sorted(set(numbers)):
-            raise InvalidParts("parts must be listed once each, in ascending part number order")
-        chosen: list[StoredPart] = []
-        for index, part in enumerate(given):
-            held = stored.get(part.part_number)
-            if held is None:
-                raise InvalidParts(f"part {part.part_number} was not uploaded")
-            if normalize_etag(held.etag) != normalize_etag(part.etag):
-                raise InvalidParts(f"part {part.part_number}: ETag does not match the stored part")
-            if index < len(given) - 1 and held.size < MIN_PART_SIZE:
-                raise InvalidParts(
-                    f"part {part.part_number} is {held.size} bytes; every part but the last "
-                    f"must be at least {MIN_PART_SIZE} bytes"
-                )
-            chosen.append(held)
-        return chosen
 
     def _remove_upload_dir(self, upload_dir: Path) -> None:
         # Renamed aside first, so a part arriving meanwhile fails instead of recreating it.
@@ -609,4 +454,4 @@ class LocalStorage:
                     path.unlink()
                 except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                     continue
-                self._prune_empty_parents(path, tree)
+                prune_empty_parents(path, tree)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -46,6 +47,15 @@ _BAD_PARTS_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall
 
 _READ_CHUNK = 64 * 1024
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMultipart:
+    """A multipart upload the bucket holds: started, neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 def _error_code(error: ClientError) -> str:
@@ -102,6 +112,8 @@ class S3Storage:
             # follow redirects), and would fall back to path style on any custom endpoint.
             s3={"addressing_style": "path" if force_path_style else "virtual"},
             connect_timeout=connect_timeout,
+            # Every complete, CDN hit and delete is a request; botocore's default pool is 10.
+            max_pool_connections=50,
             read_timeout=read_timeout,
             retries={"max_attempts": max_attempts, "mode": "standard"},
             # botocore >= 1.36 adds CRC checksums to every upload by default; R2, MinIO and Ceph
@@ -261,15 +273,13 @@ class S3Storage:
                 if _error_code(error) not in _MISSING_CODES:
                     raise
 
-    async def abort_stale_multipart(self, *, older_than: datetime, prefix: str = "") -> int:
-        """Abort every multipart upload under ``prefix`` started before ``older_than``.
-
-        The safety net behind per-upload expiry: it also catches uploads whose record never
-        committed (a crash between CreateMultipartUpload and the commit). Returns how many it
-        aborted. Only give an empty prefix when the bucket is UploadKit's alone.
-        """
+    async def multipart_uploads(
+        self, *, prefix: str = "", started_before: datetime | None = None
+    ) -> list[PendingMultipart]:
+        """Multipart uploads in progress under ``prefix`` (all pages), optionally only those
+        started before ``started_before``. For sweeping uploads nothing tracks any more."""
         client = await self._s3()
-        stale: list[tuple[str, str]] = []
+        found: list[PendingMultipart] = []
         with _translated("ListMultipartUploads"):
             pages = client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket,
@@ -277,13 +287,25 @@ class S3Storage:
                 PaginationConfig={"PageSize": self._list_page_size},
             )
             async for page in pages:
-                stale.extend(
-                    (str(upload["Key"]), str(upload["UploadId"]))
+                found.extend(
+                    PendingMultipart(
+                        key=str(upload["Key"]),
+                        upload_id=str(upload["UploadId"]),
+                        initiated=upload["Initiated"],
+                    )
                     for upload in page.get("Uploads", [])
-                    if upload["Initiated"] < older_than
+                    if started_before is None or upload["Initiated"] < started_before
                 )
-        for key, upload_id in stale:
-            await self.abort_multipart(key, upload_id=upload_id)
+        return found
+
+    async def abort_stale_multipart(self, *, older_than: datetime, prefix: str = "") -> int:
+        """Abort every multipart upload under ``prefix`` started before ``older_than``; returns
+        how many. Only give an empty prefix when the bucket is UploadKit's alone, and prefer
+        ``multipart_uploads`` plus a check of what is still tracked when uploads may be resumed
+        for longer than the cutoff."""
+        stale = await self.multipart_uploads(prefix=prefix, started_before=older_than)
+        for upload in stale:
+            await self.abort_multipart(upload.key, upload_id=upload.upload_id)
         return len(stale)
 
     # -- objects -----------------------------------------------------------------------------

@@ -8,12 +8,16 @@ releases a reservation exactly once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Executable, Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.db.models import File, FileStatus, UploadEvent
+
+#: Rows per ``DELETE … WHERE pk IN (…)``: well under every driver's bound-parameter limit.
+DELETE_CHUNK = 1000
 
 #: Statuses a listing can show: deleted files are never listed.
 LISTED_STATUSES = (FileStatus.UPLOADING, FileStatus.UPLOADED, FileStatus.FAILED)
@@ -65,36 +69,69 @@ async def find_by_keys(
     return {file.key: file for file in await session.scalars(query)}
 
 
-async def lock_files_of_project(session: AsyncSession, project_id: str) -> list[File]:
+@dataclass(frozen=True, slots=True)
+class FileTrace:
+    """What removing a file outright needs to know: where its bytes are, what it holds."""
+
+    pk: int
+    key: str
+    status: str
+    upload_id: str | None
+    account_id: str
+    is_test: bool
+    reserved_bytes: int
+    reserved_month: str | None
+
+
+_TRACE_COLUMNS = (
+    File.pk,
+    File.key,
+    File.status,
+    File.upload_id,
+    File.account_id,
+    File.is_test,
+    File.reserved_bytes,
+    File.reserved_month,
+)
+
+
+async def _traces(session: AsyncSession, query: Executable) -> list[FileTrace]:
+    return [FileTrace(*row) for row in (await session.execute(query)).all()]
+
+
+async def lock_files_of_project(session: AsyncSession, project_id: str) -> list[FileTrace]:
     """Every file of the project that may still hold an object, a multipart upload or a
-    reservation (all but the deleted ones), locked."""
+    reservation (all but the deleted ones), locked. Columns only: a project may hold many."""
     query = (
-        select(File)
+        select(*_TRACE_COLUMNS)
         .where(File.project_id == project_id, File.status != FileStatus.DELETED)
         .order_by(File.pk)
         .with_for_update()
     )
-    return list(await session.scalars(query))
+    return await _traces(session, query)
 
 
 async def lock_expired_test_files(
     session: AsyncSession, *, created_before: datetime, limit: int
-) -> list[File]:
+) -> list[FileTrace]:
     """Test files older than the sandbox's time to live. Rows another process is purging are
     skipped rather than waited for (PostgreSQL ``SKIP LOCKED``)."""
     query = (
-        select(File)
+        select(*_TRACE_COLUMNS)
         .where(File.is_test.is_(True), File.created_at < created_before)
         .order_by(File.pk)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(await session.scalars(query))
+    return await _traces(session, query)
 
 
 async def delete_rows(session: AsyncSession, file_pks: Sequence[int]) -> None:
-    if file_pks:
-        await session.execute(delete(File).where(File.pk.in_(file_pks)))
+    for start in range(0, len(file_pks), DELETE_CHUNK):
+        chunk = file_pks[start : start + DELETE_CHUNK]
+        await session.execute(
+            delete(File).where(File.pk.in_(chunk)), execution_options={"synchronize_session": False}
+        )
 
 
 async def delete_test_events(session: AsyncSession, *, created_before: datetime) -> None:

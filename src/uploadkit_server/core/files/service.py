@@ -12,6 +12,7 @@ left behind by a committed delete.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.files import repository
+from uploadkit_server.core.files.repository import FileTrace
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.uploads.repository import record_event
 from uploadkit_server.core.usage import quota
@@ -139,7 +141,7 @@ async def release_reservation(session: AsyncSession, file: File) -> None:
     file.reserved_month = None
 
 
-async def remove_objects(storage: StorageBackend, files: Iterable[File]) -> None:
+async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTrace]) -> None:
     """Remove what storage holds for each file: its object, and its multipart upload if one may
     still be open. Both calls are no-ops on what is already gone."""
     gate = asyncio.Semaphore(STORAGE_CONCURRENCY)
@@ -199,14 +201,26 @@ async def delete_files(
 
 
 async def discard_files(
-    session: AsyncSession, storage: StorageBackend, files: Sequence[File]
+    session: AsyncSession,
+    storage: StorageBackend,
+    files: Sequence[FileTrace],
+    *,
+    delete_rows: bool = True,
 ) -> None:
-    """Remove records and objects outright (project deletion, test-mode purge), releasing what
-    the files held. The caller has locked the rows."""
+    """Remove files outright (project deletion, test-mode purge): give back what they held, in
+    one update per account and mode, delete the records (unless a cascade will), then remove
+    the objects. The caller has locked the rows."""
+    held: defaultdict[tuple[str, bool], int] = defaultdict(int)
     for file in files:
-        await release_reservation(session, file)
-    await session.flush()
-    await repository.delete_rows(session, [file.pk for file in files])
+        held[(file.account_id, file.is_test)] += file.reserved_bytes
+        if file.reserved_month is not None:  # only uploads in flight: few
+            await quota.release_upload_slot(
+                session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
+            )
+    for (account_id, is_test), size in sorted(held.items()):
+        await quota.release_storage(session, account_id=account_id, is_test=is_test, size=size)
+    if delete_rows:
+        await repository.delete_rows(session, [file.pk for file in files])
     await remove_objects(storage, files)
 
 

@@ -104,5 +104,5 @@ async def delete_project(
     await repository.lock_account(session, account_id)
     project = await get_project(session, account_id=account_id, project_id=project_id)
     files = await lock_files_of_project(session, project.id)
-    await discard_files(session, storage, files)
+    await discard_files(session, storage, files, delete_rows=False)  # the cascade deletes them
     await repository.delete_project_row(session, project.id)

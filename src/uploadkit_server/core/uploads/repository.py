@@ -48,3 +48,18 @@ def record_event(session: AsyncSession, file: File, event: str, detail: str | No
             detail=detail,
         )
     )
+
+
+async def open_multipart_uploads(session: AsyncSession, *, keys: list[str]) -> set[tuple[str, str]]:
+    """``(key, upload_id)`` of the multipart uploads among ``keys`` that are still in flight."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):  # keep the IN list within every database's limits
+        rows = await session.execute(
+            select(File.key, File.upload_id).where(
+                File.key.in_(keys[start : start + 500]),
+                File.status == FileStatus.UPLOADING,
+                File.upload_id.is_not(None),
+            )
+        )
+        found.update((key, upload_id) for key, upload_id in rows if upload_id)
+    return found

@@ -104,7 +104,7 @@ class UploadService:
                 f"File size {body.file_size} bytes exceeds the {limit} byte limit",
                 suggestion=(
                     f"Upgrade your plan at {self.settings.billing_url}"
-                    if tier_max < route.max_file_size
+                    if tier_max <= route.max_file_size
                     else f"Raise maxFileSize of route '{route.slug}'"
                 ),
             )

@@ -1,0 +1,84 @@
+"""Abort multipart uploads the bucket holds but no upload record tracks any more.
+
+The expiry job cleans every upload it has a row for. This sweep catches the rest: an upload
+started in storage whose request then failed before its row committed, one whose abort failed
+after its row was marked FAILED, one whose project was deleted meanwhile. Only object stores
+that list their multipart uploads take part (S3); for the others the sweep does nothing.
+
+An upload is swept only when it is older than a part URL's lifetime plus the grace period and
+no row in flight names it, so an upload being resumed (its row keeps it) is never touched, and
+several processes sweeping at once only abort the same orphans twice, which is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from uploadkit_server.clock import utcnow
+from uploadkit_server.core.uploads.repository import open_multipart_uploads
+from uploadkit_server.core.uploads.schemas import PART_URL_LIFETIME_SECONDS
+from uploadkit_server.runtime import Runtime
+
+if TYPE_CHECKING:
+    from uploadkit_server.storage.s3 import PendingMultipart
+
+logger = logging.getLogger("uploadkit.jobs.orphaned_multipart")
+
+#: Every object key the server makes starts with its project id (``proj_…``); nothing else in a
+#: shared bucket is touched.
+SERVER_KEY_PREFIX = "proj_"
+#: Listing a bucket's uploads is a paid request; once an hour is plenty for a safety net.
+DEFAULT_SWEEP_EVERY = timedelta(hours=1)
+
+
+@runtime_checkable
+class ListsMultipartUploads(Protocol):
+    """What the sweep needs of a backend (``S3Storage`` has it; local storage does not)."""
+
+    async def multipart_uploads(
+        self, *, prefix: str = "", started_before: datetime | None = None
+    ) -> list[PendingMultipart]: ...
+
+    async def abort_multipart(self, key: str, *, upload_id: str) -> None: ...
+
+
+class OrphanedMultipartSweep:
+    """A background job (``await sweep(runtime)``) that runs at most once per ``every``."""
+
+    __name__ = "abort_orphaned_multipart_uploads"
+
+    def __init__(
+        self,
+        *,
+        every: timedelta = DEFAULT_SWEEP_EVERY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.every = every
+        self.clock = clock
+        self._last_run: datetime | None = None
+
+    async def __call__(self, runtime: Runtime) -> int:
+        storage = runtime.storage
+        if not isinstance(storage, ListsMultipartUploads):
+            return 0
+        now = self.clock()
+        if self._last_run is not None and now - self._last_run < self.every:
+            return 0
+        self._last_run = now
+        cutoff = now - timedelta(
+            seconds=PART_URL_LIFETIME_SECONDS + runtime.settings.upload_grace_period
+        )
+        stale = await storage.multipart_uploads(prefix=SERVER_KEY_PREFIX, started_before=cutoff)
+        if not stale:
+            return 0
+        async with runtime.sessionmaker() as session:
+            tracked = await open_multipart_uploads(session, keys=[u.key for u in stale])
+        orphans = [u for u in stale if (u.key, u.upload_id) not in tracked]
+        for upload in orphans:
+            await storage.abort_multipart(upload.key, upload_id=upload.upload_id)
+        if orphans:
+            logger.info("aborted %d orphaned multipart uploads", len(orphans))
+        return len(orphans)

@@ -1,0 +1,76 @@
+"""Small filesystem steps of the local backend, each safe against a concurrent process doing
+the same thing: atomic placement, pruning of empty folders, removal of stale leftovers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from uploadkit_server.storage.base import StorageError
+
+
+class KeyConflict(StorageError):
+    """The key needs a directory where an object is, or the reverse (``a`` and ``a/b``)."""
+
+
+def write_all(handle: BinaryIO, data: bytes | bytearray) -> None:
+    """Write every byte to an unbuffered file (a raw write may take fewer than offered)."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        view = view[written or 0 :]
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def move_into_place(source: Path, target: Path) -> None:
+    """Atomic rename, creating parent directories; retried if a concurrent delete prunes a
+    parent between its creation and the rename. ``KeyConflict`` if a file is in the way."""
+    for attempt in range(5):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            return
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
+            raise KeyConflict(f"{target.name}: the key clashes with another key") from error
+        except FileNotFoundError:
+            if attempt == 4 or not source.exists():
+                raise
+
+
+def prune_empty_parents(path: Path, stop: Path) -> None:
+    """Remove the folders above ``path`` that are now empty, up to (not including) ``stop``."""
+    current = path.parent
+    while current != stop and stop in current.parents:
+        try:
+            current.rmdir()
+        except OSError:  # not empty (or already gone): whoever is using it keeps it
+            return
+        current = current.parent
+
+
+def remove_entries_older_than(directory: Path, cutoff: float) -> int:
+    """Remove the files and folders directly in ``directory`` last modified before ``cutoff``."""
+    removed = 0
+    try:
+        entries = list(directory.iterdir())
+    except FileNotFoundError:
+        return 0
+    for path in entries:
+        try:
+            if path.lstat().st_mtime >= cutoff:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed

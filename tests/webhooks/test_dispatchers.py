@@ -1,0 +1,155 @@
+"""Several dispatchers on one database (each with its own engine, as separate processes have):
+a claimed row is leased, so no attempt is sent twice; a lapsed lease makes the row due again;
+a commit in this process wakes the dispatcher without waiting for a poll."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.support.webhook_receiver import WebhookReceiver, wait_until
+from tests.webhooks.queueing import queue_deliveries
+from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
+from uploadkit_server.core.webhooks.repository import ClaimedDelivery
+from uploadkit_server.core.webhooks.sender import AttemptResult
+from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.runtime import Runtime
+from uploadkit_server.settings import Settings
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {
+        "webhook_allow_private": True,
+        "webhook_dispatcher": False,  # the tests run their own
+        "webhook_retry_delays": [0, 0],
+        "webhook_poll_interval": 0.02,
+        "webhook_concurrency": 4,
+    }
+
+
+class CountingDispatcher(WebhookDispatcher):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent: list[str] = []
+
+    async def deliver(self, claimed: ClaimedDelivery) -> AttemptResult:
+        self.sent.append(claimed.id)
+        return await super().deliver(claimed)
+
+
+@pytest.fixture
+async def make_dispatcher(settings: Settings) -> AsyncIterator[Any]:
+    """Dispatchers with their own engine each, closed after the test."""
+    made: list[tuple[WebhookDispatcher, Any]] = []
+
+    def make(**overrides: Any) -> CountingDispatcher:
+        engine = create_engine(settings.effective_database_url)
+        dispatcher = CountingDispatcher(
+            settings=settings.model_copy(update=overrides),
+            sessionmaker=create_sessionmaker(engine),
+        )
+        made.append((dispatcher, engine))
+        return dispatcher
+
+    yield make
+    for dispatcher, engine in made:
+        await dispatcher.stop()
+        await engine.dispose()
+
+
+async def delivery_states(runtime: Runtime) -> tuple[Counter[str], Counter[int]]:
+    async with runtime.sessionmaker() as session:
+        statuses = Counter((await session.scalars(select(WebhookDelivery.status))).all())
+        per_delivery = (
+            await session.execute(
+                select(WebhookAttempt.delivery_pk, func.count()).group_by(
+                    WebhookAttempt.delivery_pk
+                )
+            )
+        ).all()
+    return statuses, Counter(count for _pk, count in per_delivery)
+
+
+async def test_two_dispatchers_never_send_the_same_attempt_twice(
+    runtime: Runtime, account: Any, receiver: WebhookReceiver, make_dispatcher: Any
+) -> None:
+    receiver.delay = 0.005
+    ids = await queue_deliveries(
+        runtime.sessionmaker,
+        project_id=account.project.id,
+        account_id=account.account.id,
+        url=receiver.url,
+        count=80,
+    )
+    first, second = make_dispatcher(), make_dispatcher()
+    first.start()
+    second.start()
+    await wait_until(lambda: receiver.count() >= len(ids))
+
+    async def all_delivered() -> bool:
+        statuses, _ = await delivery_states(runtime)
+        return statuses == Counter({DeliveryStatus.DELIVERED: len(ids)})
+
+    for _ in range(500):
+        if await all_delivered():
+            break
+        await asyncio.sleep(0.02)
+    await first.stop()
+    await second.stop()
+
+    received = Counter(r.headers["webhook-id"] for r in receiver.received)
+    assert received == Counter(dict.fromkeys(ids, 1))  # every delivery once, none twice
+    assert sorted(first.sent + second.sent) == sorted(ids)
+    statuses, attempts_per_delivery = await delivery_states(runtime)
+    assert statuses == Counter({DeliveryStatus.DELIVERED: len(ids)})
+    assert attempts_per_delivery == Counter({1: len(ids)})
+
+
+async def test_a_leased_row_is_skipped_until_the_lease_lapses(
+    runtime: Runtime, account: Any, receiver: WebhookReceiver, make_dispatcher: Any
+) -> None:
+    ids = await queue_deliveries(
+        runtime.sessionmaker,
+        project_id=account.project.id,
+        account_id=account.account.id,
+        url=receiver.url,
+        count=3,
+    )
+    crashed, survivor = make_dispatcher(), make_dispatcher()
+    crashed.lease_seconds = 0.3  # as if it died holding the rows, with a short lease
+    claimed = await crashed.claim(10)
+    assert sorted(c.id for c in claimed) == sorted(ids)
+    assert await survivor.claim(10) == []  # leased: nobody else may send them
+
+    await asyncio.sleep(0.4)  # let the short lease run out
+    assert await survivor.dispatch_due() == 3
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(ids)
+
+    # The dispatcher that lost its lease cannot overwrite the survivor's result.
+    await crashed.deliver(claimed[0])
+    statuses, attempts_per_delivery = await delivery_states(runtime)
+    assert statuses == Counter({DeliveryStatus.DELIVERED: 3})
+    assert attempts_per_delivery == Counter({1: 3})
+
+
+async def test_a_commit_in_this_process_wakes_the_dispatcher(
+    runtime: Runtime, account: Any, receiver: WebhookReceiver, make_dispatcher: Any
+) -> None:
+    sleepy = make_dispatcher(webhook_poll_interval=3600.0)  # would not poll again in this test
+    sleepy.start()
+    await asyncio.sleep(0.1)  # it has polled once and found nothing
+    await queue_deliveries(
+        runtime.sessionmaker,
+        project_id=account.project.id,
+        account_id=account.account.id,
+        url=receiver.url,
+        count=1,
+    )
+    await wait_until(lambda: receiver.count() == 1, deadline_seconds=10)
