@@ -93,8 +93,14 @@ def test_webhook_round_trip_with_verify_and_delivery_management(
         sdk.webhooks.delivery(delivery["id"])
 
 
-def test_rotated_keys_still_verify(sdk: UploadKit) -> None:
+def test_after_rotation_webhooks_verify_with_the_secret_now_listed(
+    sdk: UploadKit, live: Live, receiver: Receiver
+) -> None:
     before = sdk.webhooks.signing_keys()
     after = sdk.webhooks.rotate_signing_keys()
     assert after["currentSigningKey"] == before["nextSigningKey"]
-    assert after["secret"].startswith("whsec_")
+
+    sdk.routes.create(live.project_id, slug="rotated", webhook_url=receiver.url)
+    file = sdk.upload(b"after rotation", route="rotated")
+    [(body, headers)] = receiver.wait_for(1)
+    assert verify_webhook(body, headers, after["secret"])["file"]["id"] == file["id"]
