@@ -202,16 +202,20 @@ class Uploader:
         token, part_size, etags, urls = self._start_or_resume(source, route, metadata, resume)
         tracker.add(sum(_part_length(source.size, part_size, n) for n in etags))
         stop = threading.Event()
-        failure = self._put_parts(source, part_size, urls, etags, tracker, stop, cancel)
+        failure = self._put_parts(source, token, part_size, urls, etags, tracker, stop, cancel)
         if isinstance(failure, UploadCancelled) or (cancel is not None and cancel.is_set()):
-            self.api.request(
-                "POST",
-                "/upload/multipart/abort",
-                json={"fileId": token.file_id, "uploadId": token.upload_id},
-            )
             self._forget(route, source)
+            outcome = "aborted"
+            try:
+                self.api.request(
+                    "POST",
+                    "/upload/multipart/abort",
+                    json={"fileId": token.file_id, "uploadId": token.upload_id},
+                )
+            except UploadKitError as error:  # the expiry job removes the parts later
+                outcome = f"not aborted ({error.code}); the server will expire it"
             raise UploadCancelled(
-                f"Upload of {source.name} was cancelled and aborted",
+                f"Upload of {source.name} was cancelled and {outcome}",
                 file_id=token.file_id,
                 upload_id=token.upload_id,
             )
@@ -276,8 +280,9 @@ class Uploader:
         )
         part_size = int(listing["partSize"])
         count = int(listing["partCount"])
-        if count != max(1, math.ceil(source.size / part_size)):
-            raise _Mismatch(f"Upload {token.file_id} has {count} parts; this file would have more")
+        needed = max(1, math.ceil(source.size / part_size))
+        if count != needed:
+            raise _Mismatch(f"Upload {token.file_id} has {count} parts; this file needs {needed}")
         etags = {
             int(p["partNumber"]): str(p["etag"])
             for p in listing["parts"]
@@ -294,6 +299,14 @@ class Uploader:
             urls = {int(p["partNumber"]): str(p["uploadUrl"]) for p in signed["parts"]}
         return token, part_size, etags, urls
 
+    def _sign_part(self, token: ResumeToken, number: int) -> str:
+        signed = self.api.request(
+            "POST",
+            "/upload/multipart/sign-parts",
+            json={"fileId": token.file_id, "uploadId": token.upload_id, "partNumbers": [number]},
+        )
+        return str(signed["parts"][0]["uploadUrl"])
+
     def _forget(self, route: str, source: UploadSource) -> None:
         if self.resume_store is not None and source.fingerprint is not None:
             self.resume_store.forget(route, source.fingerprint)
@@ -301,6 +314,7 @@ class Uploader:
     def _put_parts(
         self,
         source: UploadSource,
+        token: ResumeToken,
         part_size: int,
         urls: dict[int, str],
         etags: dict[int, str],
@@ -320,15 +334,24 @@ class Uploader:
         failures: list[BaseException] = []
 
         def send(number: int, url: str) -> None:
-            response = self._put(
-                url,
-                source,
-                offset=(number - 1) * part_size,
-                length=_part_length(source.size, part_size, number),
-                content_type=None,
-                tracker=tracker,
-                halted=stop.is_set,
-            )
+            def put(to: str) -> httpx.Response:
+                return self._put(
+                    to,
+                    source,
+                    offset=(number - 1) * part_size,
+                    length=_part_length(source.size, part_size, number),
+                    content_type=None,
+                    tracker=tracker,
+                    halted=stop.is_set,
+                )
+
+            try:
+                response = put(url)
+            except StorageRejected as refused:
+                if refused.status != 403:
+                    raise
+                # Part URLs live an hour and a long upload outlives them: sign this one again.
+                response = put(self._sign_part(token, number))
             etag: str | None = response.headers.get("etag")
             if not etag:
                 raise StorageRejected(f"Storage returned no ETag for part {number}")
@@ -357,9 +380,9 @@ class Uploader:
             threading.Thread(target=worker, name=f"uploadkit-part-{n}", daemon=True)
             for n in range(min(self.concurrency, len(urls)))
         ]
-        for thread in workers:
-            thread.start()
         try:
+            for thread in workers:
+                thread.start()
             while alive := [thread for thread in workers if thread.is_alive()]:
                 alive[0].join(_POLL_SECONDS)
                 if cancel is not None and cancel.is_set():
@@ -369,7 +392,8 @@ class Uploader:
             stop.set()
             no_new_parts.set()
             for thread in workers:
-                thread.join()
+                if thread.ident is not None:  # started
+                    thread.join()
             raise
         return failures[0] if failures else None
 

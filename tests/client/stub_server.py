@@ -62,7 +62,7 @@ def stub_server(script: list[Canned]) -> Iterator[Stub]:
             """Quiet."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield Stub(url=f"http://127.0.0.1:{server.server_address[1]}", requests=seen)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,36 @@ def test_the_installed_script_reports_errors_with_exit_codes(env: dict[str, str]
     assert done.returncode == 1
     assert "NOT_FOUND" in done.stderr
     assert done.stdout == ""
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes(
+    env: dict[str, str], state_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.bin"
+    data = write(path, 64 * MIB)
+    command = [sys.executable, "-m", "uploadkit_server", "upload", str(path), "-r", "files"]
+    full_env = {**os.environ, **env}
+    process = subprocess.Popen(
+        [*command, "--concurrency", "1"],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not list(state_dir.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.005)  # the upload is started and remembered: now press Ctrl-C
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Run the same command again to resume" in stderr
+    [state] = state_dir.glob("*.json")
+    file_id = json.loads(state.read_text())["file_id"]
+
+    again = subprocess.run(
+        [*command, "--json"], env=full_env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    [file] = json.loads(again.stdout)
+    assert file["id"] == file_id
+    assert download(file["url"]) == data

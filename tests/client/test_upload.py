@@ -3,10 +3,12 @@ resume after a failed part, cancellation that aborts on the server."""
 
 from __future__ import annotations
 
+import _thread
 import io
 import os
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -41,11 +43,14 @@ class FaultyTransport(httpx.BaseTransport):
     """The real HTTP transport, except that chosen part PUTs fail (the first ``times`` attempts,
     or always). Counts every PUT by part number."""
 
-    def __init__(self, fail: dict[int, int] | None = None, *, error: str = "connect") -> None:
+    def __init__(
+        self, fail: dict[int | None, int] | None = None, *, error: str = "connect"
+    ) -> None:
         self.inner = httpx.HTTPTransport()
         self.fail = dict(fail or {})
         self.error = error
         self.puts: Counter[int | None] = Counter()
+        self.calls: Counter[str] = Counter()  # API calls by path
         self.lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -60,7 +65,10 @@ class FaultyTransport(httpx.BaseTransport):
                 request.read()  # drain the body as a server that dropped it late would
                 if self.error == "connect":
                     raise httpx.ConnectError("injected failure", request=request)
-                return httpx.Response(503, text="injected failure", request=request)
+                return httpx.Response(int(self.error), text="injected failure", request=request)
+        else:
+            with self.lock:
+                self.calls[request.url.path] += 1
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -171,6 +179,16 @@ def test_failing_parts_are_retried_with_backoff(
     with client_for(live, state_dir, transport, max_retries=3) as client:
         file = client.upload(tmp_path / "big.bin", route="files")
     assert transport.puts == {1: 1, 2: 3, 3: 1, 4: 4}
+    assert download(file["url"]) == data
+
+
+def test_an_expired_part_url_is_signed_again(live: Live, state_dir: Path, tmp_path: Path) -> None:
+    data = write(tmp_path / "slow.bin", 11 * MIB)
+    transport = FaultyTransport({2: 1}, error="403")  # as storage answers an expired URL
+    with client_for(live, state_dir, transport) as client:
+        file = client.upload(tmp_path / "slow.bin", route="files")
+    assert transport.puts == {1: 1, 2: 2, 3: 1}
+    assert transport.calls["/api/v1/upload/multipart/sign-parts"] == 1
     assert download(file["url"]) == data
 
 
@@ -301,3 +319,39 @@ def test_cancel_during_a_single_put_stops_it(sdk: UploadKit) -> None:
 def test_resume_token_for_an_unknown_upload_is_upload_not_found(sdk: UploadKit) -> None:
     with pytest.raises(UploadNotFound):
         sdk.upload(b"x" * 100, route="files", resume=ResumeToken("file_nope", "mpu_nope"))
+
+
+def test_a_stream_that_cannot_seek_is_read_whole(sdk: UploadKit) -> None:
+    class OneWay(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+    data = os.urandom(3000)
+    file = sdk.upload(OneWay(data), route="files", file_name="pipe.bin")
+    assert download(file["url"]) == data
+
+
+def test_ctrl_c_stops_the_workers_and_the_upload_stays_resumable(
+    live: Live, state_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "interrupted.bin"
+    data = write(path, 21 * MIB)  # 5 parts, sent one at a time below
+    pressed = threading.Event()
+
+    def press_ctrl_c(progress: Progress) -> None:
+        if progress.bytes_sent > 10 * MIB and not pressed.is_set():  # parts 1, 2 are stored
+            pressed.set()
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+            time.sleep(1)  # the main thread stops the upload before part 3 sends another chunk
+
+    with client_for(live, state_dir, FaultyTransport(), concurrency=1) as client:
+        with pytest.raises(KeyboardInterrupt):
+            client.upload(path, route="files", on_progress=press_ctrl_c)
+        workers = [t for t in threading.enumerate() if t.name.startswith("uploadkit-part")]
+        assert not any(t.is_alive() for t in workers)
+        assert list(state_dir.glob("*.json"))
+    resumed = FaultyTransport()
+    with client_for(live, state_dir, resumed) as client:
+        file = client.upload(path, route="files")
+    assert resumed.puts == {3: 1, 4: 1, 5: 1}
+    assert download(file["url"]) == data

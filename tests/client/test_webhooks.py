@@ -47,7 +47,7 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield state
     server.shutdown()
@@ -93,8 +93,14 @@ def test_webhook_round_trip_with_verify_and_delivery_management(
         sdk.webhooks.delivery(delivery["id"])
 
 
-def test_rotated_keys_still_verify(sdk: UploadKit) -> None:
+def test_after_rotation_webhooks_verify_with_the_secret_now_listed(
+    sdk: UploadKit, live: Live, receiver: Receiver
+) -> None:
     before = sdk.webhooks.signing_keys()
     after = sdk.webhooks.rotate_signing_keys()
     assert after["currentSigningKey"] == before["nextSigningKey"]
-    assert after["secret"].startswith("whsec_")
+
+    sdk.routes.create(live.project_id, slug="rotated", webhook_url=receiver.url)
+    file = sdk.upload(b"after rotation", route="rotated")
+    [(body, headers)] = receiver.wait_for(1)
+    assert verify_webhook(body, headers, after["secret"])["file"]["id"] == file["id"]

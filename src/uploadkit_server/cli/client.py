@@ -106,7 +106,7 @@ def upload(
     ],
     route: Annotated[str, typer.Option("--route", "-r", help="File route slug.")],
     metadata: Annotated[
-        str | None, typer.Option(help='JSON object stored with each file, e.g. \'{"a": 1}\'.')
+        str | None, typer.Option(help="JSON object stored with each file, e.g. '{\"a\": 1}'.")
     ] = None,
     resume: Annotated[
         bool, typer.Option(help="Continue an interrupted upload of the same file.")
