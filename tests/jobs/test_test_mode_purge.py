@@ -104,3 +104,57 @@ async def test_purge_works_through_batches(
     assert await purge_test_mode(runtime, now=utcnow() + timedelta(seconds=TTL + 1)) == 5
     for file in files:
         assert await runtime.storage.head(file["key"]) is None
+
+
+async def test_purge_removes_finished_test_deliveries_of_the_same_age(
+    runtime: Runtime, account: NewAccount
+) -> None:
+    from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+    from uploadkit_server.security import new_id
+
+    old = utcnow() - timedelta(seconds=TTL + 60)
+
+    def delivery(*, is_test: bool, status: str, created_at: Any) -> WebhookDelivery:
+        return WebhookDelivery(
+            id=new_id("msg"),
+            project_id=account.project.id,
+            is_test=is_test,
+            file_id=new_id("file"),
+            event="onUploadComplete",
+            url="https://example.com/h",
+            payload="{}",
+            status=status,
+            created_at=created_at,
+            updated_at=created_at,
+        )
+
+    rows = {
+        "old test delivered": delivery(
+            is_test=True, status=DeliveryStatus.DELIVERED, created_at=old
+        ),
+        "old test dead": delivery(is_test=True, status=DeliveryStatus.DEAD, created_at=old),
+        "old test still retrying": delivery(
+            is_test=True, status=DeliveryStatus.FAILED, created_at=old
+        ),
+        "new test delivered": delivery(
+            is_test=True, status=DeliveryStatus.DELIVERED, created_at=utcnow()
+        ),
+        "old live delivered": delivery(
+            is_test=False, status=DeliveryStatus.DELIVERED, created_at=old
+        ),
+    }
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add_all(rows.values())
+        await session.flush()
+        session.add(WebhookAttempt(delivery_pk=rows["old test delivered"].pk, status_code=200))
+
+    await purge_test_mode(runtime)
+
+    async with runtime.sessionmaker() as session:
+        left = set(await session.scalars(select(WebhookDelivery.id)))
+        attempts = await session.scalar(select(func.count()).select_from(WebhookAttempt))
+    assert left == {
+        rows[name].id
+        for name in ("old test still retrying", "new test delivered", "old live delivered")
+    }
+    assert attempts == 0
