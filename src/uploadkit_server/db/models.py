@@ -128,6 +128,7 @@ class File(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_files_listing", "project_id", "is_test", "status", "pk"),
         Index("ix_files_expiry", "status", "expires_at"),
+        Index("ix_files_test_purge", "is_test", "created_at"),
     )
 
     pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
