@@ -27,7 +27,6 @@ from uploadkit_server.core.files.repository import FileTrace
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.uploads.repository import record_event
 from uploadkit_server.core.usage import quota
-from uploadkit_server.core.webhooks import repository as webhook_repository
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
 from uploadkit_server.storage.base import StorageBackend
@@ -229,8 +228,7 @@ async def purge_test_files(
     session: AsyncSession, storage: StorageBackend, *, created_before: datetime, limit: int
 ) -> int:
     """Remove up to ``limit`` test-mode files created before ``created_before``, objects and
-    records alike, and, once none are left, the test-mode upload events and finished webhook
-    deliveries of the same age.
+    records alike, and, once none are left, the test-mode upload events of the same age.
     Returns how many files went; the caller repeats while it gets ``limit``."""
     files = await repository.lock_expired_test_files(
         session, created_before=created_before, limit=limit
@@ -238,7 +236,4 @@ async def purge_test_files(
     await discard_files(session, storage, files)
     if len(files) < limit:
         await repository.delete_test_events(session, created_before=created_before)
-        await webhook_repository.delete_finished_test_deliveries(
-            session, created_before=created_before
-        )
     return len(files)

@@ -109,19 +109,6 @@ async def list_attempts(session: AsyncSession, delivery_pk: int) -> Sequence[Web
     ).all()
 
 
-async def delete_finished_test_deliveries(
-    session: AsyncSession, *, created_before: datetime
-) -> None:
-    """Sandbox deliveries past the test-mode TTL that will never be sent again."""
-    old = select(WebhookDelivery.pk).where(
-        WebhookDelivery.is_test.is_(True),
-        WebhookDelivery.created_at < created_before,
-        WebhookDelivery.status.in_([DeliveryStatus.DELIVERED, DeliveryStatus.DEAD]),
-    )
-    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(old)))
-    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(old)))
-
-
 async def delete_delivery(session: AsyncSession, delivery_pk: int) -> None:
     await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk == delivery_pk))
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk == delivery_pk))
