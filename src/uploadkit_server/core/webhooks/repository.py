@@ -114,6 +114,24 @@ async def delete_delivery(session: AsyncSession, delivery_pk: int) -> None:
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk == delivery_pk))
 
 
+async def purge_test_deliveries(
+    session: AsyncSession, *, created_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` test-mode deliveries (and their attempts) created before then."""
+    pks = (
+        await session.scalars(
+            select(WebhookDelivery.pk)
+            .where(WebhookDelivery.is_test.is_(True), WebhookDelivery.created_at < created_before)
+            .order_by(WebhookDelivery.pk)
+            .limit(limit)
+        )
+    ).all()
+    if pks:
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(pks)))
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(pks)))
+    return len(pks)
+
+
 async def requeue(session: AsyncSession, delivery: WebhookDelivery, *, now: datetime) -> None:
     """Due at once with a fresh retry schedule; past attempts stay listed."""
     delivery.status = DeliveryStatus.PENDING
