@@ -118,7 +118,7 @@ class WebhookDispatcher:
                 next_attempt_at=utcnow() + delay if delay is not None else None,
             )
         if not written:
-            logger.warning("delivery %s changed while being sent; result dropped", claimed.id)
+            logger.info("delivery %s was redelivered or deleted while being sent", claimed.id)
         elif status is not DeliveryStatus.DELIVERED:
             logger.info(
                 "delivery %s attempt failed (%s): %s",

@@ -133,11 +133,13 @@ async def purge_test_deliveries(
 
 
 async def requeue(session: AsyncSession, delivery: WebhookDelivery, *, now: datetime) -> None:
-    """Due at once with a fresh retry schedule; past attempts stay listed."""
+    """Due at once with a fresh retry schedule; past attempts stay listed. An attempt in
+    flight loses its lease: its result is kept as history but does not end the new run."""
     delivery.status = DeliveryStatus.PENDING
     delivery.attempt_count = 0
     delivery.next_attempt_at = now
     delivery.delivered_at = None
+    delivery.locked_until = None
     await session.flush()
 
 
@@ -233,8 +235,11 @@ async def record_attempt(
     status: DeliveryStatus,
     next_attempt_at: datetime | None,
 ) -> bool:
-    """Write one attempt and the delivery's new state, if the claimer still holds the lease
-    (the row may have been deleted meanwhile). Returns whether it was written."""
+    """Write one attempt and, if the claimer still holds the lease, the delivery's new state.
+    Returns whether the state was written.
+
+    A lease is lost when the delivery was redelivered (its new run must not be overwritten by
+    an older attempt: the attempt joins the history only) or deleted (nothing is written)."""
     result = await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
@@ -248,12 +253,17 @@ async def record_attempt(
         )
         .execution_options(synchronize_session=False)
     )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
+    updated = getattr(result, "rowcount", 0) == 1
+    if not updated:
+        still_there = await session.scalar(
+            select(WebhookDelivery.pk).where(WebhookDelivery.pk == claimed.pk)
+        )
+        if still_there is None:
+            return False
     attempt.delivery_pk = claimed.pk
     session.add(attempt)
     await session.flush()
-    return True
+    return updated
 
 
 async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
