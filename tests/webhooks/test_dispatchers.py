@@ -190,3 +190,26 @@ async def test_redelivery_during_an_attempt_starts_a_new_run(
     detail = await delivery_detail(client, live_headers, delivery_id)
     assert detail["status"] == "delivered"
     assert [a["statusCode"] for a in detail["attempts"]] == [500, 200]
+
+
+async def test_stopping_mid_attempt_hands_the_row_back(
+    runtime: Runtime, account: Any, receiver: WebhookReceiver, make_dispatcher: Any
+) -> None:
+    receiver.delay = 5  # the attempt is in flight when the dispatcher stops
+    await queue_deliveries(
+        runtime.sessionmaker,
+        project_id=account.project.id,
+        account_id=account.account.id,
+        url=receiver.url,
+        count=1,
+    )
+    stopping = make_dispatcher()
+    stopping.start()
+    await wait_until(lambda: receiver.count() == 1)
+    await stopping.stop()
+    async with runtime.sessionmaker() as session:
+        delivery = (await session.scalars(select(WebhookDelivery))).one()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.locked_until is None
+
+    receiver.delay = 0
+    assert await make_dispatcher().dispatch_due() == 1  # due at once, not after the lease

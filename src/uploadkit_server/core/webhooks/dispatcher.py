@@ -151,10 +151,22 @@ class WebhookDispatcher:
     async def _deliver_logged(self, claimed: ClaimedDelivery) -> None:
         try:
             await self.deliver(claimed)
+        except asyncio.CancelledError:
+            # Shutting down mid-attempt: hand the row back now rather than when the lease
+            # lapses. (The receiver may have got it; at-least-once either way.)
+            await asyncio.shield(self._release(claimed))
+            raise
         except Exception:
             logger.exception(
                 "delivery %s could not be recorded; it is retried after its lease", claimed.id
             )
+
+    async def _release(self, claimed: ClaimedDelivery) -> None:
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await repository.release_lease(session, claimed)
+        except Exception:
+            logger.warning("could not release delivery %s; its lease will lapse", claimed.id)
 
     async def run(self) -> None:
         """Dispatch until cancelled."""

@@ -266,6 +266,16 @@ async def record_attempt(
     return updated
 
 
+async def release_lease(session: AsyncSession, claimed: ClaimedDelivery) -> None:
+    """Give a claimed row back unattempted, if the claimer still holds it."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
+        .values(locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
     return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))
 
