@@ -13,7 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.core.accounts.service import NewAccount, create_account, set_tier
+from uploadkit_server.core.accounts.service import (
+    NewAccount,
+    create_account,
+    parse_tier,
+    set_tier,
+)
 from uploadkit_server.core.file_routes.schemas import FileRouteCreate
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.migrate import migrate
@@ -24,6 +29,8 @@ from uploadkit_server.settings import Settings
 
 DEV_EMAIL = "dev@localhost"
 DEV_KEYS_FILE = "dev-keys.json"
+
+__all__ = ["admin_create_account", "admin_set_tier", "ensure_dev_account", "parse_tier"]
 
 
 @asynccontextmanager

@@ -1,4 +1,8 @@
-"""The ``uploadkit`` command: server side (serve, migrate, admin) and, later, client commands."""
+"""The ``uploadkit`` command: server side (serve, worker, migrate, admin) and client commands.
+
+Server modules (SQLAlchemy, Alembic) are imported inside the server commands, so the client
+commands start quickly.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from uploadkit_server.cli import bootstrap
 from uploadkit_server.cli import client as client_commands
-from uploadkit_server.core.accounts.service import parse_tier
 from uploadkit_server.errors import UploadKitError
 from uploadkit_server.settings import Settings
 
@@ -49,6 +51,8 @@ def serve(
     """Run the server. On an empty embedded data directory, first create a development account."""
     import uvicorn
 
+    from uploadkit_server.cli import bootstrap
+
     scheme = "https" if ssl_certfile else "http"
     if "UPLOADKIT_PUBLIC_URL" not in os.environ:
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
@@ -83,6 +87,8 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (also done at every server start)."""
+    from uploadkit_server.cli import bootstrap
+
     settings = _load_settings()
     asyncio.run(bootstrap.run_migrations(settings))
     console.print("Database is up to date.")
@@ -106,11 +112,13 @@ def create_account(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create an account with a first project and a live and a test key."""
+    from uploadkit_server.cli import bootstrap
+
     settings = _load_settings()
     try:
         data = asyncio.run(
             bootstrap.admin_create_account(
-                settings, email=email, tier=parse_tier(tier), rate_limit=rate_limit
+                settings, email=email, tier=bootstrap.parse_tier(tier), rate_limit=rate_limit
             )
         )
     except UploadKitError as error:
@@ -132,11 +140,13 @@ def set_tier(
     ] = None,
 ) -> None:
     """Change an account's tier (and its custom rate limit)."""
+    from uploadkit_server.cli import bootstrap
+
     settings = _load_settings()
     try:
         data = asyncio.run(
             bootstrap.admin_set_tier(
-                settings, account_id=account, tier=parse_tier(tier), rate_limit=rate_limit
+                settings, account_id=account, tier=bootstrap.parse_tier(tier), rate_limit=rate_limit
             )
         )
     except UploadKitError as error:
