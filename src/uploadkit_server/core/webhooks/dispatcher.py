@@ -135,9 +135,6 @@ class WebhookDispatcher:
         await asyncio.gather(*(self.deliver(item) for item in claimed))
         return len(claimed)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def _spawn(self, claimed: ClaimedDelivery) -> None:
         task = asyncio.create_task(self._deliver_logged(claimed), name=f"webhook-{claimed.id}")
         self._in_flight.add(task)
