@@ -32,6 +32,8 @@ class WebhookReceiver:
     default_status: int = 200
     statuses: list[int] = field(default_factory=list)
     delay: float = 0.0
+    #: Replaces the default short JSON answer when set.
+    reply_body: bytes | None = None
     received: list[ReceivedWebhook] = field(default_factory=list)
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,7 +74,7 @@ class WebhookReceiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.next_status()
-                reply = f'{{"received": true, "status": {status}}}'.encode()
+                reply = receiver.reply_body or f'{{"received": true, "status": {status}}}'.encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

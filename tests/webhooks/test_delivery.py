@@ -366,3 +366,18 @@ async def test_payload_is_exactly_the_spec_shape(
         "updatedAt",
     }
     assert body["file"] == file
+
+
+async def test_only_a_capped_excerpt_of_the_answer_is_read_and_kept(
+    client: httpx.AsyncClient,
+    live_headers: dict[str, str],
+    hooked_route: dict[str, Any],
+    receiver: WebhookReceiver,
+) -> None:
+    receiver.reply_body = b"ok:" + b"x" * 5_000_000  # far more than anyone should read
+    await upload_file(client, live_headers, b"x")
+    [listed] = await list_deliveries(client, live_headers)
+    detail = await wait_for_status(client, live_headers, listed["id"], "delivered")
+    [attempt] = detail["attempts"]
+    assert attempt["statusCode"] == 200
+    assert attempt["responseExcerpt"] == ("ok:" + "x" * 5_000_000)[:1024]

@@ -9,10 +9,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
+from tests.webhooks.helpers import delivery_detail
 from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.core.webhooks.repository import ClaimedDelivery
@@ -132,11 +134,13 @@ async def test_a_leased_row_is_skipped_until_the_lease_lapses(
     assert await survivor.dispatch_due() == 3
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(ids)
 
-    # The dispatcher that lost its lease cannot overwrite the survivor's result.
+    # A dispatcher that lost its lease cannot change the survivor's result; what it sent is
+    # still recorded, as history.
+    receiver.statuses = [500]
     await crashed.deliver(claimed[0])
     statuses, attempts_per_delivery = await delivery_states(runtime)
     assert statuses == Counter({DeliveryStatus.DELIVERED: 3})
-    assert attempts_per_delivery == Counter({1: 3})
+    assert attempts_per_delivery == Counter({1: 2, 2: 1})
 
 
 async def test_a_commit_in_this_process_wakes_the_dispatcher(
@@ -153,3 +157,59 @@ async def test_a_commit_in_this_process_wakes_the_dispatcher(
         count=1,
     )
     await wait_until(lambda: receiver.count() == 1, deadline_seconds=10)
+
+
+async def test_redelivery_during_an_attempt_starts_a_new_run(
+    client: httpx.AsyncClient,
+    live_headers: dict[str, str],
+    runtime: Runtime,
+    account: Any,
+    receiver: WebhookReceiver,
+    make_dispatcher: Any,
+) -> None:
+    [delivery_id] = await queue_deliveries(
+        runtime.sessionmaker,
+        project_id=account.project.id,
+        account_id=account.account.id,
+        url=receiver.url,
+        count=1,
+    )
+    dispatcher = make_dispatcher()
+    [in_flight] = await dispatcher.claim(1)
+    receiver.statuses = [500]  # the attempt in flight fails...
+    redelivered = await client.post(
+        f"/api/v1/webhooks/deliveries/{delivery_id}/redeliver", headers=live_headers
+    )
+    assert redelivered.status_code == 200
+    await dispatcher.deliver(in_flight)  # ...after the redelivery: history only
+    detail = await delivery_detail(client, live_headers, delivery_id)
+    assert detail["status"] == "pending"
+    assert [a["statusCode"] for a in detail["attempts"]] == [500]
+
+    assert await dispatcher.dispatch_due() == 1  # the new run
+    detail = await delivery_detail(client, live_headers, delivery_id)
+    assert detail["status"] == "delivered"
+    assert [a["statusCode"] for a in detail["attempts"]] == [500, 200]
+
+
+async def test_stopping_mid_attempt_hands_the_row_back(
+    runtime: Runtime, account: Any, receiver: WebhookReceiver, make_dispatcher: Any
+) -> None:
+    receiver.delay = 5  # the attempt is in flight when the dispatcher stops
+    await queue_deliveries(
+        runtime.sessionmaker,
+        project_id=account.project.id,
+        account_id=account.account.id,
+        url=receiver.url,
+        count=1,
+    )
+    stopping = make_dispatcher()
+    stopping.start()
+    await wait_until(lambda: receiver.count() == 1)
+    await stopping.stop()
+    async with runtime.sessionmaker() as session:
+        delivery = (await session.scalars(select(WebhookDelivery))).one()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.locked_until is None
+
+    receiver.delay = 0
+    assert await make_dispatcher().dispatch_due() == 1  # due at once, not after the lease

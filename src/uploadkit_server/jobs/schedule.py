@@ -11,6 +11,7 @@ from uploadkit_server.jobs.runner import Job
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
 from uploadkit_server.jobs.test_mode_purge import purge_test_mode
+from uploadkit_server.jobs.webhook_purge import purge_test_mode_deliveries
 
 
 def background_jobs() -> Sequence[Job]:
@@ -18,6 +19,7 @@ def background_jobs() -> Sequence[Job]:
         expire_abandoned_uploads,
         remove_stale_temp_files,
         purge_test_mode,
+        purge_test_mode_deliveries,
         OrphanedMultipartSweep(),
     ]
 

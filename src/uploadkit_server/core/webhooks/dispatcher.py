@@ -118,7 +118,7 @@ class WebhookDispatcher:
                 next_attempt_at=utcnow() + delay if delay is not None else None,
             )
         if not written:
-            logger.warning("delivery %s changed while being sent; result dropped", claimed.id)
+            logger.info("delivery %s was redelivered or deleted while being sent", claimed.id)
         elif status is not DeliveryStatus.DELIVERED:
             logger.info(
                 "delivery %s attempt failed (%s): %s",
@@ -135,9 +135,6 @@ class WebhookDispatcher:
         await asyncio.gather(*(self.deliver(item) for item in claimed))
         return len(claimed)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def _spawn(self, claimed: ClaimedDelivery) -> None:
         task = asyncio.create_task(self._deliver_logged(claimed), name=f"webhook-{claimed.id}")
         self._in_flight.add(task)
@@ -151,10 +148,22 @@ class WebhookDispatcher:
     async def _deliver_logged(self, claimed: ClaimedDelivery) -> None:
         try:
             await self.deliver(claimed)
+        except asyncio.CancelledError:
+            # Shutting down mid-attempt: hand the row back now rather than when the lease
+            # lapses. (The receiver may have got it; at-least-once either way.)
+            await asyncio.shield(self._release(claimed))
+            raise
         except Exception:
             logger.exception(
                 "delivery %s could not be recorded; it is retried after its lease", claimed.id
             )
+
+    async def _release(self, claimed: ClaimedDelivery) -> None:
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await repository.release_lease(session, claimed)
+        except Exception:
+            logger.warning("could not release delivery %s; its lease will lapse", claimed.id)
 
     async def run(self) -> None:
         """Dispatch until cancelled."""

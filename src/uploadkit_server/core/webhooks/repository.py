@@ -114,12 +114,32 @@ async def delete_delivery(session: AsyncSession, delivery_pk: int) -> None:
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk == delivery_pk))
 
 
+async def purge_test_deliveries(
+    session: AsyncSession, *, created_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` test-mode deliveries (and their attempts) created before then."""
+    pks = (
+        await session.scalars(
+            select(WebhookDelivery.pk)
+            .where(WebhookDelivery.is_test.is_(True), WebhookDelivery.created_at < created_before)
+            .order_by(WebhookDelivery.pk)
+            .limit(limit)
+        )
+    ).all()
+    if pks:
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(pks)))
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(pks)))
+    return len(pks)
+
+
 async def requeue(session: AsyncSession, delivery: WebhookDelivery, *, now: datetime) -> None:
-    """Due at once with a fresh retry schedule; past attempts stay listed."""
+    """Due at once with a fresh retry schedule; past attempts stay listed. An attempt in
+    flight loses its lease: its result is kept as history but does not end the new run."""
     delivery.status = DeliveryStatus.PENDING
     delivery.attempt_count = 0
     delivery.next_attempt_at = now
     delivery.delivered_at = None
+    delivery.locked_until = None
     await session.flush()
 
 
@@ -215,8 +235,11 @@ async def record_attempt(
     status: DeliveryStatus,
     next_attempt_at: datetime | None,
 ) -> bool:
-    """Write one attempt and the delivery's new state, if the claimer still holds the lease
-    (the row may have been deleted meanwhile). Returns whether it was written."""
+    """Write one attempt and, if the claimer still holds the lease, the delivery's new state.
+    Returns whether the state was written.
+
+    A lease is lost when the delivery was redelivered (its new run must not be overwritten by
+    an older attempt: the attempt joins the history only) or deleted (nothing is written)."""
     result = await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
@@ -230,12 +253,27 @@ async def record_attempt(
         )
         .execution_options(synchronize_session=False)
     )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
+    updated = getattr(result, "rowcount", 0) == 1
+    if not updated:
+        still_there = await session.scalar(
+            select(WebhookDelivery.pk).where(WebhookDelivery.pk == claimed.pk)
+        )
+        if still_there is None:
+            return False
     attempt.delivery_pk = claimed.pk
     session.add(attempt)
     await session.flush()
-    return True
+    return updated
+
+
+async def release_lease(session: AsyncSession, claimed: ClaimedDelivery) -> None:
+    """Give a claimed row back unattempted, if the claimer still holds it."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
+        .values(locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
