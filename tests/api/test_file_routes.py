@@ -46,6 +46,9 @@ async def test_create_list_get_update_delete(
     assert patched.status_code == 200, patched.text
     assert patched.json()["maxFileSize"] == 512 * 1024
     assert patched.json()["allowedTypes"] == ["video/*"]
+    stored = await client.get(f"/api/v1/routers/{route['id']}", headers=live_headers)
+    assert stored.json()["maxFileSize"] == 512 * 1024  # saved, not only echoed back
+    assert stored.json()["allowedTypes"] == ["video/*"]
 
     deleted = await client.delete(f"/api/v1/routers/{route['id']}", headers=live_headers)
     assert deleted.json() == {"deleted": True}
