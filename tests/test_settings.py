@@ -58,3 +58,18 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UPLOADKIT_WEBHOOK_RETRY_DELAYS", "1,-5")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBHOOK_TIMEOUT", "0"),
+        ("JOB_INTERVAL", "-1"),
+        ("TEST_MODE_TTL", "-5"),
+        ("REDIS_TIMEOUT", "0"),
+    ],
+)
+def test_durations_must_be_positive(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"UPLOADKIT_{name}", value)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]

@@ -51,9 +51,9 @@ class Settings(BaseSettings):
     #: Prefix of the rate limiter's Redis keys (one sorted set per API key hash).
     rate_limit_key_prefix: str = "uploadkit:ratelimit:"
     #: Seconds to wait for Redis before deciding in-process instead.
-    redis_timeout: float = 0.5
+    redis_timeout: float = Field(default=0.5, gt=0)
     #: Seconds between attempts to reach Redis again after it failed.
-    redis_retry_interval: float = 5.0
+    redis_retry_interval: float = Field(default=5.0, gt=0)
     storage: StorageKind = StorageKind.LOCAL
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
@@ -68,19 +68,19 @@ class Settings(BaseSettings):
         default_factory=lambda: [60, 300, 1800]
     )
     webhook_allow_private: bool = False
-    webhook_timeout: float = 30.0
+    webhook_timeout: float = Field(default=30.0, gt=0)
     #: Run the webhook dispatcher inside the server process (off: only `uploadkit worker` sends).
     webhook_dispatcher: bool = True
     #: Seconds between checks for deliveries queued by other processes (same-process commits
     #: wake the dispatcher at once).
-    webhook_poll_interval: float = 0.5
+    webhook_poll_interval: float = Field(default=0.5, gt=0)
     #: Deliveries sent at the same time by one dispatcher.
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
-    test_mode_ttl: int = 86400
+    test_mode_ttl: int = Field(default=86400, ge=0)
     secret_key: str | None = None
     billing_url: str = "https://app.uploadkit.dev/billing"
-    upload_grace_period: int = 300
-    job_interval: float = 30.0
+    upload_grace_period: int = Field(default=300, ge=0)
+    job_interval: float = Field(default=30.0, gt=0)
     run_background_jobs: bool = True
 
     @field_validator("trusted_proxies", mode="before")
