@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     #: Seconds to wait for Redis before deciding in-process instead.
     redis_timeout: float = Field(default=0.5, gt=0)
     #: Seconds between attempts to reach Redis again after it failed.
-    redis_retry_interval: float = Field(default=5.0, gt=0)
+    redis_retry_interval: float = Field(default=5.0, ge=0)
     storage: StorageKind = StorageKind.LOCAL
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
