@@ -44,6 +44,7 @@ from uploadkit_server.storage.base import (
     StoredPart,
 )
 from uploadkit_server.storage.local_files import (
+    append_file,
     move_into_place,
     prune_empty_parents,
     remove_entries_older_than,
@@ -386,13 +387,13 @@ class LocalStorage:
         digests = hashlib.md5()
         size = 0
         try:
-            with open(temp, "xb") as out:
+            with open(temp, "xb", buffering=0) as out:
                 for part in chosen:
-                    with open(upload_dir / f"{part.part_number:05d}.part", "rb") as source:
-                        shutil.copyfileobj(source, out, CHUNK_SIZE)
+                    part_path = upload_dir / f"{part.part_number:05d}.part"
+                    with open(part_path, "rb", buffering=0) as source:
+                        append_file(source, out, chunk_size=CHUNK_SIZE)
                     digests.update(bytes.fromhex(normalize_etag(part.etag)))
                     size += part.size
-                out.flush()
                 os.fsync(out.fileno())
             etag = f'"{digests.hexdigest()}-{len(chosen)}"'
             meta = self._object_meta(record.get("contentType", DEFAULT_CONTENT_TYPE), etag, size)
