@@ -133,6 +133,24 @@ async def test_delete_of_missing_object_is_fine(storage_backend: BackendUnderTes
     assert await storage_backend.storage.head(KEY) is None
 
 
+async def test_delete_many_removes_every_key_and_ignores_missing(
+    storage_backend: BackendUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = storage_backend.storage
+    # S3 in batches of 2, so that several DeleteObjects calls are made (no effect elsewhere).
+    monkeypatch.setattr("uploadkit_server.storage.s3.DELETE_OBJECTS_BATCH", 2)
+    keys = [f"proj_many/route/{n}/f.bin" for n in range(5)]
+    for n, key in enumerate(keys):
+        await put_object(storage_backend, key, bytes([n]) * 10)
+    kept = "proj_many/route/kept/f.bin"
+    await put_object(storage_backend, kept, b"stay")
+    await storage.delete_many([*keys, "proj_many/route/never/existed.bin"])
+    for key in keys:
+        assert await storage.head(key) is None, key
+    assert await read_all(storage, kept) == b"stay"
+    await storage.delete_many([])
+
+
 async def test_presign_get_is_none_or_serves_the_bytes(storage_backend: BackendUnderTest) -> None:
     await put_object(storage_backend, KEY, b"downloadable", "text/plain")
     url = await storage_backend.storage.presign_get(KEY, expires_in=60)

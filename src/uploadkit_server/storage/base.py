@@ -7,7 +7,7 @@ error. Presigned URLs are absolute and lock method, key, content type, content l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -97,6 +97,11 @@ class StorageBackend(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the object. Deleting a missing object is not an error."""
+        ...
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove these objects in as few calls as the store allows (project deletion, purges).
+        Missing objects are not an error."""
         ...
 
     async def presign_get(self, key: str, *, expires_in: int) -> str | None:

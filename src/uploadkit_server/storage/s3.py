@@ -18,7 +18,7 @@ Every botocore error is translated here: a missing object or upload is ``ObjectN
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,8 @@ from uploadkit_server.storage.base import (
 
 #: Error codes S3 (and the compatible stores) use for "no such thing".
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
+#: DeleteObjects takes at most this many keys a call.
+DELETE_OBJECTS_BATCH = 1000
 #: Error codes that mean the parts named on complete do not fit what the store holds.
 _BAD_PARTS_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"})
 
@@ -354,3 +356,24 @@ class S3Storage:
             except ClientError as error:
                 if _error_code(error) not in _MISSING_CODES:
                     raise
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        client = await self._s3()
+        for start in range(0, len(keys), DELETE_OBJECTS_BATCH):
+            batch = keys[start : start + DELETE_OBJECTS_BATCH]
+            with _translated("DeleteObjects"):
+                response = await client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                )
+            failed = [
+                error
+                for error in response.get("Errors", [])
+                if error.get("Code") not in _MISSING_CODES
+            ]
+            if failed:
+                first = failed[0]
+                raise StorageError(
+                    f"DeleteObjects failed for {len(failed)} keys, e.g. {first.get('Key')!r}: "
+                    f"{first.get('Code')} {first.get('Message', '')}".rstrip()
+                )

@@ -142,21 +142,24 @@ async def release_reservation(session: AsyncSession, file: File) -> None:
 
 
 async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTrace]) -> None:
-    """Remove what storage holds for each file: its object, and its multipart upload if one may
-    still be open. Both calls are no-ops on what is already gone."""
+    """Remove what storage holds for each file: its multipart upload if one may still be open
+    (few: only uploads in flight), then every object in batches. Both are no-ops on what is
+    already gone."""
+    files = list(files)
     gate = asyncio.Semaphore(STORAGE_CONCURRENCY)
 
-    async def remove(key: str, upload_id: str | None) -> None:
+    async def abort(key: str, upload_id: str) -> None:
         async with gate:
-            if upload_id is not None:
-                await storage.abort_multipart(key, upload_id=upload_id)
-            await storage.delete(key)
+            await storage.abort_multipart(key, upload_id=upload_id)
 
-    targets = [
-        (file.key, file.upload_id if file.status == FileStatus.UPLOADING else None)
-        for file in files
-    ]
-    await asyncio.gather(*(remove(key, upload_id) for key, upload_id in targets))
+    await asyncio.gather(
+        *(
+            abort(file.key, file.upload_id)
+            for file in files
+            if file.upload_id is not None and file.status == FileStatus.UPLOADING
+        )
+    )
+    await storage.delete_many([file.key for file in files])
 
 
 async def _mark_deleted(session: AsyncSession, file: File) -> None:
