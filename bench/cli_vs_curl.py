@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.live_server import live_server  # noqa: E402
+from tests.support.live_server import live_server
 
 MIB = 1024 * 1024
 UPLOADKIT = [sys.executable, "-m", "uploadkit_server"]

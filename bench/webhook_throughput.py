@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,25 +28,26 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benchmark shares the test suite's helpers
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tests.support.live_server import free_port
+from tests.webhooks.queueing import queue_deliveries
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
-from uploadkit_server.core.webhooks.outbox import enqueue_upload_complete
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.models import (
     DeliveryStatus,
-    File,
-    FileRoute,
-    FileStatus,
     Tier,
     WebhookAttempt,
     WebhookDelivery,
 )
 from uploadkit_server.db.session import create_engine, create_sessionmaker
-from uploadkit_server.security import new_id, random_token
 from uploadkit_server.settings import Settings
 
 # -- receiver ------------------------------------------------------------------------------
@@ -77,58 +77,7 @@ def _receiver_main(port: int) -> None:
     asyncio.run(_serve(port))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-async def queue_deliveries(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    project_id: str,
-    account_id: str,
-    url: str,
-    count: int,
-) -> list[str]:
-    """``count`` UPLOADED files with their queued deliveries, in one transaction (the outbox
-    call the upload service makes on complete)."""
-    ids: list[str] = []
-    async with sessionmaker() as session, session.begin():
-        route = FileRoute(
-            id=new_id("route"),
-            project_id=project_id,
-            slug="r" + random_token(6),
-            max_file_size=1024,
-            webhook_url=url,
-        )
-        session.add(route)
-        await session.flush()
-        now = utcnow()
-        for n in range(count):
-            file = File(
-                id=new_id("file"),
-                project_id=project_id,
-                account_id=account_id,
-                route_id=route.id,
-                route_slug=route.slug,
-                key=f"{project_id}/{route.slug}/{random_token(8)}/file-{n}.txt",
-                file_name=f"file-{n}.txt",
-                file_size=1,
-                content_type="text/plain",
-                status=FileStatus.UPLOADED,
-                expires_at=now,
-                uploaded_at=now,
-            )
-            session.add(file)
-            delivery = await enqueue_upload_complete(
-                session, file=file, webhook_url=url, cdn_base="http://127.0.0.1/cdn"
-            )
-            ids.append(delivery.id)
-    return ids
 
 
 async def delivered_count(sessionmaker: async_sessionmaker[AsyncSession]) -> int:

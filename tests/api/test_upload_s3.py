@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -36,13 +35,6 @@ MIB = 1024 * 1024
 @pytest.fixture
 def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
     return s3_settings_overrides
-
-
-@pytest.fixture
-async def s3_http() -> AsyncIterator[httpx.AsyncClient]:
-    """A real HTTP client for the presigned URLs (``client`` only reaches the ASGI app)."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield http
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ another type or size is refused by the store itself, before the server's own ver
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,12 +23,6 @@ MIB = 1024 * 1024
 @pytest.fixture
 def settings_overrides(strict_s3_settings_overrides: dict[str, object]) -> dict[str, object]:
     return strict_s3_settings_overrides
-
-
-@pytest.fixture
-async def s3_http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield http
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ Registered as a plugin in ``tests/conftest.py``; fixtures:
 - ``s3_bucket``: an ``S3Bucket`` (name, endpoint, region, and a raw client for inspection).
 - ``s3_storage``: an ``S3Storage`` on that bucket, closed afterwards.
 - ``s3_settings_overrides``: the ``Settings`` values that point an app at that bucket.
+- ``s3_http``: a real HTTP client for the presigned URLs.
 - ``strict_s3_bucket``, ``strict_s3_storage``, ``strict_s3_settings_overrides``: the same on the
   twin server that checks presigned signatures.
 
@@ -32,6 +33,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
@@ -248,6 +250,13 @@ def settings_for(bucket: S3Bucket) -> dict[str, object]:
         "s3_region": bucket.region,
         "s3_force_path_style": True,
     }
+
+
+@pytest.fixture
+async def s3_http() -> AsyncIterator[httpx.AsyncClient]:
+    """A real HTTP client for presigned URLs (the ``client`` fixture only reaches the ASGI app)."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield http
 
 
 @pytest.fixture
