@@ -17,6 +17,7 @@ from uploadkit_server.api.middleware import (
 )
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.core.transforms.delivery import create_transformer
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
@@ -38,7 +39,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     secret_key = settings.resolved_secret_key()
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         secret_key=secret_key,
         engine=engine,
@@ -46,6 +47,10 @@ async def build_runtime(settings: Settings) -> Runtime:
         storage=create_storage(settings, secret_key=secret_key),
         rate_limiter=create_rate_limiter(settings),
     )
+    runtime.transformer = create_transformer(
+        settings, secret_key=secret_key, sessionmaker=runtime.sessionmaker, storage=runtime.storage
+    )
+    return runtime
 
 
 async def close_runtime(runtime: Runtime) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from uploadkit_server.core.auth.rate_limit import KnownLimits
 from uploadkit_server.core.keys.usage import KeyUsageRecorder
+from uploadkit_server.core.transforms.delivery import Transformer
 from uploadkit_server.core.usage.served import ServedBytesRecorder
 from uploadkit_server.ratelimit.base import RateLimiter
 from uploadkit_server.settings import Settings
@@ -28,3 +29,5 @@ class Runtime:
     key_usage: KeyUsageRecorder = field(default_factory=KeyUsageRecorder)
     #: Bytes the CDN served, added to the monthly usage by a periodic job.
     served_bytes: ServedBytesRecorder = field(default_factory=ServedBytesRecorder)
+    #: Image transformations: engine, worker limit, generations in flight (``core/transforms``).
+    transformer: Transformer | None = None

@@ -7,6 +7,7 @@ the table in ``docs/configuration.md`` lists them with their defaults.
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -82,6 +83,17 @@ class Settings(BaseSettings):
     upload_grace_period: int = Field(default=300, ge=0)
     job_interval: float = Field(default=30.0, gt=0)
     run_background_jobs: bool = True
+    # -- image transformations (core/transforms; docs/transforms.md) --
+    #: Sources larger than this many bytes are not transformed.
+    transform_max_source_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    #: Sources whose header declares more pixels than this are refused before decoding.
+    transform_max_pixels: int = Field(default=100_000_000, gt=0)
+    #: Seconds one transform may take (decode, resize, encode) before it is stopped.
+    transform_timeout: float = Field(default=30.0, gt=0)
+    #: Transforms running at once in one process (each uses a worker thread).
+    transform_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    #: Lifetime in seconds of signed (``/t/``) variant URLs.
+    transform_url_ttl: int = Field(default=3600, ge=1, le=7 * 86400)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

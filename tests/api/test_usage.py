@@ -45,6 +45,7 @@ async def test_fresh_account_shows_zero_and_the_tier_limits(
         "uploadsInFlight": 0,
         "bytesUploaded": 0,
         "bytesServed": 0,
+        "transformUnits": 0,
         "storageBytes": 0,
         "projects": 1,
         "quotaApplies": True,
@@ -55,6 +56,7 @@ async def test_fresh_account_shows_zero_and_the_tier_limits(
             "uploadsPerMonth": 50_000,
             "projects": 10,
             "keysPerProject": 10,
+            "transformUnitsPerMonth": 5_000,
         },
     }
 
@@ -147,15 +149,28 @@ async def test_history_is_monthly_newest_first(
         "uploads": 1,
         "bytesUploaded": 9,
         "bytesServed": 0,
+        "transformUnits": 0,
     }
-    assert items[1] == {"month": "2025-10", "uploads": 7, "bytesUploaded": 70, "bytesServed": 700}
+    assert items[1] == {
+        "month": "2025-10",
+        "uploads": 7,
+        "bytesUploaded": 70,
+        "bytesServed": 700,
+        "transformUnits": 0,
+    }
 
     one = await client.get("/api/v1/usage/history", params={"limit": 2}, headers=live_headers)
     assert [i["month"] for i in one.json()["items"]] == [month_of(utcnow()), "2025-10"]
 
     sandbox = (await client.get("/api/v1/usage/history", headers=test_headers)).json()["items"]
     assert sandbox == [
-        {"month": month_of(utcnow()), "uploads": 0, "bytesUploaded": 0, "bytesServed": 0}
+        {
+            "month": month_of(utcnow()),
+            "uploads": 0,
+            "bytesUploaded": 0,
+            "bytesServed": 0,
+            "transformUnits": 0,
+        }
     ]
 
     for bad in (0, 101, "x"):

@@ -13,6 +13,7 @@ from uploadkit_server.api import (
     logs,
     projects,
     storage_endpoint,
+    transforms,
     upload,
     usage,
     webhooks,
@@ -27,7 +28,9 @@ api_router.include_router(files.router)
 api_router.include_router(usage.router)
 api_router.include_router(logs.router)
 api_router.include_router(webhooks.router)
+api_router.include_router(transforms.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
 public_router.include_router(storage_endpoint.router)
+public_router.include_router(transforms.public_router)

@@ -44,3 +44,18 @@ def rate_limit_for(tier: str, custom: int | None) -> int:
     figure = limits_for(tier).requests_per_minute
     assert figure is not None
     return figure
+
+
+# -- image transformations (core/transforms) ---------------------------------------------------
+
+#: Transform units a month per tier: 0 means the tier has no transforms, ``None`` unlimited.
+TRANSFORM_UNITS_PER_MONTH: dict[str, int | None] = {
+    Tier.FREE: 0,
+    Tier.PRO: 5_000,
+    Tier.TEAM: 50_000,
+    Tier.ENTERPRISE: None,
+}
+
+
+def transform_units_for(tier: str) -> int | None:
+    return TRANSFORM_UNITS_PER_MONTH[Tier(tier)]

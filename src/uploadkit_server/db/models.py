@@ -175,6 +175,8 @@ class UsageMonth(Base):
     uploads_in_flight: Mapped[int] = mapped_column(Integer, default=0)
     bytes_uploaded: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_served: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Image transform units charged this month (``core/transforms``).
+    transform_units: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class UploadEvent(Base):
@@ -229,3 +231,46 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     response_excerpt: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# -- image transformations (core/transforms) ---------------------------------------------------
+
+
+class TransformVariant(Base):
+    """One generated variant of a file: a concrete recipe (format resolved) and where its bytes
+    are. The row is also the generation claim: inserted ``pending`` with a lease by the one
+    process that makes the variant (the unique constraint elects it), ``ready`` once stored."""
+
+    __tablename__ = "transform_variants"
+    __table_args__ = (UniqueConstraint("file_pk", "recipe"),)
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    file_pk: Mapped[int] = mapped_column(ForeignKey("files.pk", ondelete="CASCADE"), index=True)
+    recipe: Mapped[str] = mapped_column(String(100))
+    object_key: Mapped[str] = mapped_column(String(1100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    claim_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    content_type: Mapped[str] = mapped_column(String(40), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    etag: Mapped[str] = mapped_column(String(80), default="")
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TransformCharge(Base):
+    """Units charged for one recipe of one file in one month: the row's existence is what keeps
+    a second request for the same variant in the same month from being counted again."""
+
+    __tablename__ = "transform_charges"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    recipe: Mapped[str] = mapped_column(String(100), primary_key=True)
+    units: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -109,3 +109,9 @@ class StorageBackend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    # -- written by the server itself (image transform variants) -----------------------------
+
+    async def put_object(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        """Store ``data`` at ``key`` in one call, replacing what was there; the stored facts."""
+        ...

@@ -271,6 +271,29 @@ class LocalStorage:
         """
         return await anyio.to_thread.run_sync(self._remove_stale_temp_files, older_than)
 
+    # -- written by the server itself (image transform variants) -----------------------------
+
+    async def put_object(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        return await anyio.to_thread.run_sync(self._put_object, key, data, content_type)
+
+    def _put_object(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        targets = (resolve_key(self._objects, key), resolve_key(self._meta, key))
+        temp = self._temp_path("put")
+        try:
+            with self._open_temp(temp) as handle:
+                write_all(handle, data)
+            etag = quoted_md5(hashlib.md5(data).digest())
+            meta = self._object_meta(content_type, etag, len(data))
+            self._commit_object(temp, *targets, meta)
+        finally:
+            remove_quietly(temp)
+        return ObjectInfo(
+            size=len(data),
+            content_type=content_type,
+            etag=etag,
+            last_modified=datetime.fromtimestamp(meta["lastModified"], UTC),
+        )
+
     # -- on-disk work (runs in worker threads) -----------------------------------------------
 
     def _ensure_layout(self) -> None:

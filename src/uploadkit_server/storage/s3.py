@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -377,3 +377,18 @@ class S3Storage:
                     f"DeleteObjects failed for {len(failed)} keys, e.g. {first.get('Key')!r}: "
                     f"{first.get('Code')} {first.get('Message', '')}".rstrip()
                 )
+
+    # -- written by the server itself (image transform variants) -----------------------------
+
+    async def put_object(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        client = await self._s3()
+        with _translated("PutObject"):
+            response = await client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+        return ObjectInfo(
+            size=len(data),
+            content_type=content_type,
+            etag=str(response["ETag"]),
+            last_modified=datetime.now(UTC),
+        )

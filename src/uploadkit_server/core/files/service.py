@@ -25,6 +25,7 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.files import repository
 from uploadkit_server.core.files.repository import FileTrace
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
+from uploadkit_server.core.transforms.service import remove_variants
 from uploadkit_server.core.uploads.repository import record_event
 from uploadkit_server.core.usage import quota
 from uploadkit_server.db.models import File, FileStatus
@@ -177,6 +178,7 @@ async def delete_file(
     file = await get_file(session, auth, key, lock=True)
     await _mark_deleted(session, file)
     await session.flush()
+    await remove_variants(session, storage, [file.pk])  # image transform variants go too
     await remove_objects(storage, [file])
 
 
@@ -199,6 +201,7 @@ async def delete_files(
         removed.append(file)
         results.append(BulkDeleteResult(key))
     await session.flush()
+    await remove_variants(session, storage, [file.pk for file in removed])
     await remove_objects(storage, removed)
     return results
 
@@ -222,6 +225,7 @@ async def discard_files(
             )
     for (account_id, is_test), size in sorted(held.items()):
         await quota.release_storage(session, account_id=account_id, is_test=is_test, size=size)
+    await remove_variants(session, storage, [file.pk for file in files])
     if delete_rows:
         await repository.delete_rows(session, [file.pk for file in files])
     await remove_objects(storage, files)

@@ -14,6 +14,8 @@ class TierLimitsRead(CamelModel):
     uploads_per_month: int | None
     projects: int | None
     keys_per_project: int | None
+    #: Image transform units a month (0: the plan has no transforms).
+    transform_units_per_month: int | None
 
 
 class UsageRead(CamelModel):
@@ -26,6 +28,8 @@ class UsageRead(CamelModel):
     bytes_uploaded: int
     #: Bytes the CDN sent this month.
     bytes_served: int
+    #: Image transform units charged this month.
+    transform_units: int
     #: Bytes held now: stored files plus reservations of uploads in flight.
     storage_bytes: int
     projects: int
@@ -39,3 +43,4 @@ class UsageMonthRead(CamelModel):
     uploads: int
     bytes_uploaded: int
     bytes_served: int
+    transform_units: int = 0

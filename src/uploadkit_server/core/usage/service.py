@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uploadkit_server.clock import month_of, utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.pagination import MAX_LIMIT
-from uploadkit_server.core.tiers import limits_for, rate_limit_for
+from uploadkit_server.core.tiers import limits_for, rate_limit_for, transform_units_for
 from uploadkit_server.core.usage import repository
 from uploadkit_server.core.usage.schemas import TierLimitsRead, UsageMonthRead, UsageRead
 from uploadkit_server.db.models import Account
@@ -32,6 +32,7 @@ def tier_limits(tier: str, custom_rate_limit: int | None) -> TierLimitsRead:
         uploads_per_month=limits.uploads_per_month,
         projects=limits.projects,
         keys_per_project=limits.keys_per_project,
+        transform_units_per_month=transform_units_for(tier),
     )
 
 
@@ -53,6 +54,7 @@ async def current_usage(
         uploads_in_flight=max(row.uploads_in_flight, 0) if row else 0,
         bytes_uploaded=row.bytes_uploaded if row else 0,
         bytes_served=row.bytes_served if row else 0,
+        transform_units=row.transform_units if row else 0,
         storage_bytes=max(account.test_storage_bytes if auth.is_test else account.storage_bytes, 0),
         projects=await repository.count_projects(session, account.id),
         quota_applies=not auth.is_test,
@@ -79,6 +81,7 @@ async def usage_history(
             uploads=row.uploads,
             bytes_uploaded=row.bytes_uploaded,
             bytes_served=row.bytes_served,
+            transform_units=row.transform_units,
         )
         for row in rows
     ]

@@ -1,0 +1,1 @@
+"""Image transformations: resized, re-encoded variants of stored images, served from storage."""
