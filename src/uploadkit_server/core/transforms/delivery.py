@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 
 import anyio
 import anyio.to_thread

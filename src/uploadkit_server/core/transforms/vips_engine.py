@@ -84,16 +84,15 @@ class VipsEngine:
 
     @staticmethod
     def _header(source: bytes) -> Any:
+        """The lazily opened image: only its header has been read."""
         try:
-            loader = pyvips.Image.find_load_buffer(source)
-        except pyvips.Error:
-            loader = None
+            header = pyvips.Image.new_from_buffer(source, "", access="sequential")
+            loader = header.get("vips-loader")
+        except pyvips.Error as error:
+            raise UnsupportedImage(f"not a readable image: {_first_line(error)}") from error
         if loader not in ACCEPTED_LOADERS:
             raise UnsupportedImage("not a JPEG, PNG, WebP, GIF, AVIF/HEIF or TIFF image")
-        try:
-            return pyvips.Image.new_from_buffer(source, "", access="sequential")
-        except pyvips.Error as error:
-            raise UnsupportedImage(f"unreadable image header: {_first_line(error)}") from error
+        return header
 
     @staticmethod
     def _resize(source: bytes, recipe: Recipe, header: Any) -> Any:
