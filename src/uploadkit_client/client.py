@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from uploadkit_client.api_client import ApiClient, resolve_credentials
-from uploadkit_client.resources import Files, Keys, Projects, Routes, Usage, Webhooks
+from uploadkit_client.resources import Files, Keys, Projects, Routes, Transforms, Usage, Webhooks
 from uploadkit_client.resume import ResumeStore, ResumeToken, default_state_dir
 from uploadkit_client.sources import Uploadable, open_source
 from uploadkit_client.uploader import (
@@ -101,6 +101,7 @@ class UploadKit:
         self.keys = Keys(self._api)
         self.usage = Usage(self._api)
         self.webhooks = Webhooks(self._api)
+        self.transforms = Transforms(self._api)
 
     def upload(
         self,

@@ -1,5 +1,6 @@
 """The management API, one small class per resource, reached as ``client.files``,
-``client.projects``, ``client.routes``, ``client.keys``, ``client.usage`` and ``client.webhooks``.
+``client.projects``, ``client.routes``, ``client.keys``, ``client.usage``, ``client.webhooks``
+and ``client.transforms``.
 
 Every method returns the decoded JSON the server sends (camelCase keys, as the API documents
 them); list methods that the server paginates return an iterator that follows the cursors.
@@ -227,3 +228,43 @@ def _camel(name: str) -> str:
 
 def _without_none(**fields: Any) -> JSON:
     return {name: value for name, value in fields.items() if value is not None}
+
+
+class Transforms:
+    """Image transformations (paid plans, live keys): URLs of resized, re-encoded variants."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self._api = api
+
+    def image(
+        self,
+        key: str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        fit: str | None = None,
+        quality: int | None = None,
+        format: str | None = None,
+        delivery: str | None = None,
+    ) -> JSON:
+        """A variant URL of the image at ``key``: ``{url, expiresAt, delivery, transform,
+        usage}``. ``fit`` is ``scale-down`` (default), ``contain``, ``cover``, ``crop`` or
+        ``pad``; ``format`` ``auto`` (default: AVIF, WebP or JPEG/PNG by the browser's
+        ``Accept``), ``avif``, ``webp``, ``jpeg`` or ``png``; ``delivery`` ``signed``
+        (default, expiring) or ``public`` (stable).
+
+        Example::
+
+            url = client.transforms.image(key, width=800, height=600, fit="cover")["url"]
+        """
+        fields = {
+            "width": width,
+            "height": height,
+            "fit": fit,
+            "quality": quality,
+            "format": format,
+            "delivery": delivery,
+        }
+        body = {"key": key, **{name: value for name, value in fields.items() if value is not None}}
+        result: JSON = self._api.request("POST", "/transforms/image", json=body)
+        return result
