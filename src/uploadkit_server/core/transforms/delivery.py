@@ -130,17 +130,22 @@ class Transformer:
 
     async def variant(self, recipe: Recipe, key: str, *, accept: str | None) -> StoredVariant:
         """The stored variant for this request, generated first if need be."""
+        negotiated = recipe.format is OutputFormat.AUTO
+        # One session for the common case (a stored variant): the file, then its variant.
         async with self._sessionmaker() as session:
             source = await repository.find_source(session, key=key)
-        if source is None:
-            raise NotFound("File not found")
-        negotiated = recipe.format is OutputFormat.AUTO
-        if negotiated:
-            recipe = recipe.with_format(negotiate_format(accept, source_type=source.content_type))
-        text = recipe.canonical()
-        for _ in range(MAX_ROUNDS):
-            async with self._sessionmaker() as session:
-                row = await repository.find_variant(session, file_pk=source.pk, recipe=text)
+            if source is None:
+                raise NotFound("File not found")
+            if negotiated:
+                recipe = recipe.with_format(
+                    negotiate_format(accept, source_type=source.content_type)
+                )
+            text = recipe.canonical()
+            row = await repository.find_variant(session, file_pk=source.pk, recipe=text)
+        for round_ in range(MAX_ROUNDS):
+            if round_:
+                async with self._sessionmaker() as session:
+                    row = await repository.find_variant(session, file_pk=source.pk, recipe=text)
             if row is not None and row.status == READY and row.ready_at is not None:
                 return StoredVariant(
                     pk=row.pk,
