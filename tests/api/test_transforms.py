@@ -556,3 +556,28 @@ async def test_deleting_a_project_deletes_its_variants(
     assert await variants_of(runtime, file["key"]) == []
     variants_dir = Path(runtime.settings.data_dir) / "storage" / "objects" / "_transforms"
     assert not variants_dir.exists() or not any(p.is_file() for p in variants_dir.rglob("*"))
+
+
+async def test_a_delete_in_another_process_stops_a_remembered_variant(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    photo: dict[str, Any],
+    live_headers: dict[str, str],
+) -> None:
+    """This process remembers the variant it served; the original is deleted through another
+    process. The next GET here must still be a 404, with or without validators."""
+    url = await variant_url(client, live_headers, photo["key"], width=30, format="jpeg")
+    first = await fetch(client, url)
+    assert first.status_code == 200
+    second: FastAPI = create_app(settings)
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url=BASE_URL) as other,
+    ):
+        path = f"/api/v1/files/{quote(photo['key'], safe='')}"
+        assert (await other.delete(path, headers=live_headers)).status_code == 200
+
+    assert_error(await fetch(client, url), 404, "NOT_FOUND")
+    conditional = await fetch(client, url, **{"if-none-match": first.headers["etag"]})
+    assert_error(conditional, 404, "NOT_FOUND")
+    assert (await client.head(url)).status_code == 404

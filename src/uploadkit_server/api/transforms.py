@@ -94,8 +94,13 @@ async def _serve(
     exp = request.query_params.get("exp")
     parsed = transformer.check_url(delivery, sig, recipe, key, exp)
     accept = request.headers.get("accept")
+    # Answers without a body do not read storage, so they must not rely on a remembered variant.
+    headers = request.headers
+    fresh = request.method == "HEAD" or any(
+        name in headers for name in ("if-none-match", "if-modified-since")
+    )
     for attempt in range(2):
-        variant = await transformer.variant(parsed, key, accept=accept)
+        variant = await transformer.variant(parsed, key, accept=accept, fresh=fresh)
         cache_control = _cache_control(delivery, exp, time.time())
         response = await _respond(variant, request, storage, cache_control)
         if response is not None:

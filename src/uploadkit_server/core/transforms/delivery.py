@@ -63,6 +63,9 @@ from uploadkit_server.storage.base import ObjectNotFound, StorageBackend
 POLL_INTERVAL = 0.05
 #: Times a request tries again after the generation it waited for failed or vanished.
 MAX_ROUNDS = 3
+#: Seconds a found variant is remembered in this process, and how many are.
+RECENT_SECONDS = 10.0
+RECENT_ENTRIES = 10_000
 #: Prefix of variant objects in storage; upload keys start with a project id, never with this.
 VARIANT_PREFIX = "_transforms"
 
@@ -105,6 +108,7 @@ class Transformer:
         self._storage = storage
         self._limiter = anyio.CapacityLimiter(settings.transform_concurrency)
         self._inflight: dict[tuple[int, str], asyncio.Task[StoredVariant | None]] = {}
+        self._recent: dict[tuple[str, str, str], tuple[float, StoredVariant]] = {}
         #: Variants this process generated (and stored) since it started.
         self.generated = 0
 
@@ -128,8 +132,30 @@ class Transformer:
 
     # -- finding or making the variant -------------------------------------------------------
 
-    async def variant(self, recipe: Recipe, key: str, *, accept: str | None) -> StoredVariant:
-        """The stored variant for this request, generated first if need be."""
+    async def variant(
+        self, recipe: Recipe, key: str, *, accept: str | None, fresh: bool = False
+    ) -> StoredVariant:
+        """The stored variant for this request, generated first if need be.
+
+        Answers found recently are remembered for ``RECENT_SECONDS``: a repeated GET skips the
+        database. That is safe because deleting an original removes the variant's object in
+        the same request, so a remembered answer whose object is gone fails its storage read,
+        and the endpoint then calls ``forget`` and asks again (and gets a ``404``). Answers
+        that read no bytes (``HEAD``, ``304``) must ask with ``fresh=True``.
+        """
+        negotiated = recipe.format is OutputFormat.AUTO
+        slot = (key, recipe.canonical(), (accept or "") if negotiated else "")
+        now = time.monotonic()
+        remembered = self._recent.get(slot)
+        if not fresh and remembered is not None and remembered[0] > now:
+            return remembered[1]
+        stored = await self._find_or_make(recipe, key, accept=accept)
+        if len(self._recent) >= RECENT_ENTRIES:
+            self._recent.clear()  # crude but bounded; refilled by the next requests
+        self._recent[slot] = (now + RECENT_SECONDS, stored)
+        return stored
+
+    async def _find_or_make(self, recipe: Recipe, key: str, *, accept: str | None) -> StoredVariant:
         negotiated = recipe.format is OutputFormat.AUTO
         # One session for the common case (a stored variant): the file, then its variant.
         async with self._sessionmaker() as session:
@@ -173,6 +199,9 @@ class Transformer:
 
     async def forget(self, variant: StoredVariant) -> None:
         """Drop a variant whose object has gone missing, so the next request makes it again."""
+        self._recent = {
+            slot: entry for slot, entry in self._recent.items() if entry[1].pk != variant.pk
+        }
         async with self._sessionmaker() as session, session.begin():
             await repository.drop_variant(session, pk=variant.pk)
 
