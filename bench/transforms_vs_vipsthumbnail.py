@@ -23,7 +23,9 @@ throughput ratio (reference time / HTTP time; above 1 means HTTP is faster).
 
 Cached: ``wrk -t2 -c8`` for ``--wrk-seconds`` against one stored variant (``/t/…``) and against
 ``/cdn/<key>`` of an uploaded object of exactly the variant's size, alternated twice; reports
-requests per second and the ratio.
+requests per second and the ratio. The variant is measured twice: as served normally (this
+process remembers it for 10 s) and with a never-matching ``If-Modified-Since``, which makes
+every request look it up in the database, as the first request of every 10 s does.
 """
 
 from __future__ import annotations
@@ -117,10 +119,16 @@ def pillow(source: Path, width: int) -> float:
     return elapsed
 
 
-def wrk(url: str, seconds: int) -> float:
-    done = subprocess.run(
-        ["wrk", "-t2", "-c8", f"-d{seconds}s", url], check=True, capture_output=True, text=True
-    )
+#: A validator that never matches: the variant is still sent (200), but found in the database,
+#: not in the process's memory of recent answers (``Transformer.variant(fresh=True)``).
+FORCE_LOOKUP = "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def wrk(url: str, seconds: int, *headers: str) -> float:
+    command = ["wrk", "-t2", "-c8", f"-d{seconds}s", url]
+    for header in headers:
+        command += ["-H", header]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
     match = re.search(r"Requests/sec:\s+([0-9.]+)", done.stdout)
     assert match, done.stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
@@ -194,10 +202,14 @@ def main() -> None:
             variant_url = f"{server.url}{parts.path}?{parts.query}"
             cdn_url = same_size["url"]
             assert http.get(cdn_url).content != b""
-            cached: dict[str, list[float]] = {"variant": [], "cdn": []}
+            assert (
+                http.get(variant_url, headers=dict([FORCE_LOOKUP.split(": ")])).status_code == 200
+            )
+            cached: dict[str, list[float]] = {"variant": [], "lookup": [], "cdn": []}
             for _ in range(2):
                 cached["cdn"].append(wrk(cdn_url, args.wrk_seconds))
                 cached["variant"].append(wrk(variant_url, args.wrk_seconds))
+                cached["lookup"].append(wrk(variant_url, args.wrk_seconds, FORCE_LOOKUP))
 
         versions = subprocess.run(
             ["vipsthumbnail", "--vips-version"], capture_output=True, text=True, check=True
@@ -241,6 +253,10 @@ def main() -> None:
             f"{rates['variant']:.0f} req/s (runs {runs['variant']}), "
             f"CDN {rates['cdn']:.0f} req/s (runs {runs['cdn']}) "
             f"-> ratio {rates['variant'] / rates['cdn']:.2f}"
+        )
+        print(
+            f"  cached, looked up in the database every time: {rates['lookup']:.0f} req/s "
+            f"(runs {runs['lookup']}) -> ratio {rates['lookup'] / rates['cdn']:.2f} of the CDN"
         )
         print(f"  load average during the run: {os.getloadavg()[0]:.1f}")
     finally:

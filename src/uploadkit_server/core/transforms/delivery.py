@@ -157,17 +157,24 @@ class Transformer:
 
     async def _find_or_make(self, recipe: Recipe, key: str, *, accept: str | None) -> StoredVariant:
         negotiated = recipe.format is OutputFormat.AUTO
-        # One session for the common case (a stored variant): the file, then its variant.
+        # One query for the common case (a stored variant): the file and its candidates.
+        if negotiated:
+            candidates = {
+                recipe.with_format(negotiate_format(accept, source_type=kind)).canonical()
+                for kind in ("image/jpeg", "image/png")
+            }
+        else:
+            candidates = {recipe.canonical()}
         async with self._sessionmaker() as session:
-            source = await repository.find_source(session, key=key)
-            if source is None:
-                raise NotFound("File not found")
-            if negotiated:
-                recipe = recipe.with_format(
-                    negotiate_format(accept, source_type=source.content_type)
-                )
-            text = recipe.canonical()
-            row = await repository.find_variant(session, file_pk=source.pk, recipe=text)
+            source, found = await repository.find_source_with_variants(
+                session, key=key, recipes=sorted(candidates)
+            )
+        if source is None:
+            raise NotFound("File not found")
+        if negotiated:
+            recipe = recipe.with_format(negotiate_format(accept, source_type=source.content_type))
+        text = recipe.canonical()
+        row = found.get(text)
         for round_ in range(MAX_ROUNDS):
             if round_:
                 async with self._sessionmaker() as session:

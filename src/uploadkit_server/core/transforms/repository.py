@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,15 +126,68 @@ async def units_used(session: AsyncSession, *, account_id: str, month: str) -> i
 # -- variants ----------------------------------------------------------------------------------
 
 
-async def find_variant(
-    session: AsyncSession, *, file_pk: int, recipe: str
-) -> TransformVariant | None:
-    variant: TransformVariant | None = await session.scalar(
-        select(TransformVariant).where(
-            TransformVariant.file_pk == file_pk, TransformVariant.recipe == recipe
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    pk: int
+    recipe: str
+    object_key: str
+    status: str
+    content_type: str
+    size: int
+    etag: str
+    ready_at: datetime | None
+    lease_until: datetime | None
+
+
+_VARIANT_COLUMNS = (
+    TransformVariant.pk,
+    TransformVariant.recipe,
+    TransformVariant.object_key,
+    TransformVariant.status,
+    TransformVariant.content_type,
+    TransformVariant.size,
+    TransformVariant.etag,
+    TransformVariant.ready_at,
+    TransformVariant.lease_until,
+)
+
+
+async def find_variant(session: AsyncSession, *, file_pk: int, recipe: str) -> VariantRow | None:
+    row = (
+        await session.execute(
+            select(*_VARIANT_COLUMNS).where(
+                TransformVariant.file_pk == file_pk, TransformVariant.recipe == recipe
+            )
         )
+    ).first()
+    return VariantRow(*row) if row is not None else None
+
+
+async def find_source_with_variants(
+    session: AsyncSession, *, key: str, recipes: Sequence[str]
+) -> tuple[SourceFile | None, dict[str, VariantRow]]:
+    """The live, uploaded file at ``key`` and those of its variants with one of ``recipes``,
+    in one query: the whole database cost of serving a stored variant."""
+    query = (
+        select(*_SOURCE_COLUMNS, *_VARIANT_COLUMNS)
+        .select_from(File)
+        .outerjoin(
+            TransformVariant,
+            and_(TransformVariant.file_pk == File.pk, TransformVariant.recipe.in_(list(recipes))),
+        )
+        .where(File.key == key, File.status == FileStatus.UPLOADED, File.is_test.is_(False))
     )
-    return variant
+    rows: list[tuple[Any, ...]] = [tuple(row) for row in (await session.execute(query)).all()]
+    if not rows:
+        return None, {}
+    width = len(_SOURCE_COLUMNS)
+    source = SourceFile(*rows[0][:width])
+    variants: dict[str, VariantRow] = {}
+    for row in rows:
+        if row[width] is not None:
+            variant = VariantRow(*row[width:])
+            variants[variant.recipe] = variant
+    return source, variants
 
 
 async def claim_variant(
