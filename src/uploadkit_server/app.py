@@ -17,6 +17,8 @@ from uploadkit_server.api.middleware import (
 )
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
+from uploadkit_server.core.tus.factory import create_tus_store
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
@@ -38,13 +40,15 @@ async def build_runtime(settings: Settings) -> Runtime:
     secret_key = settings.resolved_secret_key()
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
+    storage = create_storage(settings, secret_key=secret_key)
     return Runtime(
         settings=settings,
         secret_key=secret_key,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
-        storage=create_storage(settings, secret_key=secret_key),
+        storage=storage,
         rate_limiter=create_rate_limiter(settings),
+        tus_store=create_tus_store(settings, storage),
     )
 
 
@@ -97,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.
-    app.add_middleware(ApiBodyLimitMiddleware)
+    # tus PATCH bodies are upload bytes, capped by the upload's length instead.
+    app.add_middleware(ApiBodyLimitMiddleware, exempt=(f"{API_PREFIX}/tus",))
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(
         CORSMiddleware,
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "Retry-After",
+            *TUS_EXPOSED_HEADERS,
         ],
         max_age=600,
     )

@@ -13,6 +13,7 @@ from uploadkit_server.api import (
     logs,
     projects,
     storage_endpoint,
+    tus,
     upload,
     usage,
     webhooks,
@@ -27,6 +28,7 @@ api_router.include_router(files.router)
 api_router.include_router(usage.router)
 api_router.include_router(logs.router)
 api_router.include_router(webhooks.router)
+api_router.include_router(tus.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
