@@ -81,7 +81,8 @@ class TusStore(Protocol):
 
     async def finish(self, ref: str, *, key: str, content_type: str, size: int) -> FinishedObject:
         """Place the first ``size`` bytes as the object at ``key`` of the storage backend and
-        release the handle. Finishing again after a success returns the same facts."""
+        release the handle. ``StoredUploadGone`` once finished (or discarded): the caller then
+        finds the object in storage, as after a crash between finishing and recording it."""
         ...
 
     async def discard(self, ref: str) -> None:

@@ -227,6 +227,8 @@ class UploadService:
                 raise UploadNotVerified(
                     f"Upload {file_id} failed verification; request a new upload"
                 )
+            if file.failure_reason == FailureReason.TYPE_MISMATCH:
+                raise FileTypeMismatch(f"Upload {file_id} was refused by content sniffing")
             raise UploadNotFound(f"Upload {file_id} was {file.failure_reason or 'cancelled'}")
         return file
 
