@@ -59,6 +59,8 @@ async def close_runtime(runtime: Runtime) -> None:
         await flush_served_bytes(runtime)
     if runtime.rate_limiter is not None:
         await runtime.rate_limiter.close()
+    if runtime.tus_store is not None:
+        await runtime.tus_store.close()
     await runtime.storage.close()
     await runtime.engine.dispose()
 

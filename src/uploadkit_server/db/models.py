@@ -194,8 +194,12 @@ class TusUpload(Base):
     #: Null while the length is deferred (creation-defer-length).
     upload_length: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     upload_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The object key the file gets (chosen at creation, also when the length is deferred).
+    key: Mapped[str] = mapped_column(String(1024))
     #: The tus store's handle for the bytes received so far.
-    store_ref: Mapped[str] = mapped_column(String(1024))
+    store_ref: Mapped[str] = mapped_column(Text)
+    #: The storage backend's multipart upload holding the bytes, where there is one (S3).
+    storage_upload_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     lock_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,10 +6,10 @@ instance on the same data (what another server process sees), and how to list wh
 still holds. To add a store, write one factory and add it:
 
     @asynccontextmanager
-    async def s3_store(tmp_path: Path) -> AsyncIterator[StoreUnderTest]:
-        ...  # a fresh bucket on the S3 test server, S3Storage, and two S3TusStore on it
+    async def other_store(tmp_path: Path) -> AsyncIterator[StoreUnderTest]:
+        ...  # its storage backend, and two instances of the store on the same data
 
-    STORES["s3"] = s3_store
+    STORES["other"] = other_store
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.s3server import dummy_aws_credentials, fresh_bucket, shared_s3_server
 from uploadkit_server.core.tus.local_store import LocalTusStore
+from uploadkit_server.core.tus.s3_store import S3TusStore
 from uploadkit_server.core.tus.store import TusStore
 from uploadkit_server.storage.base import StorageBackend
 from uploadkit_server.storage.local import LocalStorage
@@ -55,8 +57,33 @@ async def local_store(tmp_path: Path) -> AsyncIterator[StoreUnderTest]:
     )
 
 
+@asynccontextmanager
+async def s3_store(tmp_path: Path) -> AsyncIterator[StoreUnderTest]:
+    """Two ``S3TusStore`` on ``S3Storage`` over a fresh bucket of moto's S3 server."""
+    with dummy_aws_credentials():
+        async with fresh_bucket(shared_s3_server()) as bucket:
+            storage = bucket.storage()
+            first, second = S3TusStore(storage), S3TusStore(storage)
+
+            async def leftovers() -> list[str]:
+                uploads = await bucket.client.list_multipart_uploads(Bucket=bucket.name)
+                tails = await bucket.client.list_objects_v2(Bucket=bucket.name, Prefix="_tus")
+                return [
+                    *(f"multipart upload of {u['Key']}" for u in uploads.get("Uploads", [])),
+                    *(f"object {o['Key']}" for o in tails.get("Contents", [])),
+                ]
+
+            try:
+                yield StoreUnderTest("s3", first, second, storage, leftovers)
+            finally:
+                await first.close()
+                await second.close()
+                await storage.close()
+
+
 STORES: dict[str, Callable[[Path], AbstractAsyncContextManager[StoreUnderTest]]] = {
     "local": local_store,
+    "s3": s3_store,
 }
 
 

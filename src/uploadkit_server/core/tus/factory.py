@@ -8,10 +8,12 @@ from uploadkit_server.storage.base import StorageBackend
 
 
 def create_tus_store(settings: Settings, storage: StorageBackend) -> TusStore | None:
-    """The local store for the local backend (its files sit beside the objects, so finishing
-    is a rename); ``None`` where no tus store exists yet (S3), and the endpoint says so."""
+    """S3 multipart uploads on the S3 backend; on the local backend, files beside the objects
+    (so that finishing is a rename). ``None`` if the backend offers neither."""
     if settings.storage is StorageKind.S3:
-        return None
+        from uploadkit_server.core.tus.s3_store import S3TusStore
+
+        return S3TusStore(storage)
     from uploadkit_server.core.tus.local_store import LocalTusStore
 
     # The local backend's optional capability: adopt a complete file from its own filesystem.

@@ -32,6 +32,7 @@ from uploadkit_server.core.tus.store import (
     ChunkTooLong,
     FinishedObject,
     StoredUploadGone,
+    StoreHandle,
 )
 from uploadkit_server.security import random_token
 
@@ -85,7 +86,7 @@ class LocalTusStore:
 
     # -- TusStore ----------------------------------------------------------------------------
 
-    async def create(self, *, content_type: str) -> str:
+    async def create(self, *, key: str, content_type: str) -> StoreHandle:
         ref = random_token(20).lower()
         path = self._path(ref)
 
@@ -95,7 +96,7 @@ class LocalTusStore:
 
         await anyio.to_thread.run_sync(make)
         self._remember(ref, _Digests(0, hashlib.sha256(), hashlib.md5()))
-        return ref
+        return StoreHandle(ref=ref)
 
     async def append(
         self,
@@ -178,6 +179,9 @@ class LocalTusStore:
         etag = f'"{digests.md5.hexdigest()}"'
         await self._adopt_file(key, path, content_type=content_type, etag=etag)
         return FinishedObject(size=size, sha256=digests.sha256.hexdigest())
+
+    async def close(self) -> None:
+        return None
 
     async def discard(self, ref: str) -> None:
         self._take(ref)

@@ -41,6 +41,7 @@ from uploadkit_server.core.tus.store import (
     StoredUploadGone,
     TusStore,
 )
+from uploadkit_server.core.uploads.object_keys import build_object_key
 from uploadkit_server.core.uploads.schemas import UploadRequest
 from uploadkit_server.core.uploads.service import UploadService
 from uploadkit_server.db.models import File, FileStatus, TusUpload
@@ -153,7 +154,7 @@ class TusService:
         ``/upload/request`` runs now; without, the route and type now and the rest when the
         length arrives."""
         request = _request(metadata, 1 if length is None else length, metadata.user)
-        ref = await self.store.create(content_type=request.content_type)
+        ref: str | None = None
         try:
             async with self._transaction() as session:
                 uploads = self._uploads(session)
@@ -162,8 +163,19 @@ class TusService:
                 lifetime = self.settings.tus_upload_lifetime
                 if length is not None:
                     file = await uploads.open_upload(auth, request, lifetime=lifetime)
+                    key = file.key
                 else:
                     await uploads.check_route(auth, request.route_slug, request.content_type)
+                    key = build_object_key(
+                        project_id=auth.project_id,
+                        route_slug=request.route_slug,
+                        is_test=auth.is_test,
+                        file_name=request.file_name,
+                    )
+                handle = await self.store.create(key=key, content_type=request.content_type)
+                ref = handle.ref
+                if file is not None:
+                    file.upload_id = handle.storage_upload_id
                 upload = TusUpload(
                     id=new_id("tus"),
                     project_id=auth.project_id,
@@ -177,7 +189,9 @@ class TusService:
                     raw_metadata=raw_metadata,
                     upload_length=length,
                     upload_offset=0,
+                    key=key,
                     store_ref=ref,
+                    storage_upload_id=handle.storage_upload_id,
                     expires_at=self._expiry(now),
                     created_at=now,
                     updated_at=now,
@@ -185,8 +199,9 @@ class TusService:
                 session.add(upload)
                 await session.flush()
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.store.discard(ref)
+            if ref is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.store.discard(ref)
             raise
         return upload
 
@@ -318,6 +333,10 @@ class TusService:
         file = await self._uploads(session).open_upload(
             auth, request, lifetime=self.settings.tus_upload_lifetime
         )
+        # The store was started for the key chosen at creation: the file takes it.
+        file.key = upload.key
+        file.upload_id = upload.storage_upload_id
+        await session.flush()
         upload.upload_length = length
         upload.file_id = file.id
         return file
@@ -374,7 +393,8 @@ class TusService:
             assert file is not None
             if finished is not None:
                 file.sha256 = finished.sha256
-                await session.flush()
+            file.upload_id = None  # the store's multipart upload is the object now
+            await session.flush()
             try:
                 file = await self._uploads(session).complete_upload(auth, file.id, None)
             except UploadKitError as error:

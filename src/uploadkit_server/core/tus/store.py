@@ -46,6 +46,16 @@ class ChunkChecksum:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHandle:
+    """A new upload's handle in the store."""
+
+    ref: str
+    #: The storage backend's multipart upload id where the store keeps the bytes in one (S3):
+    #: recorded on the file, so that failing it aborts the upload and the orphan sweep spares it.
+    storage_upload_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FinishedObject:
     """What finishing placed in storage: its size and the SHA-256 of its bytes (hex)."""
 
@@ -54,9 +64,8 @@ class FinishedObject:
 
 
 class TusStore(Protocol):
-    async def create(self, *, content_type: str) -> str:
-        """Start an upload; returns its handle. The key comes at ``finish``: with a deferred
-        length the file record (and so its key) is made only later."""
+    async def create(self, *, key: str, content_type: str) -> StoreHandle:
+        """Start an upload that will become the object at ``key``."""
         ...
 
     async def append(
@@ -88,3 +97,5 @@ class TusStore(Protocol):
     async def discard(self, ref: str) -> None:
         """Remove what the store holds for the upload; an unknown handle is not an error."""
         ...
+
+    async def close(self) -> None: ...
