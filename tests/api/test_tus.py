@@ -202,7 +202,7 @@ async def test_protocol_errors(
     assert head.headers["upload-offset"] == "0"  # a refused body leaves nothing behind
     unknown = await client.head("/api/v1/tus/tus_unknown", headers={**live_headers, **TUS})
     assert unknown.status_code == 404
-    # Another mode's key does not see the upload.
+    # A request without a valid key learns nothing about it.
     other = await client.head(location, headers={**{"x-api-key": ""}, **TUS})
     assert other.status_code == 401
 

@@ -374,7 +374,17 @@ class TusService:
         return upload, await repository.file_of(session, upload)
 
     async def _complete(self, auth: AuthContext, upload_id: str, token: str) -> TusStatus:
-        """Place the bytes in storage, then complete the file as ``/upload/complete`` does."""
+        """Place the bytes in storage, then complete the file as ``/upload/complete`` does.
+        Whatever fails, the lease is given back, so that the client's retry is not locked out."""
+        try:
+            return await self._finish_leased(auth, upload_id, token)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                async with self._transaction() as session:
+                    await repository.release_lease(session, upload_id=upload_id, token=token)
+            raise
+
+    async def _finish_leased(self, auth: AuthContext, upload_id: str, token: str) -> TusStatus:
         async with self._transaction() as session:
             upload, file = await self._leased(session, auth, upload_id, token)
         assert file is not None and upload.upload_length is not None
