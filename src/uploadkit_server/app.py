@@ -18,6 +18,8 @@ from uploadkit_server.api.middleware import (
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.core.transforms.delivery import create_transformer
+from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
+from uploadkit_server.core.tus.factory import create_tus_store
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
@@ -39,13 +41,15 @@ async def build_runtime(settings: Settings) -> Runtime:
     secret_key = settings.resolved_secret_key()
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
+    storage = create_storage(settings, secret_key=secret_key)
     runtime = Runtime(
         settings=settings,
         secret_key=secret_key,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
-        storage=create_storage(settings, secret_key=secret_key),
+        storage=storage,
         rate_limiter=create_rate_limiter(settings),
+        tus_store=create_tus_store(settings, storage),
     )
     runtime.transformer = create_transformer(
         settings, secret_key=secret_key, sessionmaker=runtime.sessionmaker, storage=runtime.storage
@@ -60,6 +64,8 @@ async def close_runtime(runtime: Runtime) -> None:
         await flush_served_bytes(runtime)
     if runtime.rate_limiter is not None:
         await runtime.rate_limiter.close()
+    if runtime.tus_store is not None:
+        await runtime.tus_store.close()
     await runtime.storage.close()
     await runtime.engine.dispose()
 
@@ -102,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.
-    app.add_middleware(ApiBodyLimitMiddleware)
+    # tus PATCH bodies are upload bytes, capped by the upload's length instead.
+    app.add_middleware(ApiBodyLimitMiddleware, exempt=(f"{API_PREFIX}/tus",))
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(
         CORSMiddleware,
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "Retry-After",
+            *TUS_EXPOSED_HEADERS,
         ],
         max_age=600,
     )

@@ -86,6 +86,13 @@ class UploadNotVerified(UploadKitError):
     keeps_changes = True
 
 
+class FileTypeMismatch(UploadKitError):
+    """The stored bytes are not what the declared type claims (content sniffing)."""
+
+    code, status = "FILE_TYPE_MISMATCH", 422
+    keeps_changes = True
+
+
 class DuplicateSlug(UploadKitError):
     code, status = "DUPLICATE_SLUG", 409
 

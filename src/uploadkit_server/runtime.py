@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uploadkit_server.core.auth.rate_limit import KnownLimits
 from uploadkit_server.core.keys.usage import KeyUsageRecorder
 from uploadkit_server.core.transforms.delivery import Transformer
+from uploadkit_server.core.tus.store import TusStore
 from uploadkit_server.core.usage.served import ServedBytesRecorder
 from uploadkit_server.ratelimit.base import RateLimiter
 from uploadkit_server.settings import Settings
@@ -23,6 +24,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: StorageBackend
     rate_limiter: RateLimiter | None = None
+    #: Where tus uploads keep their bytes until complete; ``None`` where tus is unavailable.
+    tus_store: TusStore | None = None
     #: Rate limits of recently authenticated keys, so they are counted before the database.
     known_limits: KnownLimits = field(default_factory=KnownLimits)
     #: When each API key was last used, written to the database by a periodic job.

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     billing_url: str = "https://app.uploadkit.dev/billing"
     upload_grace_period: int = Field(default=300, ge=0)
+    #: Seconds an incomplete tus upload lives after its last PATCH (``Upload-Expires``).
+    tus_upload_lifetime: int = Field(default=86400, gt=0)
     job_interval: float = Field(default=30.0, gt=0)
     run_background_jobs: bool = True
     # -- image transformations (core/transforms; docs/transforms.md) --

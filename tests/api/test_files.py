@@ -27,6 +27,8 @@ FILE_FIELDS = {
     "status",
     "routeSlug",
     "metadata",
+    "sha256",
+    "detectedType",
     "createdAt",
     "updatedAt",
 }

@@ -362,6 +362,8 @@ async def test_payload_is_exactly_the_spec_shape(
         "status",
         "routeSlug",
         "metadata",
+        "sha256",
+        "detectedType",
         "createdAt",
         "updatedAt",
     }

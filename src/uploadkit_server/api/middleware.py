@@ -96,13 +96,27 @@ class ApiBodyLimitMiddleware:
     """Answer ``413`` for API bodies over the cap, whether declared by ``Content-Length`` or
     streamed chunked, without buffering more than the cap."""
 
-    def __init__(self, app: ASGIApp, *, prefix: str = "/api/", max_bytes: int = MAX_API_BODY_BYTES):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str = "/api/",
+        max_bytes: int = MAX_API_BODY_BYTES,
+        exempt: tuple[str, ...] = (),
+    ):
         self.app = app
         self.prefix = prefix
         self.max_bytes = max_bytes
+        #: Paths under ``prefix`` whose bodies are not JSON (tus PATCHes) and are capped there.
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or not path.startswith(self.prefix)
+            or (self.exempt and path.startswith(self.exempt))
+        ):
             await self.app(scope, receive, send)
             return
         too_large = error_response(PayloadTooLarge(f"Request body exceeds {self.max_bytes} bytes"))

@@ -14,6 +14,7 @@ from uploadkit_server.api import (
     projects,
     storage_endpoint,
     transforms,
+    tus,
     upload,
     usage,
     webhooks,
@@ -29,6 +30,7 @@ api_router.include_router(usage.router)
 api_router.include_router(logs.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(transforms.router)
+api_router.include_router(tus.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)

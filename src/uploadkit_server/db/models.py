@@ -42,6 +42,7 @@ class FailureReason(StrEnum):
     NOT_VERIFIED = "not_verified"
     EXPIRED = "expired"
     ABORTED = "aborted"
+    TYPE_MISMATCH = "type_mismatch"
 
 
 class DeliveryStatus(StrEnum):
@@ -121,6 +122,8 @@ class FileRoute(TimestampMixin, Base):
     max_file_count: Mapped[int] = mapped_column(Integer, default=1)
     allowed_types: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["*/*"])
     webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: How the sniffed content type must agree with the declared one: off, lenient or strict.
+    type_check: Mapped[str] = mapped_column(String(16), default="lenient", server_default="lenient")
 
 
 class File(TimestampMixin, Base):
@@ -159,6 +162,50 @@ class File(TimestampMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Hex SHA-256 of the stored bytes, computed by the server; null where it was not computed.
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The type the first bytes show (magic numbers), null if unknown or not checked.
+    detected_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class TusUpload(Base):
+    """A resumable (tus) upload: its progress, its store handle and a lease that serialises
+    PATCHes across processes. The file row exists once the length is known."""
+
+    __tablename__ = "tus_uploads"
+    __table_args__ = (Index("ix_tus_uploads_expiry", "completed_at", "expires_at"),)
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_id: Mapped[str | None] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), nullable=True
+    )
+    route_slug: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    #: User metadata parsed from ``Upload-Metadata``; ``raw_metadata`` is the header as sent.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    raw_metadata: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Null while the length is deferred (creation-defer-length).
+    upload_length: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    upload_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The object key the file gets (chosen at creation, also when the length is deferred).
+    key: Mapped[str] = mapped_column(String(1024))
+    #: The tus store's handle for the bytes received so far.
+    store_ref: Mapped[str] = mapped_column(Text)
+    #: The storage backend's multipart upload holding the bytes, where there is one (S3).
+    storage_upload_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    lock_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class UsageMonth(Base):

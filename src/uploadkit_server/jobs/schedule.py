@@ -11,11 +11,13 @@ from uploadkit_server.jobs.runner import Job
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
 from uploadkit_server.jobs.test_mode_purge import purge_test_mode
+from uploadkit_server.jobs.tus_expiry import expire_tus_uploads
 from uploadkit_server.jobs.webhook_purge import purge_test_mode_deliveries
 
 
 def background_jobs() -> Sequence[Job]:
     return [
+        expire_tus_uploads,
         expire_abandoned_uploads,
         remove_stale_temp_files,
         purge_test_mode,

@@ -263,6 +263,18 @@ class LocalStorage:
     async def close(self) -> None:
         return None
 
+    async def adopt_file(self, key: str, path: Path, *, content_type: str, etag: str) -> None:
+        """Move a complete file from this filesystem into place as the object at ``key`` (the
+        local tus store finishes uploads this way: a rename, no second copy of the bytes)."""
+        targets = (resolve_key(self._objects, key), resolve_key(self._meta, key))
+
+        def adopt() -> None:
+            self._ensure_layout()
+            meta = self._object_meta(content_type, etag, path.stat().st_size)
+            self._commit_object(path, *targets, meta)
+
+        await anyio.to_thread.run_sync(adopt)
+
     async def remove_stale_temp_files(self, *, older_than: float) -> int:
         """Remove what crashed or killed processes left in ``tmp/``; returns how many.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
@@ -17,6 +18,16 @@ Size = Annotated[int, BeforeValidator(parse_size)]
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
 
 
+class TypeCheck(StrEnum):
+    """How the type sniffed from a file's first bytes must agree with its declared type."""
+
+    OFF = "off"
+    #: Refuse only a known mismatch (an executable or HTML declared as ``image/png``).
+    LENIENT = "lenient"
+    #: The detected type must be known and allowed by the route.
+    STRICT = "strict"
+
+
 def _patterns(value: list[str]) -> list[str]:
     if not value:
         raise ValueError("allowedTypes needs at least one type; use ['*/*'] for any")
@@ -29,6 +40,7 @@ class FileRouteCreate(StrictCamelModel):
     max_file_count: int = Field(default=1, ge=1, le=10_000)
     allowed_types: list[str] = Field(default_factory=lambda: ["*/*"], max_length=100)
     webhook_url: str | None = Field(default=None, max_length=2048)
+    type_check: TypeCheck = TypeCheck.LENIENT
 
     @field_validator("allowed_types")
     @classmethod
@@ -42,6 +54,7 @@ class FileRouteUpdate(StrictCamelModel):
     max_file_count: int | None = Field(default=None, ge=1, le=10_000)
     allowed_types: list[str] | None = Field(default=None, max_length=100)
     webhook_url: str | None = Field(default=None, max_length=2048)
+    type_check: TypeCheck | None = None
 
     @field_validator("allowed_types")
     @classmethod
@@ -57,5 +70,6 @@ class FileRouteRead(CamelModel):
     max_file_count: int
     allowed_types: list[str]
     webhook_url: str | None
+    type_check: TypeCheck
     created_at: Timestamp
     updated_at: Timestamp

@@ -65,6 +65,7 @@ async def create_route(
         max_file_count=data.max_file_count,
         allowed_types=data.allowed_types,
         webhook_url=data.webhook_url,
+        type_check=data.type_check,
     )
     session.add(route)
     await _flush_unique(session, data.slug)
@@ -102,7 +103,7 @@ async def update_route(
         raise DuplicateSlug(
             f"A file route with slug '{changes['slug']}' already exists in this project"
         )
-    for field in ("max_file_size", "max_file_count", "allowed_types"):
+    for field in ("max_file_size", "max_file_count", "allowed_types", "type_check"):
         if field in changes and changes[field] is None:
             raise ValidationFailed(f"{field} cannot be null", details={field: ["cannot be null"]})
     for field, value in changes.items():

@@ -21,6 +21,10 @@ class FileRead(CamelModel):
     status: str
     route_slug: str
     metadata: dict[str, Any]
+    #: Hex SHA-256 of the stored bytes, computed by the server (null where not computed).
+    sha256: str | None = None
+    #: The type the stored bytes show (content sniffing), null if unknown or not checked.
+    detected_type: str | None = None
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -40,6 +44,8 @@ def file_read(file: File, *, cdn_base: str) -> FileRead:
         status=file.status,
         route_slug=file.route_slug,
         metadata=dict(file.metadata_ or {}),
+        sha256=file.sha256,
+        detected_type=file.detected_type,
         created_at=file.created_at,
         updated_at=file.updated_at,
     )

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uploadkit_server.clock import month_of, utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.file_routes.repository import get_by_slug
+from uploadkit_server.core.file_routes.schemas import TypeCheck
 from uploadkit_server.core.files.schemas import file_url
 from uploadkit_server.core.mime import type_allowed
 from uploadkit_server.core.tiers import limits_for
-from uploadkit_server.core.uploads import repository
+from uploadkit_server.core.uploads import content_check, repository
 from uploadkit_server.core.uploads.object_keys import build_object_key
 from uploadkit_server.core.uploads.schemas import (
     MAX_PARTS,
@@ -35,6 +36,7 @@ from uploadkit_server.core.webhooks.outbox import queue_upload_complete
 from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
 from uploadkit_server.errors import (
     FileTooLarge,
+    FileTypeMismatch,
     FileTypeNotAllowed,
     NotFound,
     UploadNotFound,
@@ -86,17 +88,23 @@ class UploadService:
 
     # -- request -------------------------------------------------------------------------
 
-    async def _admit(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
-        """Route, type, size and quota checks, in the SPEC's order; reserves quota on success."""
-        route = await get_by_slug(self.session, auth.project_id, body.route_slug)
+    async def check_route(self, auth: AuthContext, route_slug: str, content_type: str) -> FileRoute:
+        """The route exists and allows the type: the first checks of a request, alone (a tus
+        upload whose length is not known yet gets these at creation and the rest later)."""
+        route = await get_by_slug(self.session, auth.project_id, route_slug)
         if route is None:
-            raise NotFound(f"File route '{body.route_slug}' not found in this project")
-        if not type_allowed(body.content_type, route.allowed_types):
+            raise NotFound(f"File route '{route_slug}' not found in this project")
+        if not type_allowed(content_type, route.allowed_types):
             allowed = ", ".join(route.allowed_types)
             raise FileTypeNotAllowed(
-                f"Content type {body.content_type} is not allowed by route '{route.slug}' "
+                f"Content type {content_type} is not allowed by route '{route.slug}' "
                 f"(allowed: {allowed})"
             )
+        return route
+
+    async def _admit(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
+        """Route, type, size and quota checks, in the SPEC's order; reserves quota on success."""
+        route = await self.check_route(auth, body.route_slug, body.content_type)
         tier_max = limits_for(auth.tier).max_file_size
         limit = min(route.max_file_size, tier_max)
         if body.file_size > limit:
@@ -165,6 +173,14 @@ class UploadService:
         )
         return NewUpload(file=file, upload_url=url, cdn_url=self.cdn_url(file.key))
 
+    async def open_upload(self, auth: AuthContext, body: UploadRequest, *, lifetime: int) -> File:
+        """Admit an upload whose bytes arrive another way than a presigned URL (tus): the same
+        checks and reservations as ``request_upload``, the same file record, no URL."""
+        route = await self._admit(auth, body)
+        file = self._new_file(auth, body, route, lifetime=lifetime)
+        await self.session.flush()
+        return file
+
     async def init_multipart(self, auth: AuthContext, body: UploadRequest) -> NewMultipartUpload:
         route = await self._admit(auth, body)
         file = self._new_file(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS)
@@ -211,6 +227,8 @@ class UploadService:
                 raise UploadNotVerified(
                     f"Upload {file_id} failed verification; request a new upload"
                 )
+            if file.failure_reason == FailureReason.TYPE_MISMATCH:
+                raise FileTypeMismatch(f"Upload {file_id} was refused by content sniffing")
             raise UploadNotFound(f"Upload {file_id} was {file.failure_reason or 'cancelled'}")
         return file
 
@@ -274,6 +292,7 @@ class UploadService:
         if problem is not None:
             await self._fail(file, FailureReason.NOT_VERIFIED, detail=problem)
             raise UploadNotVerified(f"Upload {file.id} could not be verified: {problem}")
+        await self._check_content(file)
         now = utcnow()
         await self._release_slot(file)
         await quota.count_completed_upload(
@@ -295,6 +314,27 @@ class UploadService:
             self.session, file=file, cdn_base=self.settings.effective_cdn_url
         )
         return file
+
+    async def _check_content(self, file: File) -> None:
+        """Sniff the stored bytes under the route's ``typeCheck``; a refused file is FAILED."""
+        route = await get_by_slug(self.session, file.project_id, file.route_slug)
+        mode = TypeCheck(route.type_check) if route is not None else TypeCheck.LENIENT
+        if mode is TypeCheck.OFF:
+            return
+        head = await content_check.read_head(self.storage, file.key, size=file.file_size)
+        file.detected_type = content_check.detect_type(head, declared=file.content_type)
+        problem = content_check.mismatch(
+            file.content_type,
+            file.detected_type,
+            mode=mode,
+            allowed_types=route.allowed_types if route is not None else ["*/*"],
+        )
+        if problem is not None:
+            await self._fail(file, FailureReason.TYPE_MISMATCH, detail=problem)
+            raise FileTypeMismatch(
+                f"Upload {file.id} was refused: {problem}",
+                suggestion="Declare the file's real type, or upload the file the type names",
+            )
 
     # -- failure, abort, expiry ----------------------------------------------------------
 
@@ -326,6 +366,13 @@ class UploadService:
 
     async def abort_multipart(self, auth: AuthContext, file_id: str, upload_id: str) -> None:
         file = await self._locked_upload(auth, file_id, upload_id)
+        if file.status == FileStatus.UPLOADED:
+            raise ValidationFailed(f"Upload {file_id} is already complete; delete the file instead")
+        await self._fail(file, FailureReason.ABORTED)
+
+    async def abort_upload(self, auth: AuthContext, file_id: str) -> None:
+        """Abort an upload in flight whatever its kind (tus termination)."""
+        file = await self._locked_upload(auth, file_id)
         if file.status == FileStatus.UPLOADED:
             raise ValidationFailed(f"Upload {file_id} is already complete; delete the file instead")
         await self._fail(file, FailureReason.ABORTED)
