@@ -17,8 +17,7 @@ from tests.support.webhook_receiver import WebhookReceiver, wait_until
 from tests.webhooks.helpers import delivery_detail
 from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
-from uploadkit_server.core.webhooks.repository import ClaimedDelivery
-from uploadkit_server.core.webhooks.sender import AttemptResult
+from uploadkit_server.core.webhooks.repository import AttemptRecord, ClaimedDelivery
 from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.runtime import Runtime
@@ -41,9 +40,9 @@ class CountingDispatcher(WebhookDispatcher):
         super().__init__(**kwargs)
         self.sent: list[str] = []
 
-    async def deliver(self, claimed: ClaimedDelivery) -> AttemptResult:
+    async def send(self, claimed: ClaimedDelivery) -> AttemptRecord:
         self.sent.append(claimed.id)
-        return await super().deliver(claimed)
+        return await super().send(claimed)
 
 
 @pytest.fixture

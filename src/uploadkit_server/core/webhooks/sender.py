@@ -25,6 +25,8 @@ RESPONSE_READ_LIMIT = 4096
 #: Characters of that response kept on the attempt record.
 EXCERPT_LIMIT = 1024
 USER_AGENT = "UploadKit-Webhooks/1.0"
+#: Seconds an idle kept-alive connection to a receiver stays open.
+KEEPALIVE_EXPIRY = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +48,24 @@ class OutgoingWebhook:
     url: str
     body: bytes
     signing_key: str
-    secret: str
+    secrets: tuple[str, ...]
 
 
 def create_http_client(
     *, timeout: float, max_connections: int, transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
+    """One client per dispatcher. Every connection it may open is also kept alive (a pool
+    that keeps fewer than it opens closes and reopens connections under load), for
+    ``KEEPALIVE_EXPIRY`` seconds idle."""
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(timeout),
         trust_env=False,  # proxies from the environment would bypass the address check
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
         transport=transport,
     )
 
@@ -108,7 +117,7 @@ async def send_webhook(
             url=webhook.url,
             message_id=webhook.message_id,
             signing_key=webhook.signing_key,
-            secret=webhook.secret,
+            secrets=webhook.secrets,
             now=attempted_at,
         ),
     }
