@@ -33,7 +33,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-import httpx
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from uploadkit_server.clock import utcnow
@@ -72,15 +72,12 @@ class WebhookDispatcher:
         *,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.concurrency = settings.webhook_concurrency
         self.lease_seconds = settings.webhook_timeout + LEASE_MARGIN_SECONDS
-        self._client = create_http_client(
-            timeout=settings.webhook_timeout, max_connections=self.concurrency, transport=transport
-        )
+        self._client: aiohttp.ClientSession | None = None  # made in the loop, on first use
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
         self._finished: list[AttemptRecord] = []
@@ -95,6 +92,10 @@ class WebhookDispatcher:
 
     async def send(self, claimed: ClaimedDelivery) -> AttemptRecord:
         """Send one attempt of a claimed delivery; the result is not written yet."""
+        if self._client is None:
+            self._client = create_http_client(
+                timeout=self.settings.webhook_timeout, max_connections=self.concurrency
+            )
         result = await send_webhook(
             self._client,
             OutgoingWebhook(
@@ -258,4 +259,6 @@ class WebhookDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

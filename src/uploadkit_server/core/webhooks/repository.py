@@ -214,16 +214,20 @@ async def _claim_status(
         WebhookDelivery.next_attempt_at <= now,
         or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
     )
+    # A materialised CTE is evaluated once: PostgreSQL may rescan an ``IN (subquery)`` with
+    # LIMIT for each outer row, and then leases more rows than ``limit``.
     candidates = (
         select(WebhookDelivery.pk)
         .where(*due)
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
     )
     result = await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.pk.in_(candidates), *due)
+        .where(WebhookDelivery.pk.in_(select(candidates.c.pk)), *due)
         .values(locked_until=lease)
         .returning(
             WebhookDelivery.pk,
