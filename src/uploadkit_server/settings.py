@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(default=0.5, gt=0)
     #: Deliveries sent at the same time by one dispatcher.
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    #: Seconds finished live deliveries (delivered or dead) are kept, with their attempts;
+    #: 0 keeps them forever.
+    webhook_retention: int = Field(default=30 * 86400, ge=0)
     test_mode_ttl: int = Field(default=86400, ge=0)
     secret_key: str | None = None
     billing_url: str = "https://app.uploadkit.dev/billing"

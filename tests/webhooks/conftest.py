@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -11,6 +11,10 @@ import pytest
 
 from tests.support.uploads import create_route
 from tests.support.webhook_receiver import WebhookReceiver, running_receiver
+from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
+from uploadkit_server.core.webhooks.repository import AttemptRecord, ClaimedDelivery
+from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.settings import Settings
 
 
 @pytest.fixture
@@ -37,3 +41,33 @@ async def hooked_route(
     return await create_route(
         client, live_headers, account.project.id, slug="files", webhookUrl=receiver.url
     )
+
+
+class CountingDispatcher(WebhookDispatcher):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent: list[str] = []
+
+    async def send(self, claimed: ClaimedDelivery) -> AttemptRecord:
+        self.sent.append(claimed.id)
+        return await super().send(claimed)
+
+
+@pytest.fixture
+async def make_dispatcher(settings: Settings) -> AsyncIterator[Any]:
+    """Dispatchers with their own engine each, closed after the test."""
+    made: list[tuple[WebhookDispatcher, Any]] = []
+
+    def make(**overrides: Any) -> CountingDispatcher:
+        engine = create_engine(settings.effective_database_url)
+        dispatcher = CountingDispatcher(
+            settings=settings.model_copy(update=overrides),
+            sessionmaker=create_sessionmaker(engine),
+        )
+        made.append((dispatcher, engine))
+        return dispatcher
+
+    yield make
+    for dispatcher, engine in made:
+        await dispatcher.stop()
+        await engine.dispose()

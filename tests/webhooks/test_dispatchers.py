@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,13 +15,8 @@ from sqlalchemy import func, select
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
 from tests.webhooks.helpers import delivery_detail
 from tests.webhooks.queueing import queue_deliveries
-from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
-from uploadkit_server.core.webhooks.repository import ClaimedDelivery
-from uploadkit_server.core.webhooks.sender import AttemptResult
 from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.runtime import Runtime
-from uploadkit_server.settings import Settings
 
 
 @pytest.fixture
@@ -34,36 +28,6 @@ def settings_overrides() -> dict[str, object]:
         "webhook_poll_interval": 0.02,
         "webhook_concurrency": 4,
     }
-
-
-class CountingDispatcher(WebhookDispatcher):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sent: list[str] = []
-
-    async def deliver(self, claimed: ClaimedDelivery) -> AttemptResult:
-        self.sent.append(claimed.id)
-        return await super().deliver(claimed)
-
-
-@pytest.fixture
-async def make_dispatcher(settings: Settings) -> AsyncIterator[Any]:
-    """Dispatchers with their own engine each, closed after the test."""
-    made: list[tuple[WebhookDispatcher, Any]] = []
-
-    def make(**overrides: Any) -> CountingDispatcher:
-        engine = create_engine(settings.effective_database_url)
-        dispatcher = CountingDispatcher(
-            settings=settings.model_copy(update=overrides),
-            sessionmaker=create_sessionmaker(engine),
-        )
-        made.append((dispatcher, engine))
-        return dispatcher
-
-    yield make
-    for dispatcher, engine in made:
-        await dispatcher.stop()
-        await engine.dispose()
 
 
 async def delivery_states(runtime: Runtime) -> tuple[Counter[str], Counter[int]]:

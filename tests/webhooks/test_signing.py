@@ -28,7 +28,7 @@ def sign(*, key: str, secret: str, minutes_ago: int = 0) -> dict[str, str]:
         url=URL,
         message_id="msg_abc",
         signing_key=key,
-        secret=secret,
+        secrets=(secret,),
         now=utcnow() - timedelta(minutes=minutes_ago),
     )
 

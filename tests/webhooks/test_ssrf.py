@@ -190,11 +190,11 @@ async def test_delivery_time_check_refuses_a_name_that_resolves_to_loopback(
 async def test_guarded_requests_go_to_the_checked_address_under_the_original_name() -> None:
     from uploadkit_server.core.webhooks.sender import _request_target
 
-    url, headers, extensions = await _request_target(
+    url, headers, server_name = await _request_target(
         "https://93.184.216.34:8443/hooks?x=1", allow_private=False
     )
     assert str(url) == "https://93.184.216.34:8443/hooks?x=1"
     assert headers == {"Host": "93.184.216.34:8443", "Connection": "close"}
-    assert extensions == {"sni_hostname": "93.184.216.34"}
-    url, headers, extensions = await _request_target("http://localhost:9000/h", allow_private=True)
-    assert (str(url), headers, extensions) == ("http://localhost:9000/h", {}, {})
+    assert server_name == "93.184.216.34"
+    url, headers, server_name = await _request_target("http://localhost:9000/h", allow_private=True)
+    assert (str(url), headers, server_name) == ("http://localhost:9000/h", {}, None)

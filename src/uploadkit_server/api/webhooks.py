@@ -10,6 +10,7 @@ from uploadkit_server.api.deps import ApiKeyAuth, SessionDep
 from uploadkit_server.core.schemas import Deleted, Page
 from uploadkit_server.core.webhooks import service
 from uploadkit_server.core.webhooks.schemas import (
+    RotateSecretRequest,
     SigningKeysRead,
     WebhookDeliveryDetail,
     WebhookDeliveryRead,
@@ -26,6 +27,13 @@ async def get_signing_keys(auth: ApiKeyAuth, session: SessionDep) -> SigningKeys
 @router.post("/signing-keys/rotate")
 async def rotate_signing_keys(auth: ApiKeyAuth, session: SessionDep) -> SigningKeysRead:
     return await service.rotate_signing_keys(session, auth)
+
+
+@router.post("/signing-keys/rotate-secret")
+async def rotate_webhook_secret(
+    auth: ApiKeyAuth, session: SessionDep, body: RotateSecretRequest | None = None
+) -> SigningKeysRead:
+    return await service.rotate_webhook_secret(session, auth, body)
 
 
 @router.get("/deliveries")

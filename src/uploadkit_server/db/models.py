@@ -84,6 +84,11 @@ class Project(TimestampMixin, Base):
     current_signing_key: Mapped[str] = mapped_column(String(100))
     next_signing_key: Mapped[str] = mapped_column(String(100))
     webhook_secret: Mapped[str] = mapped_column(String(100))
+    #: The secret before the last rotation: deliveries are signed with it too until then.
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    previous_webhook_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True
+    )
 
     account: Mapped[Account] = relationship(lazy="raise")
 
@@ -247,6 +252,7 @@ class WebhookDelivery(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_listing", "project_id", "is_test", "pk"),
+        Index("ix_webhook_deliveries_finished", "status", "updated_at"),
         UniqueConstraint("file_id", "event"),
     )
 

@@ -12,7 +12,10 @@ from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
 from uploadkit_server.jobs.test_mode_purge import purge_test_mode
 from uploadkit_server.jobs.tus_expiry import expire_tus_uploads
-from uploadkit_server.jobs.webhook_purge import purge_test_mode_deliveries
+from uploadkit_server.jobs.webhook_purge import (
+    purge_expired_deliveries,
+    purge_test_mode_deliveries,
+)
 
 
 def background_jobs() -> Sequence[Job]:
@@ -22,6 +25,7 @@ def background_jobs() -> Sequence[Job]:
         remove_stale_temp_files,
         purge_test_mode,
         purge_test_mode_deliveries,
+        purge_expired_deliveries,
         OrphanedMultipartSweep(),
     ]
 

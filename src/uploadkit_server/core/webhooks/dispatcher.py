@@ -7,6 +7,13 @@ once. The lease outlives the longest possible attempt (``webhook_timeout``) by a
 process dies mid-attempt, the row becomes due again when its lease runs out, so every queued
 delivery is sent at least once after a crash.
 
+Batches: while busy, a dispatcher claims many due rows in one statement, and writes the results
+of every attempt that finished meanwhile in one transaction (``repository.record_attempts``),
+so the database costs a few statements per batch, not two transactions per delivery. One task
+does all of a dispatcher's database work, so its claims and writes never wait on each other
+(on SQLite: never in the busy handler). A result waiting to be written still holds its lease;
+if the process dies first, the row is sent again after the lease (at least once).
+
 Wake-ups: a commit in this process that queued a delivery wakes the dispatcher at once
 (``wakeup.py``); rows queued by other processes are found by polling every
 ``webhook_poll_interval`` seconds.
@@ -26,19 +33,19 @@ import contextlib
 import logging
 from datetime import timedelta
 
-import httpx
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.webhooks import repository, wakeup
-from uploadkit_server.core.webhooks.repository import ClaimedDelivery
+from uploadkit_server.core.webhooks.repository import AttemptRecord, ClaimedDelivery
 from uploadkit_server.core.webhooks.sender import (
     AttemptResult,
     OutgoingWebhook,
     create_http_client,
     send_webhook,
 )
-from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt
+from uploadkit_server.db.models import DeliveryStatus
 from uploadkit_server.settings import Settings
 
 logger = logging.getLogger("uploadkit.webhooks")
@@ -65,17 +72,15 @@ class WebhookDispatcher:
         *,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.concurrency = settings.webhook_concurrency
         self.lease_seconds = settings.webhook_timeout + LEASE_MARGIN_SECONDS
-        self._client = create_http_client(
-            timeout=settings.webhook_timeout, max_connections=self.concurrency, transport=transport
-        )
+        self._client: aiohttp.ClientSession | None = None  # made in the loop, on first use
         self._task: asyncio.Task[None] | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
+        self._finished: list[AttemptRecord] = []
         self._claim_batch = max(1, self.concurrency // 4)
         self._wake = asyncio.Event()
 
@@ -85,8 +90,12 @@ class WebhookDispatcher:
         async with self.sessionmaker() as session, session.begin():
             return await repository.claim_due(session, now=now, lease=lease, limit=limit)
 
-    async def deliver(self, claimed: ClaimedDelivery) -> AttemptResult:
-        """Send one claimed delivery and record the attempt."""
+    async def send(self, claimed: ClaimedDelivery) -> AttemptRecord:
+        """Send one attempt of a claimed delivery; the result is not written yet."""
+        if self._client is None:
+            self._client = create_http_client(
+                timeout=self.settings.webhook_timeout, max_connections=self.concurrency
+            )
         result = await send_webhook(
             self._client,
             OutgoingWebhook(
@@ -94,7 +103,7 @@ class WebhookDispatcher:
                 url=claimed.url,
                 body=claimed.payload.encode(),
                 signing_key=claimed.signing_key,
-                secret=claimed.secret,
+                secrets=claimed.secrets,
             ),
             time_limit=self.settings.webhook_timeout,
             allow_private=self.settings.webhook_allow_private,
@@ -102,68 +111,99 @@ class WebhookDispatcher:
         status, delay = next_state(
             claimed.attempt_count, result, retry_delays=self.settings.webhook_retry_delays
         )
-        attempt = WebhookAttempt(
+        return AttemptRecord(
+            claimed=claimed,
             attempted_at=result.attempted_at,
             status_code=result.status_code,
             error=result.error,
             duration_ms=result.duration_ms,
             response_excerpt=result.response_excerpt,
+            status=status,
+            next_attempt_at=utcnow() + delay if delay is not None else None,
         )
+
+    async def record(self, records: list[AttemptRecord]) -> None:
+        """Write finished attempts, all in one transaction."""
+        if not records:
+            return
         async with self.sessionmaker() as session, session.begin():
-            written = await repository.record_attempt(
-                session,
-                claimed=claimed,
-                attempt=attempt,
-                status=status,
-                next_attempt_at=utcnow() + delay if delay is not None else None,
-            )
-        if not written:
-            logger.info("delivery %s was redelivered or deleted while being sent", claimed.id)
-        elif status is not DeliveryStatus.DELIVERED:
-            logger.info(
-                "delivery %s attempt failed (%s): %s",
-                claimed.id,
-                status,
-                result.error or result.status_code,
-            )
-        return result
+            written = await repository.record_attempts(session, records)
+        for record in records:
+            if record.claimed.pk not in written:
+                logger.info(
+                    "delivery %s was redelivered or deleted while being sent", record.claimed.id
+                )
+            elif record.status is not DeliveryStatus.DELIVERED:
+                logger.info(
+                    "delivery %s attempt failed (%s): %s",
+                    record.claimed.id,
+                    record.status,
+                    record.error or record.status_code,
+                )
+
+    async def deliver(self, claimed: ClaimedDelivery) -> AttemptRecord:
+        """Send one claimed delivery and record the attempt at once."""
+        record = await self.send(claimed)
+        await self.record([record])
+        return record
 
     async def dispatch_due(self) -> int:
-        """Claim what is due now (up to ``webhook_concurrency``), send it all, wait for the
-        results. Returns how many were sent. For tests and one-shot runs; ``run`` pipelines."""
+        """Claim what is due now (up to ``webhook_concurrency``), send it all, record the
+        results in one transaction. Returns how many were sent. For tests and one-shot runs;
+        ``run`` pipelines."""
         claimed = await self.claim(self.concurrency)
-        await asyncio.gather(*(self.deliver(item) for item in claimed))
+        await self.record(list(await asyncio.gather(*(self.send(item) for item in claimed))))
         return len(claimed)
 
     def _spawn(self, claimed: ClaimedDelivery) -> None:
-        task = asyncio.create_task(self._deliver_logged(claimed), name=f"webhook-{claimed.id}")
-        self._in_flight.add(task)
+        task = asyncio.create_task(self._send_one(claimed), name=f"webhook-{claimed.id}")
+        self._in_flight[task] = claimed
 
         def _done(finished: asyncio.Task[None]) -> None:
-            self._in_flight.discard(finished)
-            self._wake.set()  # a slot is free: look for more work
+            self._in_flight.pop(finished, None)
+            self._wake.set()  # a result to write and a slot free: look for more work
 
         task.add_done_callback(_done)
 
-    async def _deliver_logged(self, claimed: ClaimedDelivery) -> None:
+    async def _send_one(self, claimed: ClaimedDelivery) -> None:
         try:
-            await self.deliver(claimed)
+            record = await self.send(claimed)
         except asyncio.CancelledError:
-            # Shutting down mid-attempt: hand the row back now rather than when the lease
-            # lapses. (The receiver may have got it; at-least-once either way.)
-            await asyncio.shield(self._release(claimed))
+            raise  # shutting down: ``run`` hands the row back
+        except Exception:
+            logger.exception(
+                "delivery %s failed to send; it is retried after its lease", claimed.id
+            )
+            return
+        self._finished.append(record)
+
+    async def _record_finished(self) -> None:
+        """Write every result collected so far (one transaction). Shielded: a stop waits for a
+        write that has begun rather than throwing its results away."""
+        batch, self._finished = self._finished, []
+        if not batch:
+            return
+        writing = asyncio.ensure_future(self.record(batch))
+        try:
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await writing
             raise
         except Exception:
             logger.exception(
-                "delivery %s could not be recorded; it is retried after its lease", claimed.id
+                "%d webhook attempts could not be recorded; they are retried after their lease",
+                len(batch),
             )
 
-    async def _release(self, claimed: ClaimedDelivery) -> None:
+    async def _release(self, claimed: list[ClaimedDelivery]) -> None:
+        if not claimed:
+            return
         try:
             async with self.sessionmaker() as session, session.begin():
-                await repository.release_lease(session, claimed)
+                await repository.release_leases(session, claimed)
         except Exception:
-            logger.warning("could not release delivery %s; its lease will lapse", claimed.id)
+            logger.warning("could not release %d deliveries; their leases will lapse", len(claimed))
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
@@ -172,6 +212,7 @@ class WebhookDispatcher:
             polled = True
             while True:
                 self._wake.clear()
+                await self._record_finished()
                 free = self.concurrency - len(self._in_flight)
                 claimed: list[ClaimedDelivery] = []
                 # Claim in batches while busy: a claim per freed slot would cost a transaction
@@ -186,6 +227,8 @@ class WebhookDispatcher:
                 if claimed and len(claimed) == free:
                     continue  # a full batch: there may be more due already
                 polled = False
+                if self._finished:
+                    continue  # attempts finished while claiming: write them first
                 try:
                     async with asyncio.timeout(self.settings.webhook_poll_interval):
                         await self._wake.wait()
@@ -193,9 +236,19 @@ class WebhookDispatcher:
                     polled = True
         finally:
             wakeup.unsubscribe(subscription)
-            for task in list(self._in_flight):
+            # Shutting down: attempts still in flight are abandoned and their rows handed back
+            # now rather than when the lease lapses (the receiver may have got them; at least
+            # once either way); results already in are written.
+            abandoned = dict(self._in_flight)
+            for task in abandoned:
                 task.cancel()
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await asyncio.gather(*abandoned, return_exceptions=True)
+            unsent = [claimed for task, claimed in abandoned.items() if task.cancelled()]
+            await asyncio.shield(self._shutdown_writes(unsent))
+
+    async def _shutdown_writes(self, unsent: list[ClaimedDelivery]) -> None:
+        await self._record_finished()
+        await self._release(unsent)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="uploadkit-webhooks")
@@ -206,4 +259,6 @@ class WebhookDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,10 @@ from uploadkit_server.db.models import (
 )
 
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
+
+_deliveries = cast(Table, WebhookDelivery.__table__)
+_attempts = cast(Table, WebhookAttempt.__table__)
 
 
 async def insert_once(session: AsyncSession, delivery: WebhookDelivery) -> WebhookDelivery:
@@ -132,6 +137,30 @@ async def purge_test_deliveries(
     return len(pks)
 
 
+async def purge_finished_deliveries(
+    session: AsyncSession, *, finished_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` finished deliveries (delivered or dead, in either mode) whose last
+    change was before then, with their attempts. Pending and failed ones (a retry is scheduled)
+    are never touched, however old."""
+    pks = (
+        await session.scalars(
+            select(WebhookDelivery.pk)
+            .where(
+                WebhookDelivery.status.in_(FINISHED),
+                WebhookDelivery.updated_at < finished_before,
+            )
+            .order_by(WebhookDelivery.pk)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if pks:
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(pks)))
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(pks)))
+    return len(pks)
+
+
 async def requeue(session: AsyncSession, delivery: WebhookDelivery, *, now: datetime) -> None:
     """Due at once with a fresh retry schedule; past attempts stay listed. An attempt in
     flight loses its lease: its result is kept as history but does not end the new run."""
@@ -154,43 +183,72 @@ class ClaimedDelivery:
     attempt_count: int
     lease: datetime
     signing_key: str
-    secret: str
+    #: The project's ``whsec_`` secrets to sign with: the current one, then, during a rotation's
+    #: grace period, the previous one.
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One finished attempt of a claimed delivery and the state it leads to."""
+
+    claimed: ClaimedDelivery
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    response_excerpt: str | None
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
 
 
 async def _claim_status(
     session: AsyncSession, status: DeliveryStatus, *, now: datetime, lease: datetime, limit: int
-) -> list[int]:
-    """Lease up to ``limit`` due rows of one status, earliest due first. One status at a time
-    so that the (status, next_attempt_at) index yields rows already in order: a claim reads
-    about ``limit`` index entries however long the queue is."""
+) -> list[Any]:
+    """Lease up to ``limit`` due rows of one status, earliest due first, and return what
+    sending them needs. One status at a time so that the (status, next_attempt_at) index yields
+    rows already in order: a claim reads about ``limit`` index entries however long the queue
+    is."""
     due = (
         WebhookDelivery.status == status,
         WebhookDelivery.next_attempt_at <= now,
         or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
     )
+    # A materialised CTE is evaluated once: PostgreSQL may rescan an ``IN (subquery)`` with
+    # LIMIT for each outer row, and then leases more rows than ``limit``.
     candidates = (
         select(WebhookDelivery.pk)
         .where(*due)
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
     )
     result = await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.pk.in_(candidates), *due)
+        .where(WebhookDelivery.pk.in_(select(candidates.c.pk)), *due)
         .values(locked_until=lease)
-        .returning(WebhookDelivery.pk)
+        .returning(
+            WebhookDelivery.pk,
+            WebhookDelivery.id,
+            WebhookDelivery.project_id,
+            WebhookDelivery.url,
+            WebhookDelivery.payload,
+            WebhookDelivery.attempt_count,
+            WebhookDelivery.next_attempt_at,
+        )
         .execution_options(synchronize_session=False)
     )
-    return list(result.scalars().all())
+    return list(result.all())
 
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease: datetime, limit: int
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries (first attempts, then retries) and read what
-    sending them needs."""
-    claimed: list[int] = []
+    sending them needs: one ``UPDATE … RETURNING`` per status, one read of the projects' keys."""
+    claimed: list[Any] = []
     for status in RETRYABLE:
         if len(claimed) < limit:
             claimed += await _claim_status(
@@ -198,81 +256,139 @@ async def claim_due(
             )
     if not claimed:
         return []
-    rows = await session.execute(
-        select(
-            WebhookDelivery.pk,
-            WebhookDelivery.id,
-            WebhookDelivery.url,
-            WebhookDelivery.payload,
-            WebhookDelivery.attempt_count,
-            Project.current_signing_key,
-            Project.webhook_secret,
+    keys = {
+        row.id: row
+        for row in await session.execute(
+            select(
+                Project.id,
+                Project.current_signing_key,
+                Project.webhook_secret,
+                Project.previous_webhook_secret,
+                Project.previous_webhook_secret_expires_at,
+            ).where(Project.id.in_({row.project_id for row in claimed}))
         )
-        .join(Project, Project.id == WebhookDelivery.project_id)
-        .where(WebhookDelivery.pk.in_(claimed))
-        .order_by(WebhookDelivery.next_attempt_at)
+    }
+    deliveries = []
+    for row in sorted(claimed, key=lambda row: (row.next_attempt_at, row.pk)):
+        project = keys.get(row.project_id)
+        if project is None:  # deleted with its project in the meantime
+            continue
+        deliveries.append(
+            ClaimedDelivery(
+                pk=row.pk,
+                id=row.id,
+                url=row.url,
+                payload=row.payload,
+                attempt_count=row.attempt_count,
+                lease=lease,
+                signing_key=project.current_signing_key,
+                secrets=signing_secrets(
+                    project.webhook_secret,
+                    project.previous_webhook_secret,
+                    project.previous_webhook_secret_expires_at,
+                    now=now,
+                ),
+            )
+        )
+    return deliveries
+
+
+def signing_secrets(
+    current: str, previous: str | None, previous_expires_at: datetime | None, *, now: datetime
+) -> tuple[str, ...]:
+    """The secrets an attempt made ``now`` is signed with."""
+    if previous and previous_expires_at is not None and previous_expires_at > now:
+        return (current, previous)
+    return (current,)
+
+
+_lease_held = (
+    _deliveries.update()
+    .where(
+        _deliveries.c.pk == bindparam("b_pk"),
+        _deliveries.c.locked_until == bindparam("b_lease"),
     )
-    return [
-        ClaimedDelivery(
-            pk=row.pk,
-            id=row.id,
-            url=row.url,
-            payload=row.payload,
-            attempt_count=row.attempt_count,
-            lease=lease,
-            signing_key=row.current_signing_key,
-            secret=row.webhook_secret,
-        )
-        for row in rows
-    ]
+    .values(
+        status=bindparam("b_status"),
+        attempt_count=_deliveries.c.attempt_count + 1,
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        delivered_at=bindparam("b_delivered_at"),
+        locked_until=None,
+        updated_at=bindparam("b_updated_at"),
+    )
+)
 
 
-async def record_attempt(
-    session: AsyncSession,
-    *,
-    claimed: ClaimedDelivery,
-    attempt: WebhookAttempt,
-    status: DeliveryStatus,
-    next_attempt_at: datetime | None,
-) -> bool:
-    """Write one attempt and, if the claimer still holds the lease, the delivery's new state.
-    Returns whether the state was written.
+async def record_attempts(session: AsyncSession, records: Sequence[AttemptRecord]) -> set[int]:
+    """Write n finished attempts in one transaction of three statements, whatever n: read (and
+    on PostgreSQL lock) the rows, update those whose lease the claimer still holds, insert every
+    attempt whose delivery still exists. Returns the pks whose state was written.
 
     A lease is lost when the delivery was redelivered (its new run must not be overwritten by
     an older attempt: the attempt joins the history only) or deleted (nothing is written)."""
-    result = await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
-        .values(
-            status=status,
-            attempt_count=WebhookDelivery.attempt_count + 1,
-            next_attempt_at=next_attempt_at,
-            delivered_at=attempt.attempted_at if status is DeliveryStatus.DELIVERED else None,
-            locked_until=None,
-            updated_at=attempt.attempted_at,
+    if not records:
+        return set()
+    pks = sorted({record.claimed.pk for record in records})
+    current = {
+        row.pk: row.locked_until
+        for row in await session.execute(
+            select(WebhookDelivery.pk, WebhookDelivery.locked_until)
+            .where(WebhookDelivery.pk.in_(pks))
+            .order_by(WebhookDelivery.pk)
+            .with_for_update()
         )
-        .execution_options(synchronize_session=False)
-    )
-    updated = getattr(result, "rowcount", 0) == 1
-    if not updated:
-        still_there = await session.scalar(
-            select(WebhookDelivery.pk).where(WebhookDelivery.pk == claimed.pk)
+    }
+    held = [r for r in records if current.get(r.claimed.pk, False) == r.claimed.lease]
+    connection = await session.connection()
+    if held:
+        await connection.execute(
+            _lease_held,
+            [
+                {
+                    "b_pk": r.claimed.pk,
+                    "b_lease": r.claimed.lease,
+                    "b_status": r.status,
+                    "b_next_attempt_at": r.next_attempt_at,
+                    "b_delivered_at": (
+                        r.attempted_at if r.status is DeliveryStatus.DELIVERED else None
+                    ),
+                    "b_updated_at": r.attempted_at,
+                }
+                for r in held
+            ],
         )
-        if still_there is None:
-            return False
-    attempt.delivery_pk = claimed.pk
-    session.add(attempt)
-    await session.flush()
-    return updated
+    kept = [r for r in records if r.claimed.pk in current]
+    if kept:
+        await connection.execute(
+            insert(_attempts),
+            [
+                {
+                    "delivery_pk": r.claimed.pk,
+                    "attempted_at": r.attempted_at,
+                    "status_code": r.status_code,
+                    "error": r.error,
+                    "duration_ms": r.duration_ms,
+                    "response_excerpt": r.response_excerpt,
+                }
+                for r in kept
+            ],
+        )
+    return {r.claimed.pk for r in held}
 
 
-async def release_lease(session: AsyncSession, claimed: ClaimedDelivery) -> None:
-    """Give a claimed row back unattempted, if the claimer still holds it."""
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.pk == claimed.pk, WebhookDelivery.locked_until == claimed.lease)
-        .values(locked_until=None)
-        .execution_options(synchronize_session=False)
+async def release_leases(session: AsyncSession, claimed: Sequence[ClaimedDelivery]) -> None:
+    """Give claimed rows back unattempted, those the claimer still holds, in one statement."""
+    if not claimed:
+        return
+    connection = await session.connection()
+    await connection.execute(
+        _deliveries.update()
+        .where(
+            _deliveries.c.pk == bindparam("b_pk"),
+            _deliveries.c.locked_until == bindparam("b_lease"),
+        )
+        .values(locked_until=None),
+        [{"b_pk": item.pk, "b_lease": item.lease} for item in claimed],
     )
 
 
@@ -282,6 +398,23 @@ async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
 
 async def get_project(session: AsyncSession, project_id: str) -> Project | None:
     return await session.scalar(select(Project).where(Project.id == project_id))
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, project_id: str, *, new_secret: str, previous_expires_at: datetime
+) -> None:
+    """The current secret becomes the previous one (signing alongside until then) and
+    ``new_secret`` current, in one statement; a previous secret still in its grace is dropped."""
+    await session.execute(
+        update(Project)
+        .where(Project.id == project_id)
+        .values(
+            previous_webhook_secret=Project.webhook_secret,
+            previous_webhook_secret_expires_at=previous_expires_at,
+            webhook_secret=new_secret,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def rotate_signing_keys(session: AsyncSession, project_id: str, *, new_next: str) -> None:

@@ -4,16 +4,18 @@ caller's project and mode (a test key never sees a live delivery, and vice versa
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.pagination import encode_cursor, page_request
-from uploadkit_server.core.projects.service import new_signing_key
+from uploadkit_server.core.projects.service import new_signing_key, new_webhook_secret
 from uploadkit_server.core.schemas import Page
 from uploadkit_server.core.webhooks import repository, wakeup
 from uploadkit_server.core.webhooks.schemas import (
+    RotateSecretRequest,
     SigningKeysRead,
     WebhookAttemptRead,
     WebhookDeliveryDetail,
@@ -27,10 +29,20 @@ async def signing_keys(session: AsyncSession, auth: AuthContext) -> SigningKeysR
     project = await repository.get_project(session, auth.project_id)
     if project is None:
         raise NotFound("Project not found")
+    in_grace = repository.signing_secrets(
+        project.webhook_secret,
+        project.previous_webhook_secret,
+        project.previous_webhook_secret_expires_at,
+        now=utcnow(),
+    )
     return SigningKeysRead(
         current_signing_key=project.current_signing_key,
         next_signing_key=project.next_signing_key,
         secret=project.webhook_secret,
+        previous_secret=in_grace[1] if len(in_grace) > 1 else None,
+        previous_secret_expires_at=(
+            project.previous_webhook_secret_expires_at if len(in_grace) > 1 else None
+        ),
     )
 
 
@@ -38,6 +50,24 @@ async def rotate_signing_keys(session: AsyncSession, auth: AuthContext) -> Signi
     """The next key becomes current and a new next key is minted. Receivers configured with the
     old pair keep verifying, because the new current key is their old next one."""
     await repository.rotate_signing_keys(session, auth.project_id, new_next=new_signing_key())
+    session.expire_all()
+    return await signing_keys(session, auth)
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, auth: AuthContext, request: RotateSecretRequest | None
+) -> SigningKeysRead:
+    """A new ``whsec_`` secret becomes current. For the grace period, every attempt is signed
+    with both (two ``v1,`` signatures in ``webhook-signature``), so receivers still holding the
+    old secret keep verifying until they switch. Rotating again during a grace period retires
+    the older secret at once: only the two newest ever sign."""
+    grace = (request or RotateSecretRequest()).grace_period_seconds
+    await repository.rotate_webhook_secret(
+        session,
+        auth.project_id,
+        new_secret=new_webhook_secret(),
+        previous_expires_at=utcnow() + timedelta(seconds=grace),
+    )
     session.expire_all()
     return await signing_keys(session, auth)
 
