@@ -17,8 +17,8 @@ from uploadkit_server.api.middleware import (
 )
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
-from uploadkit_server.core.transforms.delivery import create_transformer
 from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
+from uploadkit_server.core.transforms.delivery import create_transformer
 from uploadkit_server.core.tus.factory import create_tus_store
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.db.migrate import migrate

@@ -15,7 +15,8 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.rate_limit import count_request
 from uploadkit_server.core.auth.service import authenticate, key_from_headers
 from uploadkit_server.core.tiers import rate_limit_for
-from uploadkit_server.errors import Unauthorized, UploadKitError
+from uploadkit_server.db.session import unit_of_work
+from uploadkit_server.errors import Unauthorized
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.security import hash_api_key
 from uploadkit_server.settings import Settings
@@ -45,20 +46,8 @@ StorageDep = Annotated[StorageBackend, Depends(get_storage)]
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """The request's transaction: committed when the endpoint returns, before the response is
     sent; rolled back on error (unless the error is itself a state change to keep)."""
-    async with runtime.sessionmaker() as session:
-        try:
-            yield session
-        except UploadKitError as error:
-            if error.keeps_changes:
-                await session.commit()
-            else:
-                await session.rollback()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    async with unit_of_work(runtime.sessionmaker) as session:
+        yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

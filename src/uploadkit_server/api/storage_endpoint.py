@@ -6,8 +6,6 @@ and CDN keys are unguessable. The signature is checked before a byte of the body
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from functools import partial
 from typing import Annotated
 
@@ -15,19 +13,18 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from uploadkit_server.api.deps import RuntimeDep, StorageDep
-from uploadkit_server.api.http_ranges import (
-    Unsatisfiable,
-    http_date,
-    not_modified,
-    parse_range,
-    range_applies,
+from uploadkit_server.api.object_responses import (
+    describe_body,
+    is_not_modified,
+    object_headers,
+    open_body,
+    requested_range,
 )
 from uploadkit_server.core.usage.served import count_served, owner_of
 from uploadkit_server.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
-    RangeNotSatisfiable,
     UploadKitError,
     UploadNotFound,
     ValidationFailed,
@@ -119,13 +116,6 @@ async def put_part(
     )
 
 
-async def _stream(chunks: AsyncIterator[bytes], first: bytes) -> AsyncIterator[bytes]:
-    async with aclosing(chunks):  # type: ignore[type-var]
-        yield first
-        async for chunk in chunks:
-            yield chunk
-
-
 @router.api_route("/cdn/{key:path}", methods=["GET", "HEAD"])
 async def cdn(key: str, request: Request, storage: StorageDep, runtime: RuntimeDep) -> Response:
     """Serve a stored object: ranges, validators and caching headers, the stored type. A GET of
@@ -133,19 +123,8 @@ async def cdn(key: str, request: Request, storage: StorageDep, runtime: RuntimeD
     info = await storage.head(key)
     if info is None:
         raise NotFound("File not found")
-    headers = {
-        "ETag": info.etag,
-        "Last-Modified": http_date(info.last_modified),
-        "Cache-Control": CDN_CACHE_CONTROL,
-        "Accept-Ranges": "bytes",
-        # Uploaded bytes are served as their declared type, never sniffed into something else.
-        "X-Content-Type-Options": "nosniff",
-    }
-    if not_modified(
-        if_none_match=request.headers.get("if-none-match"),
-        if_modified_since=request.headers.get("if-modified-since"),
-        info=info,
-    ):
+    headers = object_headers(info, cache_control=CDN_CACHE_CONTROL)
+    if is_not_modified(request, info):
         return Response(status_code=304, headers=headers)
     if request.method == "GET":
         direct = await storage.presign_get(key, expires_in=CDN_REDIRECT_SECONDS)
@@ -154,33 +133,15 @@ async def cdn(key: str, request: Request, storage: StorageDep, runtime: RuntimeD
             return RedirectResponse(
                 direct, status_code=307, headers={"Cache-Control": CDN_REDIRECT_CACHE_CONTROL}
             )
-    byte_range = None
-    if range_applies(if_range=request.headers.get("if-range"), info=info):
-        try:
-            byte_range = parse_range(request.headers.get("range"), info.size)
-        except Unsatisfiable:
-            raise RangeNotSatisfiable(
-                f"The range starts past the end of the file ({info.size} bytes)",
-                headers={"Content-Range": f"bytes */{info.size}"},
-            ) from None
-    status = 200
-    length = info.size
-    if byte_range is not None:
-        status, length = 206, byte_range.length
-        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{info.size}"
-    headers["Content-Length"] = str(length)
-    headers["Content-Type"] = info.content_type
+    byte_range = requested_range(request, info, noun="file")
+    status, length = describe_body(headers, info, byte_range)
     if request.method == "HEAD" or length == 0:
         return Response(status_code=status, headers=headers)
-    chunks = storage.read(key, byte_range=byte_range)
-    try:
-        # Read the first chunk now, so an object deleted since ``head`` is still a clean 404.
-        first = await anext(chunks)
-    except (ObjectNotFound, StopAsyncIteration):
-        raise NotFound("File not found") from None
+    body = await open_body(storage, key, byte_range)
+    if body is None:
+        raise NotFound("File not found")
     async with runtime.sessionmaker() as session:
         owner = await owner_of(session, key)
-    body = _stream(chunks, first)
     if owner is not None:  # bytes served count in the owner's monthly usage
         body = count_served(body, partial(runtime.served_bytes.add, owner))
     return StreamingResponse(body, status_code=status, headers=headers)

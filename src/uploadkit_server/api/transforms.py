@@ -10,8 +10,6 @@ conditional requests and single ranges.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -24,19 +22,19 @@ from uploadkit_server.api.deps import (
     SettingsDep,
     StorageDep,
 )
-from uploadkit_server.api.http_ranges import (
-    Unsatisfiable,
-    http_date,
-    not_modified,
-    parse_range,
-    range_applies,
+from uploadkit_server.api.object_responses import (
+    describe_body,
+    is_not_modified,
+    object_headers,
+    open_body,
+    requested_range,
 )
 from uploadkit_server.core.transforms import service
 from uploadkit_server.core.transforms.delivery import StoredVariant, Transformer
 from uploadkit_server.core.transforms.schemas import TransformCreate, TransformRead
 from uploadkit_server.core.transforms.signing import Delivery
-from uploadkit_server.errors import NotFound, RangeNotSatisfiable
-from uploadkit_server.storage.base import ObjectInfo, ObjectNotFound, StorageBackend
+from uploadkit_server.errors import NotFound
+from uploadkit_server.storage.base import ObjectInfo, StorageBackend
 
 #: ``/p/`` URLs never change what they point at: a variant is immutable.
 PUBLIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -66,13 +64,6 @@ async def create_image_transform(
     return await service.create_transform(
         session, auth, body, settings=settings, signer=transformer.signer
     )
-
-
-async def _stream(chunks: AsyncIterator[bytes], first: bytes) -> AsyncIterator[bytes]:
-    async with aclosing(chunks):  # type: ignore[type-var]
-        yield first
-        async for chunk in chunks:
-            yield chunk
 
 
 def _cache_control(delivery: Delivery, exp: str | None, now: float) -> str:
@@ -120,44 +111,19 @@ async def _respond(
         etag=variant.etag,
         last_modified=variant.last_modified,
     )
-    headers = {
-        "ETag": info.etag,
-        "Last-Modified": http_date(info.last_modified),
-        "Cache-Control": cache_control,
-        "Accept-Ranges": "bytes",
-        "X-Content-Type-Options": "nosniff",
-    }
+    headers = object_headers(info, cache_control=cache_control)
     if variant.negotiated:
         headers["Vary"] = "Accept"
-    if not_modified(
-        if_none_match=request.headers.get("if-none-match"),
-        if_modified_since=request.headers.get("if-modified-since"),
-        info=info,
-    ):
+    if is_not_modified(request, info):
         return Response(status_code=304, headers=headers)
-    byte_range = None
-    if range_applies(if_range=request.headers.get("if-range"), info=info):
-        try:
-            byte_range = parse_range(request.headers.get("range"), info.size)
-        except Unsatisfiable:
-            raise RangeNotSatisfiable(
-                f"The range starts past the end of the image ({info.size} bytes)",
-                headers={"Content-Range": f"bytes */{info.size}"},
-            ) from None
-    status, length = 200, info.size
-    if byte_range is not None:
-        status, length = 206, byte_range.length
-        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{info.size}"
-    headers["Content-Length"] = str(length)
-    headers["Content-Type"] = info.content_type
+    byte_range = requested_range(request, info, noun="image")
+    status, _length = describe_body(headers, info, byte_range)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    chunks = storage.read(variant.object_key, byte_range=byte_range)
-    try:
-        first = await anext(chunks)
-    except (ObjectNotFound, StopAsyncIteration):
+    body = await open_body(storage, variant.object_key, byte_range)
+    if body is None:
         return None
-    return StreamingResponse(_stream(chunks, first), status_code=status, headers=headers)
+    return StreamingResponse(body, status_code=status, headers=headers)
 
 
 @public_router.api_route("/t/{sig}/{recipe}/{key:path}", methods=["GET", "HEAD"])

@@ -8,9 +8,13 @@ race-free. PostgreSQL gets row locks and conditional updates from the repositori
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from uploadkit_server.errors import UploadKitError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -56,3 +62,31 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 def dialect_name(session: AsyncSession) -> str:
     """``"sqlite"`` or ``"postgresql"``: for the few statements whose SQL differs."""
     return session.get_bind().dialect.name
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """The dialect's ``insert`` construct, which has ``on_conflict_do_nothing/_update``."""
+    return pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends, rolled back on error, unless the error
+    is itself a state change to keep (``UploadKitError.keeps_changes``, e.g. a file marked
+    ``FAILED``)."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except UploadKitError as error:
+            if error.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()

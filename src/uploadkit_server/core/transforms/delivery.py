@@ -46,7 +46,7 @@ from uploadkit_server.core.transforms.recipe import (
     negotiate_format,
     parse_recipe,
 )
-from uploadkit_server.core.transforms.repository import READY, SourceFile
+from uploadkit_server.core.transforms.repository import READY, SourceFile, VariantRow
 from uploadkit_server.core.transforms.service import lease_for
 from uploadkit_server.core.transforms.signing import (
     Delivery,
@@ -80,6 +80,21 @@ class StoredVariant:
     last_modified: datetime
     #: The URL asked for ``f_auto``: the answer depends on ``Accept``.
     negotiated: bool
+
+
+def _ready(row: VariantRow, negotiated: bool) -> StoredVariant | None:
+    """The stored variant a row describes, or ``None`` while it is still being generated."""
+    if row.status != READY or row.ready_at is None:
+        return None
+    return StoredVariant(
+        pk=row.pk,
+        object_key=row.object_key,
+        content_type=row.content_type,
+        size=row.size,
+        etag=row.etag,
+        last_modified=row.ready_at,
+        negotiated=negotiated,
+    )
 
 
 def variant_key(secret: str, source: SourceFile, recipe: str) -> str:
@@ -179,16 +194,8 @@ class Transformer:
             if round_:
                 async with self._sessionmaker() as session:
                     row = await repository.find_variant(session, file_pk=source.pk, recipe=text)
-            if row is not None and row.status == READY and row.ready_at is not None:
-                return StoredVariant(
-                    pk=row.pk,
-                    object_key=row.object_key,
-                    content_type=row.content_type,
-                    size=row.size,
-                    etag=row.etag,
-                    last_modified=row.ready_at,
-                    negotiated=negotiated,
-                )
+            if row is not None and (ready := _ready(row, negotiated)) is not None:
+                return ready
             slot = (source.pk, text)
             task = self._inflight.get(slot)
             if task is None:
@@ -293,16 +300,8 @@ class Transformer:
                 row = await repository.find_variant(session, file_pk=source.pk, recipe=text)
             if row is None:
                 return None  # the holder failed: try to claim it ourselves
-            if row.status == READY and row.ready_at is not None:
-                return StoredVariant(
-                    pk=row.pk,
-                    object_key=row.object_key,
-                    content_type=row.content_type,
-                    size=row.size,
-                    etag=row.etag,
-                    last_modified=row.ready_at,
-                    negotiated=negotiated,
-                )
+            if (ready := _ready(row, negotiated)) is not None:
+                return ready
             if row.lease_until is not None and row.lease_until < utcnow():
                 return None  # the holder died: take it over
             await asyncio.sleep(POLL_INTERVAL)

@@ -16,8 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.usage.quota import ensure_usage_month
@@ -28,7 +26,7 @@ from uploadkit_server.db.models import (
     TransformVariant,
     UsageMonth,
 )
-from uploadkit_server.db.session import dialect_name
+from uploadkit_server.db.session import upsert_insert
 
 PENDING = "pending"
 READY = "ready"
@@ -73,10 +71,6 @@ async def find_source(
     return SourceFile(*row) if row is not None else None
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-
-
 # -- charges -----------------------------------------------------------------------------------
 
 
@@ -85,7 +79,7 @@ async def record_charge(
 ) -> bool:
     """True if this recipe of this file was not charged yet this month (and now is)."""
     statement = (
-        _insert(session)(TransformCharge)
+        upsert_insert(session)(TransformCharge)
         .values(account_id=account_id, month=month, file_id=file_id, recipe=recipe, units=units)
         .on_conflict_do_nothing()
         .returning(TransformCharge.units)
@@ -201,7 +195,7 @@ async def claim_variant(
 ) -> int | None:
     """Insert the pending row; its pk if this call won, ``None`` if the row already existed."""
     statement = (
-        _insert(session)(TransformVariant)
+        upsert_insert(session)(TransformVariant)
         .values(
             file_pk=file_pk,
             recipe=recipe,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote
 
@@ -34,16 +33,13 @@ class UrlExpired(SignatureRefused):
     """A signed URL past its ``exp``."""
 
 
-@dataclass(frozen=True, slots=True)
 class VariantSigner:
     """Signs and checks delivery URLs. ``secret`` is the server's secret key."""
 
-    secret: str
-
-    @property
-    def _key(self) -> str:
+    def __init__(self, secret: str) -> None:
+        # Derived once: every variant request checks a signature with it.
         purpose = b"uploadkit transforms v1"
-        return hmac.new(self.secret.encode(), purpose, hashlib.sha256).hexdigest()
+        self._key = hmac.new(secret.encode(), purpose, hashlib.sha256).hexdigest()
 
     def signature(self, delivery: Delivery, recipe: str, key: str, expires: int | None) -> str:
         return sign(self._key, PATH_PREFIX[delivery], recipe, key, str(expires or ""))

@@ -14,18 +14,15 @@ Writes and hashing run in worker threads; memory holds at most one chunk per PAT
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import anyio.to_thread
 
+from uploadkit_server.core.tus.digests import DigestCache, RunningDigests
 from uploadkit_server.core.tus.store import (
     ChunkChecksum,
     ChunkChecksumMismatch,
@@ -38,25 +35,11 @@ from uploadkit_server.security import random_token
 
 #: Bytes handed to a worker thread at once.
 CHUNK_SIZE = 1024 * 1024
-#: Running digests kept per process; beyond this the oldest are dropped (and recomputed).
-MAX_TRACKED_UPLOADS = 10_000
 
 _REF = re.compile(r"[a-z0-9]{20,64}")
 
 #: ``adopt_file(key, path, *, content_type, etag)``: move a complete file into storage.
 AdoptFile = Callable[..., Awaitable[None]]
-
-
-@dataclass
-class _Digests:
-    """SHA-256 and MD5 of the first ``offset`` bytes of an upload."""
-
-    offset: int
-    sha256: Any
-    md5: Any
-
-    def copy(self) -> _Digests:
-        return _Digests(self.offset, self.sha256.copy(), self.md5.copy())
 
 
 class LocalTusStore:
@@ -65,24 +48,12 @@ class LocalTusStore:
     def __init__(self, root: Path, *, adopt_file: AdoptFile) -> None:
         self.root = root
         self._adopt_file = adopt_file
-        self._digests: OrderedDict[str, _Digests] = OrderedDict()
-        self._lock = threading.Lock()
+        self._digests = DigestCache()
 
     def _path(self, ref: str) -> Path:
         if not _REF.fullmatch(ref):
             raise StoredUploadGone(f"no upload {ref!r}")
         return self.root / f"{ref}.upload"
-
-    def _remember(self, ref: str, digests: _Digests) -> None:
-        with self._lock:
-            self._digests[ref] = digests
-            self._digests.move_to_end(ref)
-            while len(self._digests) > MAX_TRACKED_UPLOADS:
-                self._digests.popitem(last=False)
-
-    def _take(self, ref: str) -> _Digests | None:
-        with self._lock:
-            return self._digests.pop(ref, None)
 
     # -- TusStore ----------------------------------------------------------------------------
 
@@ -95,7 +66,7 @@ class LocalTusStore:
             path.touch(exist_ok=False)
 
         await anyio.to_thread.run_sync(make)
-        self._remember(ref, _Digests(0, hashlib.sha256(), hashlib.md5()))
+        self._digests.remember(ref, RunningDigests())
         return StoreHandle(ref=ref)
 
     async def append(
@@ -109,7 +80,7 @@ class LocalTusStore:
     ) -> int:
         path = self._path(ref)
         handle = await anyio.to_thread.run_sync(self._open_at, path, offset)
-        digests = self._take(ref)
+        digests = self._digests.take(ref)
         if digests is not None and digests.offset != offset:
             digests = None  # bytes this process did not see: recomputed when finishing
         before = digests.copy() if digests is not None and checksum is not None else None
@@ -133,7 +104,7 @@ class LocalTusStore:
             handle.truncate(offset)
             handle.close()
             if before is not None:
-                self._remember(ref, before)
+                self._digests.remember(ref, before)
 
         try:
             async for chunk in chunks:
@@ -155,7 +126,7 @@ class LocalTusStore:
                 os.fsync(handle.fileno())
                 handle.close()
                 if digests is not None:
-                    self._remember(ref, digests)
+                    self._digests.remember(ref, digests)
             raise
         await anyio.to_thread.run_sync(flush, buffer)
         if (
@@ -168,12 +139,12 @@ class LocalTusStore:
         await anyio.to_thread.run_sync(os.fsync, handle.fileno())
         handle.close()
         if digests is not None:
-            self._remember(ref, digests)
+            self._digests.remember(ref, digests)
         return kept
 
     async def finish(self, ref: str, *, key: str, content_type: str, size: int) -> FinishedObject:
         path = self._path(ref)
-        digests = self._take(ref)
+        digests = self._digests.take(ref)
         if digests is None or digests.offset != size:
             digests = await anyio.to_thread.run_sync(self._digest_file, path, size)
         etag = f'"{digests.md5.hexdigest()}"'
@@ -184,7 +155,7 @@ class LocalTusStore:
         return None
 
     async def discard(self, ref: str) -> None:
-        self._take(ref)
+        self._digests.take(ref)
         try:
             path = self._path(ref)
         except StoredUploadGone:
@@ -209,8 +180,8 @@ class LocalTusStore:
         return handle
 
     @staticmethod
-    def _digest_file(path: Path, size: int) -> _Digests:
-        digests = _Digests(0, hashlib.sha256(), hashlib.md5())
+    def _digest_file(path: Path, size: int) -> RunningDigests:
+        digests = RunningDigests()
         try:
             with open(path, "r+b", buffering=0) as handle:
                 if os.fstat(handle.fileno()).st_size < size:

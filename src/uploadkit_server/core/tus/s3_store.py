@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterable
 
 import httpx
 
-from uploadkit_server.core.tus.local_store import MAX_TRACKED_UPLOADS, _Digests
+from uploadkit_server.core.tus.digests import DigestCache, RunningDigests
 from uploadkit_server.core.tus.store import (
     ChunkChecksum,
     ChunkChecksumMismatch,
@@ -70,8 +68,7 @@ class S3TusStore:
         self.storage = storage
         self._http = http
         self._own_http = http is None
-        self._digests: OrderedDict[str, _Digests] = OrderedDict()
-        self._lock = threading.Lock()
+        self._digests = DigestCache()
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -86,17 +83,6 @@ class S3TusStore:
     @staticmethod
     def _tail_key(ref: str) -> str:
         return f"_tus-tails/{hashlib.sha256(ref.encode()).hexdigest()[:40]}"
-
-    def _remember(self, ref: str, digests: _Digests) -> None:
-        with self._lock:
-            self._digests[ref] = digests
-            self._digests.move_to_end(ref)
-            while len(self._digests) > MAX_TRACKED_UPLOADS:
-                self._digests.popitem(last=False)
-
-    def _take(self, ref: str) -> _Digests | None:
-        with self._lock:
-            return self._digests.pop(ref, None)
 
     async def _put(self, url: str, data: bytes, *, content_type: str | None = None) -> str:
         headers = {"Content-Length": str(len(data))}
@@ -158,7 +144,7 @@ class S3TusStore:
     async def create(self, *, key: str, content_type: str) -> StoreHandle:
         upload_id = await self.storage.create_multipart(key, content_type=content_type)
         ref = json.dumps({"key": key, "uploadId": upload_id}, separators=(",", ":"))
-        self._remember(ref, _Digests(0, hashlib.sha256(), hashlib.md5()))
+        self._digests.remember(ref, RunningDigests())
         return StoreHandle(ref=ref, storage_upload_id=upload_id)
 
     async def append(
@@ -174,7 +160,7 @@ class S3TusStore:
         full_parts, tail_length = divmod(offset, PART_SIZE)
         start = full_parts * PART_SIZE
         buffer = bytearray(await self._read_tail(ref, start, tail_length))
-        digests = self._take(ref)
+        digests = self._digests.take(ref)
         if digests is not None and digests.offset != offset:
             digests = None
         before = digests.copy() if digests is not None else None
@@ -207,10 +193,10 @@ class S3TusStore:
         except BaseException:
             # Parts sent meanwhile lie past the recorded offset: overwritten or left out later.
             if before is not None:
-                self._remember(ref, before)
+                self._digests.remember(ref, before)
             raise
         if digests is not None:
-            self._remember(ref, digests)
+            self._digests.remember(ref, digests)
         return kept
 
     async def finish(self, ref: str, *, key: str, content_type: str, size: int) -> FinishedObject:
@@ -245,16 +231,16 @@ class S3TusStore:
         except StorageError as error:
             raise TusStoreError(f"completing the multipart upload failed: {error}") from error
         await self.storage.delete(self._tail_key(ref))
-        digests = self._take(ref)
+        digests = self._digests.take(ref)
         if digests is None or digests.offset != size:
-            digests = _Digests(0, hashlib.sha256(), hashlib.md5())
+            digests = RunningDigests()
             async for chunk in self.storage.read(stored_key):
                 digests.sha256.update(chunk)
                 digests.offset += len(chunk)
         return FinishedObject(size=size, sha256=digests.sha256.hexdigest())
 
     async def discard(self, ref: str) -> None:
-        self._take(ref)
+        self._digests.take(ref)
         try:
             key, upload_id = _decode(ref)
         except StoredUploadGone:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +44,7 @@ from uploadkit_server.core.uploads.object_keys import build_object_key
 from uploadkit_server.core.uploads.schemas import UploadRequest
 from uploadkit_server.core.uploads.service import UploadService
 from uploadkit_server.db.models import File, FileStatus, TusUpload
+from uploadkit_server.db.session import unit_of_work
 from uploadkit_server.errors import (
     PayloadTooLarge,
     UploadKitError,
@@ -116,24 +116,6 @@ class TusService:
         self.clock = clock
         self.monotonic = monotonic
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """Committed on success and on errors that are state changes (a file marked FAILED)."""
-        async with self.sessionmaker() as session:
-            try:
-                yield session
-            except UploadKitError as error:
-                if error.keeps_changes:
-                    await session.commit()
-                else:
-                    await session.rollback()
-                raise
-            except BaseException:
-                await session.rollback()
-                raise
-            else:
-                await session.commit()
-
     def _uploads(self, session: AsyncSession) -> UploadService:
         return UploadService(session, storage=self.storage, settings=self.settings)
 
@@ -156,7 +138,7 @@ class TusService:
         request = _request(metadata, 1 if length is None else length, metadata.user)
         ref: str | None = None
         try:
-            async with self._transaction() as session:
+            async with unit_of_work(self.sessionmaker) as session:
                 uploads = self._uploads(session)
                 now = self.clock()
                 file: File | None = None
@@ -230,7 +212,7 @@ class TusService:
         return upload, file
 
     async def status(self, auth: AuthContext, upload_id: str) -> TusStatus:
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             upload, file = await self._alive(session, auth, upload_id, for_update=False)
             return TusStatus(upload=upload, file=file)
 
@@ -248,7 +230,7 @@ class TusService:
     ) -> TusStatus:
         """Write the body at ``offset``; complete the upload when its last byte arrives."""
         token = random_token(16)
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             upload, file = await self._alive(session, auth, upload_id, for_update=True)
             if upload.completed_at is not None:
                 if offset != upload.upload_offset:
@@ -287,7 +269,7 @@ class TusService:
             )
         except BaseException as error:
             with anyio.CancelScope(shield=True):
-                async with self._transaction() as session:
+                async with unit_of_work(self.sessionmaker) as session:
                     await repository.release_lease(session, upload_id=upload_id, token=token)
             if isinstance(error, ChunkChecksumMismatch):
                 raise ChecksumMismatch(
@@ -303,7 +285,7 @@ class TusService:
                 raise UploadNotFound(f"The bytes of upload {upload_id} are gone") from None
             raise
 
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             upload, file = await self._leased(session, auth, upload_id, token)
             upload.upload_offset = offset + kept
             done = upload.upload_length is not None and upload.upload_offset >= upload.upload_length
@@ -350,7 +332,7 @@ class TusService:
             if self.monotonic() - last >= RENEW_EVERY_SECONDS:
                 last = self.monotonic()
                 until = self.clock() + timedelta(seconds=LEASE_SECONDS)
-                async with self._transaction() as session:
+                async with unit_of_work(self.sessionmaker) as session:
                     held = await repository.renew_lease(
                         session, upload_id=upload_id, token=token, until=until
                     )
@@ -380,12 +362,12 @@ class TusService:
             return await self._finish_leased(auth, upload_id, token)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                async with self._transaction() as session:
+                async with unit_of_work(self.sessionmaker) as session:
                     await repository.release_lease(session, upload_id=upload_id, token=token)
             raise
 
     async def _finish_leased(self, auth: AuthContext, upload_id: str, token: str) -> TusStatus:
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             upload, file = await self._leased(session, auth, upload_id, token)
         assert file is not None and upload.upload_length is not None
         finished: FinishedObject | None
@@ -398,7 +380,7 @@ class TusService:
             )
         except StoredUploadGone:
             finished = None  # placed by a request that died before recording it: verify it
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             upload, file = await self._leased(session, auth, upload_id, token)
             assert file is not None
             if finished is not None:
@@ -420,7 +402,7 @@ class TusService:
 
     async def terminate(self, auth: AuthContext, upload_id: str) -> None:
         """tus termination: the upload and its bytes are removed, its reservations released."""
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             upload, file = await self._alive(session, auth, upload_id, for_update=True)
             if upload.locked_until is not None and upload.locked_until > self.clock():
                 raise UploadLocked(f"Upload {upload_id} is being written by another request")
@@ -442,7 +424,7 @@ class TusService:
         Completed uploads are forgotten once their resume window passes (files stay).
         """
         now = self.clock()
-        async with self._transaction() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             expired = await repository.claim_expired(session, now=now, limit=limit)
             refs = [upload.store_ref for upload in expired]
             for upload in expired:

@@ -8,13 +8,11 @@ Live storage counts stored files plus uploads in flight; test mode is counted bu
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import Account, UsageMonth
-from uploadkit_server.db.session import dialect_name
+from uploadkit_server.db.session import upsert_insert
 from uploadkit_server.errors import TierLimitExceeded
 
 
@@ -34,7 +32,7 @@ async def ensure_usage_month(
         "bytes_uploaded": 0,
         "bytes_served": 0,
     }
-    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     await session.execute(insert(UsageMonth).values(**values).on_conflict_do_nothing())
 
 

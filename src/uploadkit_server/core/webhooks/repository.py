@@ -119,6 +119,12 @@ async def delete_delivery(session: AsyncSession, delivery_pk: int) -> None:
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk == delivery_pk))
 
 
+async def _delete_with_attempts(session: AsyncSession, pks: Sequence[int]) -> None:
+    if pks:
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(pks)))
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(pks)))
+
+
 async def purge_test_deliveries(
     session: AsyncSession, *, created_before: datetime, limit: int
 ) -> int:
@@ -131,9 +137,7 @@ async def purge_test_deliveries(
             .limit(limit)
         )
     ).all()
-    if pks:
-        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(pks)))
-        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(pks)))
+    await _delete_with_attempts(session, pks)
     return len(pks)
 
 
@@ -155,9 +159,7 @@ async def purge_finished_deliveries(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    if pks:
-        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(pks)))
-        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.pk.in_(pks)))
+    await _delete_with_attempts(session, pks)
     return len(pks)
 
 
