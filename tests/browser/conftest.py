@@ -197,3 +197,31 @@ def drop_file(page: Any, selector: str, *, name: str, mime: str, data: bytes) ->
         }""",
         [selector, name, mime, list(data)],
     )
+
+
+def screenshot(page: Any, directory: Path, name: str) -> None:
+    """Into the test's output directory for review; also into ``UPLOADKIT_SCREENSHOT_DIR``
+    when set (how the pictures in docs/img are made)."""
+    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+    extra = os.environ.get("UPLOADKIT_SCREENSHOT_DIR")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(extra) / f"dashboard-{name}.png"), full_page=True)
+
+
+def upload_via_api(site: Site, key: str, *, route: str, name: str, data: bytes, mime: str) -> dict:
+    """The server-side flow with an API key: request, PUT the bytes, complete."""
+    ticket = site.api(
+        "POST",
+        "/upload/request",
+        key,
+        json={"fileName": name, "fileSize": len(data), "contentType": mime, "routeSlug": route},
+    )
+    assert ticket.status_code == 200, ticket.text
+    put = httpx.put(
+        ticket.json()["uploadUrl"], content=data, headers={"content-type": mime}, timeout=30
+    )
+    assert put.status_code < 300, put.text
+    done = site.api("POST", "/upload/complete", key, json={"fileId": ticket.json()["fileId"]})
+    assert done.status_code == 200, done.text
+    return dict(done.json())
