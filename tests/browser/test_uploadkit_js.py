@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -143,3 +145,21 @@ def test_the_token_limits_show_as_errors_and_cancel_stops(
         token,
     )
     assert outcome == "CANCELLED:true"
+
+
+def test_the_documented_example_works_as_written(page: Any, site: Site, shop: ShopServer) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "browser-uploads.md").read_text()
+    match = re.search(r"```html\n(.*?)```", docs, re.S)
+    assert match, "docs/browser-uploads.md lost its HTML example"
+    token = client_token(site, routeSlug="files", maxFileCount=10)
+    shop.html = (
+        match.group(1)
+        .replace("http://127.0.0.1:8000", site.url)
+        .replace("PASTE_CLIENT_TOKEN", token)
+    )
+    page.goto(shop.url)
+    page.wait_for_function("customElements.get('uploadkit-dropzone') !== undefined")
+    drop_file(page, "uploadkit-dropzone", name="notes.txt", mime="text/plain", data=b"hello")
+    link = page.locator("#done a", has_text="notes.txt")
+    link.wait_for()
+    assert httpx.get(str(link.get_attribute("href")), timeout=30).content == b"hello"
