@@ -77,6 +77,14 @@ def test_route_and_upload_through_the_drop_zone(page: Any, site: Site, tmp_path:
     assert "Route photos created" in page.get_by_role("status").inner_text()
     assert page.locator("tr[data-route=photos]").inner_text().count("2.0 MB") == 1
     screenshot(page, tmp_path, "routes")
+    page.locator("tr[data-route=photos]").get_by_role("link", name="Edit").click()
+    page.get_by_label("Max file size").fill("3MB")
+    page.get_by_role("button", name="Save route").click()
+    assert "Route photos saved" in page.get_by_role("status").inner_text()
+    assert "3.0 MB" in page.locator("tr[data-route=photos]").inner_text()
+    routes = site.api("GET", f"/projects/{site.dev.project_id}/routers", site.dev.live_key)
+    photos = next(r for r in routes.json()["items"] if r["slug"] == "photos")
+    assert photos["maxFileSize"] == 3 * 1024 * 1024
 
     page.goto(project_url(site, "files") + "?route=photos")
     drop_file(page, "uploadkit-dropzone", name="sunset.png", mime="image/png", data=png(120, 80))

@@ -163,3 +163,48 @@ def test_the_documented_example_works_as_written(page: Any, site: Site, shop: Sh
     link = page.locator("#done a", has_text="notes.txt")
     link.wait_for()
     assert httpx.get(str(link.get_attribute("href")), timeout=30).content == b"hello"
+
+
+def test_a_failed_multipart_upload_resumes_where_it_stopped(
+    page: Any, site: Site, shop: ShopServer
+) -> None:
+    ensure_route(site)
+    # One file of budget: the second attempt must continue the first upload, not start another.
+    token = client_token(site, routeSlug="avatars", maxFileCount=1)
+    open_shop(page, site, shop, token)
+    part_puts: list[str] = []
+    page.on(
+        "request",
+        lambda r: part_puts.append(r.url) if r.method == "PUT" and "/parts/" in r.url else None,
+    )
+    cut = "**/storage/parts/*/2/**"
+    page.route(cut, lambda route: route.abort())  # the network drops part 2, every time
+    first = page.evaluate(
+        """async ([token, base]) => {
+            const bytes = new Uint8Array(6 * 1024 * 1024);
+            for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 3) % 251;
+            window.bigFile = new File([bytes], "resume.bin",
+                { type: "application/octet-stream", lastModified: 1700000000000 });
+            const job = window.uploadkit.upload(window.bigFile, { token, route: "avatars",
+                baseUrl: base, multipartThreshold: 5 * 1024 * 1024, retries: 1 });
+            try { await job.done; return "finished"; } catch (error) { return error.code; }
+        }""",
+        [token, site.url],
+    )
+    assert first == "NETWORK"
+    page.unroute(cut)
+    part_puts.clear()
+    second = page.evaluate(
+        """async ([token, base]) => {
+            const job = window.uploadkit.upload(window.bigFile, { token, route: "avatars",
+                baseUrl: base, multipartThreshold: 5 * 1024 * 1024 });
+            const stored = await job.done;
+            return { stored, resumed: job.resumed === true, sent: job.partsSent };
+        }""",
+        [token, site.url],
+    )
+    assert second["resumed"] is True and second["sent"] == 1
+    assert len(part_puts) == 1 and "/parts/" in part_puts[0] and "/2/" in part_puts[0]
+    period = bytes((i * 7 + 3) % 251 for i in range(251))
+    expected = (period * (6 * MIB // 251 + 1))[: 6 * MIB]
+    assert httpx.get(second["stored"]["url"], timeout=30).content == expected

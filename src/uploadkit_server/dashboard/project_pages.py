@@ -18,7 +18,7 @@ from uploadkit_server.clock import utcnow
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate
 from uploadkit_server.core.client_tokens.service import issue_token
 from uploadkit_server.core.file_routes import service as file_routes
-from uploadkit_server.core.file_routes.schemas import FileRouteCreate
+from uploadkit_server.core.file_routes.schemas import FileRouteCreate, FileRouteUpdate
 from uploadkit_server.core.files import service as files
 from uploadkit_server.core.files.schemas import file_read
 from uploadkit_server.core.keys import service as keys
@@ -34,7 +34,7 @@ from uploadkit_server.dashboard.context import (
     render,
     validation_message,
 )
-from uploadkit_server.errors import UploadKitError
+from uploadkit_server.errors import NotFound, UploadKitError
 
 router = APIRouter(prefix="/dashboard/projects/{project_id}", include_in_schema=False)
 
@@ -95,6 +95,63 @@ async def route_create(
         await session.rollback()
         return back(here, error=error.message)
     return back(here, notice=f"Route {data.slug} created")
+
+
+@router.get("/routes/{route_id}/edit")
+async def route_edit_form(
+    project_id: str, route_id: str, request: Request, session: SessionDep, viewer: ViewerDep
+) -> HTMLResponse:
+    project = await viewer.project(session, project_id)
+    route = await file_routes.get_route(session, viewer.auth(project), route_id)
+    if route.project_id != project.id:
+        raise NotFound(f"File route {route_id} not found")
+    context = {"viewer": viewer, "project": project, "route": route, "page": "routes"}
+    return render(request, "route_edit.html", context)
+
+
+@router.post("/routes/{route_id}")
+async def route_update(
+    project_id: str,
+    route_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    viewer: ViewerDep,
+    slug: Annotated[str, Form()] = "",
+    max_file_size: Annotated[str, Form()] = "",
+    max_file_count: Annotated[str, Form()] = "",
+    allowed_types: Annotated[str, Form()] = "",
+    webhook_url: Annotated[str, Form()] = "",
+    type_check: Annotated[str, Form()] = "lenient",
+    csrf: CsrfField = None,
+) -> Response:
+    """Every field of the form is sent; an empty webhook URL removes the webhook."""
+    check_csrf(request, runtime.secret_key, csrf)
+    here = f"/dashboard/projects/{project_id}/routes"
+    project = await viewer.project(session, project_id)
+    try:
+        data = FileRouteUpdate.model_validate(
+            {
+                "slug": slug.strip(),
+                "maxFileSize": max_file_size.strip(),
+                "maxFileCount": max_file_count.strip(),
+                "allowedTypes": _split_types(allowed_types),
+                "webhookUrl": webhook_url.strip() or None,
+                "typeCheck": type_check,
+            }
+        )
+        route = await file_routes.get_route(session, viewer.auth(project), route_id)
+        if route.project_id != project.id:
+            raise NotFound(f"File route {route_id} not found")
+        await file_routes.update_route(
+            session, viewer.auth(project), route_id, data, runtime.settings
+        )
+    except ValidationError as error:
+        return back(f"{here}/{route_id}/edit", error=validation_message(error))
+    except UploadKitError as error:
+        await session.rollback()
+        return back(f"{here}/{route_id}/edit", error=error.message)
+    return back(here, notice=f"Route {data.slug} saved")
 
 
 @router.post("/routes/{route_id}/delete")

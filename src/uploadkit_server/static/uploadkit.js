@@ -8,7 +8,10 @@
 //   job.cancel();                      // aborts the transfer (and the multipart upload)
 //
 // Files up to `multipartThreshold` bytes go in one presigned PUT; larger ones in parts
-// (`concurrency` at a time, each retried `retries` times with backoff).
+// (`concurrency` at a time, each retried `retries` times with backoff). A multipart upload that
+// failed (network gone, tab closed) resumes: uploading the same file (name, size, modification
+// time) to the same route again asks the server which parts it holds and sends only the rest,
+// for as long as the server keeps the upload open. Set `resume: false` to always start afresh.
 
 const DEFAULTS = {
   baseUrl: "",
@@ -16,7 +19,23 @@ const DEFAULTS = {
   concurrency: 4,
   retries: 3,
   metadata: undefined,
+  resume: true,
 };
+
+const RESUME_PREFIX = "uploadkit:multipart:";
+
+// Where a multipart upload in progress is remembered, so that it survives a failure or a reload.
+function resumeStore() {
+  try {
+    return globalThis.localStorage || null;
+  } catch {
+    return null; // storage disabled (privacy settings): no resume across reloads
+  }
+}
+
+function resumeKey(file, options) {
+  return `${RESUME_PREFIX}${options.baseUrl}|${options.route}|${file.name}|${file.size}|${file.lastModified}`;
+}
 
 export class UploadError extends Error {
   constructor(message, { code = "UPLOAD_FAILED", status = 0, suggestion = null } = {}) {
@@ -140,8 +159,10 @@ export class Upload extends EventTarget {
       return stored;
     } catch (error) {
       const failure = this._controller.signal.aborted ? new Cancelled() : error;
-      if (this._multipart) {
-        // Best effort: free the parts already stored; the server expires them anyway.
+      if (this._multipart && failure instanceof Cancelled) {
+        // Cancelled: free the parts already stored (best effort; the server expires them anyway).
+        // Any other failure keeps them, so that uploading the same file again resumes.
+        this._forget();
         const { fileId, uploadId } = this._multipart;
         fetch(this.options.baseUrl + "/api/v1/upload/multipart/abort", {
           method: "POST",
@@ -178,8 +199,35 @@ export class Upload extends EventTarget {
     return this._api("/upload/complete", { fileId: ticket.fileId });
   }
 
-  async _sendMultipart() {
+  _forget() {
+    resumeStore()?.removeItem(resumeKey(this.file, this.options));
+  }
+
+  // The multipart upload to continue: one remembered for this file whose parts the server still
+  // lists, or a new one. Returns the ticket and the parts already stored.
+  async _openMultipart() {
+    const store = this.options.resume ? resumeStore() : null;
+    const saved = store?.getItem(resumeKey(this.file, this.options));
+    if (saved) {
+      const { fileId, uploadId } = JSON.parse(saved);
+      try {
+        const query = `fileId=${encodeURIComponent(fileId)}&uploadId=${encodeURIComponent(uploadId)}`;
+        const listing = await this._api(`/upload/multipart/parts?${query}`, null, { method: "GET" });
+        this.resumed = true;
+        return { ticket: { fileId, uploadId, partSize: listing.partSize, parts: [] }, stored: listing.parts };
+      } catch (error) {
+        if (error instanceof Cancelled) throw error;
+        this._forget(); // expired, completed or aborted since: start afresh
+      }
+    }
     const ticket = await this._api("/upload/multipart/init", this._request());
+    store?.setItem(resumeKey(this.file, this.options),
+      JSON.stringify({ fileId: ticket.fileId, uploadId: ticket.uploadId }));
+    return { ticket, stored: [] };
+  }
+
+  async _sendMultipart() {
+    const { ticket, stored } = await this._openMultipart();
     this.fileId = ticket.fileId;
     this._multipart = { fileId: ticket.fileId, uploadId: ticket.uploadId };
     const partSize = ticket.partSize;
@@ -187,10 +235,20 @@ export class Upload extends EventTarget {
     const count = Math.ceil(this.file.size / partSize);
     const sent = new Array(count + 1).fill(0);
     const etags = [];
+    const have = new Set();
+    for (const part of stored) {
+      const expected = Math.min(part.partNumber * partSize, this.file.size) - (part.partNumber - 1) * partSize;
+      if (part.size !== expected) continue; // a part cut short is sent again
+      have.add(part.partNumber);
+      sent[part.partNumber] = part.size;
+      etags.push({ partNumber: part.partNumber, etag: part.etag });
+    }
+    this.partsSent = 0;
     let next = 1;
     const worker = async () => {
       while (next <= count) {
         const number = next++;
+        if (have.has(number)) continue;
         const blob = this.file.slice((number - 1) * partSize, Math.min(number * partSize, this.file.size));
         const etag = await this._withRetries(async () => {
           let url = urls.get(number);
@@ -211,17 +269,19 @@ export class Upload extends EventTarget {
           });
         });
         etags.push({ partNumber: number, etag });
+        this.partsSent++;
       }
     };
     const workers = [];
     for (let i = 0; i < Math.min(this.options.concurrency, count); i++) workers.push(worker());
     await Promise.all(workers);
     etags.sort((a, b) => a.partNumber - b.partNumber);
-    const stored = await this._api("/upload/multipart/complete", {
+    const done = await this._api("/upload/multipart/complete", {
       fileId: ticket.fileId, uploadId: ticket.uploadId, parts: etags,
     });
     this._multipart = null;
-    return stored;
+    this._forget();
+    return done;
   }
 
   async _withRetries(attempt) {
