@@ -7,13 +7,15 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.support.api import assert_error
 from tests.support.uploads import create_route, request_upload
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import ClientToken
+from uploadkit_server.jobs.client_token_purge import purge_expired_client_tokens
+from uploadkit_server.jobs.schedule import background_jobs
 from uploadkit_server.runtime import Runtime
 
 MIB = 1024 * 1024
@@ -199,3 +201,23 @@ async def test_multipart_with_a_token(
     )
     assert done.status_code == 200, done.text
     assert done.json()["fileSize"] == len(data)
+
+
+async def test_expired_tokens_are_purged_and_live_ones_kept(
+    client: httpx.AsyncClient, routes: None, live_headers: dict[str, str], runtime: Runtime
+) -> None:
+    assert purge_expired_client_tokens in background_jobs()
+    old = await mint(client, live_headers)
+    young = await mint(client, live_headers)
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(ClientToken)
+            .where(ClientToken.id == old["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert await purge_expired_client_tokens(runtime) == 1
+    async with runtime.sessionmaker() as session:
+        left = set(await session.scalars(select(ClientToken.id)))
+    assert left == {young["id"]}
+    response = await request_upload(client, bearer(young["token"]), size=10, route="avatars")
+    assert response.status_code == 200, response.text

@@ -8,8 +8,9 @@ the multipart endpoints; every other endpoint refuses it (``403``).
 Tokens are database rows holding only a SHA-256 of the token, like API keys, so the budget
 can be counted. Revocation: a token stops working when it expires (default 10 minutes, at
 most an hour) or when the API key that minted it is revoked; there is no other state to
-clear. The upload itself then goes through ``UploadService`` unchanged, under the minting
-key's project, mode and tier, so every route, type, size and quota rule is the API's own.
+clear (expired rows are deleted by ``jobs/client_token_purge.py``). The upload itself then goes
+through ``UploadService`` unchanged, under the minting key's project, mode and tier, so every
+route, type, size and quota rule is the API's own.
 """
 
 from __future__ import annotations
