@@ -94,7 +94,7 @@ async def test_every_form_needs_the_csrf_token(
     ]:
         forged = await client.post(path, data={**data, "csrf": "forged"})
         assert forged.status_code == 403, path
-        assert forged.json()["error"]["code"] == "FORBIDDEN"
+        assert 'data-code="FORBIDDEN"' in forged.text  # a page for people, not JSON
     page = await client.get("/dashboard/projects")
     assert "Default project" in page.text and ">x<" not in page.text
 
@@ -144,6 +144,10 @@ async def test_pages_of_another_accounts_project_are_not_found(
     for name in ("files", "routes", "keys", "webhooks", "usage", "logs", "delete"):
         response = await client.get(f"/dashboard/projects/{other.project.id}/{name}")
         assert response.status_code == 404, name
+        assert "text/html" in response.headers["content-type"]
+    # The API's errors stay the SPEC's envelope.
+    api = await client.get("/api/v1/files", headers={"x-api-key": other.live_key + "x"})
+    assert api.status_code == 401 and api.json()["error"]["code"] == "UNAUTHORIZED"
     page = await client.get(f"/dashboard/projects/{owner.project.id}/keys")
     revoke = await client.post(
         "/dashboard/projects/" + owner.project.id + "/keys/key_nonexistent/revoke",
