@@ -197,6 +197,14 @@ def test_usage_logs_and_test_mode(page: Any, site: Site, tmp_path: Path) -> None
     page.get_by_role("button", name="Test mode: on").click()
     assert page.locator("tr", has_text="log.txt").count() == 1
 
+    # A phone's width: nothing makes the page itself scroll sideways (wide tables scroll inside
+    # their card).
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name in ("files", "routes", "keys", "webhooks", "usage", "logs"):
+        page.goto(project_url(site, name))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+    screenshot(page, tmp_path, "files-phone")
+
 
 def test_another_account_sees_none_of_it(page: Any, site: Site, tmp_path: Path) -> None:
     upload_via_api(
