@@ -21,6 +21,7 @@ from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
 from uploadkit_server.core.transforms.delivery import create_transformer
 from uploadkit_server.core.tus.factory import create_tus_store
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
+from uploadkit_server.dashboard import install_dashboard
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.key_usage import flush_key_usage
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(public_router)
+    install_dashboard(app)  # /dashboard and /static (uploadkit.js)
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -14,9 +15,12 @@ import httpx
 from tests.support.live_server import live_server
 
 
-def uploadkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def uploadkit(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "uploadkit_server", *args],
+        input=stdin,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -67,6 +71,29 @@ def test_create_account_json_and_set_tier(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "acct_nope" in missing.stderr
 
 
+def sign_in(url: str, email: str, password: str) -> httpx.Response:
+    with httpx.Client(base_url=url) as client:
+        form = client.get("/dashboard/signin").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf, form
+        data = {"email": email, "password": password, "csrf": csrf.group(1)}
+        return client.post("/dashboard/signin", data=data)
+
+
+def test_dashboard_passwords_from_stdin(tmp_path: Path) -> None:
+    env = {"UPLOADKIT_DATA_DIR": str(tmp_path)}
+    account = ("--email", "ops@example.com", "--password-stdin")
+    created = uploadkit("admin", "create-account", *account, env=env, stdin="first password 1\n")
+    assert created.returncode == 0, created.stderr
+    short = uploadkit("admin", "set-password", *account, env=env, stdin="short\n")
+    assert short.returncode != 0 and "at least 10 characters" in short.stderr
+    changed = uploadkit("admin", "set-password", *account, env=env, stdin="second password 2\n")
+    assert changed.returncode == 0, changed.stderr
+    with live_server({}, data_dir=tmp_path) as server:
+        assert sign_in(server.url, "ops@example.com", "first password 1").status_code == 401
+        assert sign_in(server.url, "ops@example.com", "second password 2").status_code == 303
+
+
 def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh"
     with live_server({}, data_dir=data_dir) as server:
@@ -97,6 +124,10 @@ def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
             f"{server.api}/upload/complete", json={"fileId": ticket["fileId"]}, headers=headers
         )
         assert done.json()["status"] == "UPLOADED"
+        # The dashboard password is printed once too, and signs in.
+        assert keys["password"] in server.log() and "/dashboard" in server.log()
+        assert sign_in(server.url, "dev@localhost", keys["password"]).status_code == 303
     # A second start does not make another account or print keys again.
     with live_server({}, data_dir=data_dir) as server:
         assert "Created a development account" not in server.log()
+        assert keys["password"] not in server.log()

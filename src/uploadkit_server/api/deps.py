@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.rate_limit import count_request
 from uploadkit_server.core.auth.service import authenticate, key_from_headers
+from uploadkit_server.core.client_tokens.service import refuse_client_token
 from uploadkit_server.core.tiers import rate_limit_for
 from uploadkit_server.db.session import unit_of_work
 from uploadkit_server.errors import Unauthorized
@@ -65,6 +66,7 @@ async def get_auth(
     one limiter call); an unknown key is authenticated first, so a ``401`` never uses a slot.
     The decision is left on ``request.state`` for ``RateLimitHeadersMiddleware``.
     """
+    refuse_client_token(authorization)
     key_hash = hash_api_key(key_from_headers(x_api_key, authorization))
     limiter = runtime.rate_limiter
     known_limit = runtime.known_limits.get(key_hash) if limiter is not None else None

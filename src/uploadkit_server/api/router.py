@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from uploadkit_server.api import (
+    client_tokens,
     file_routes,
     files,
     health,
@@ -22,6 +23,7 @@ from uploadkit_server.api import (
 
 api_router = APIRouter()
 api_router.include_router(upload.router)
+api_router.include_router(client_tokens.router)
 api_router.include_router(file_routes.router)
 api_router.include_router(projects.router)
 api_router.include_router(keys.router)

@@ -1,4 +1,7 @@
-"""Upload endpoints: ``/upload/request``, ``/upload/complete`` and the multipart family."""
+"""Upload endpoints: ``/upload/request``, ``/upload/complete`` and the multipart family.
+
+Callers are API keys or browsers with a client token (``UploadAuth``); a token's route, size,
+budget and fixed metadata are applied here, before the same ``UploadService`` call."""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep, StorageDep
+from uploadkit_server.api.client_tokens import UploadAuth
+from uploadkit_server.api.deps import SessionDep, SettingsDep, StorageDep
+from uploadkit_server.core.client_tokens import service as client_tokens
 from uploadkit_server.core.files.schemas import FileRead, file_read
 from uploadkit_server.core.uploads.schemas import (
     Aborted,
@@ -36,8 +41,12 @@ Uploads = Annotated[UploadService, Depends(get_upload_service)]
 
 
 @router.post("/request")
-async def request_upload(body: UploadRequest, auth: ApiKeyAuth, uploads: Uploads) -> UploadTicket:
-    new = await uploads.request_upload(auth, body)
+async def request_upload(
+    body: UploadRequest, caller: UploadAuth, uploads: Uploads, session: SessionDep
+) -> UploadTicket:
+    if caller.grant is not None:
+        body = await client_tokens.admit_request(session, caller.grant, body)
+    new = await uploads.request_upload(caller.auth, body)
     return UploadTicket(
         file_id=new.file.id, upload_url=new.upload_url, key=new.file.key, cdn_url=new.cdn_url
     )
@@ -45,17 +54,27 @@ async def request_upload(body: UploadRequest, auth: ApiKeyAuth, uploads: Uploads
 
 @router.post("/complete")
 async def complete_upload(
-    body: UploadComplete, auth: ApiKeyAuth, uploads: Uploads, settings: SettingsDep
+    body: UploadComplete,
+    caller: UploadAuth,
+    uploads: Uploads,
+    settings: SettingsDep,
+    session: SessionDep,
 ) -> FileRead:
-    file = await uploads.complete_upload(auth, body.file_id, body.metadata)
+    metadata = body.metadata
+    if caller.grant is not None:
+        await client_tokens.check_file(session, caller.grant, body.file_id)
+        metadata = client_tokens.fixed_metadata(caller.grant, metadata)
+    file = await uploads.complete_upload(caller.auth, body.file_id, metadata)
     return file_read(file, cdn_base=settings.effective_cdn_url)
 
 
 @router.post("/multipart/init")
 async def init_multipart(
-    body: UploadRequest, auth: ApiKeyAuth, uploads: Uploads
+    body: UploadRequest, caller: UploadAuth, uploads: Uploads, session: SessionDep
 ) -> MultipartTicket:
-    new = await uploads.init_multipart(auth, body)
+    if caller.grant is not None:
+        body = await client_tokens.admit_request(session, caller.grant, body)
+    new = await uploads.init_multipart(caller.auth, body)
     assert new.file.upload_id is not None and new.file.part_size is not None
     return MultipartTicket(
         file_id=new.file.id,
@@ -69,26 +88,42 @@ async def init_multipart(
 
 @router.post("/multipart/complete")
 async def complete_multipart(
-    body: MultipartComplete, auth: ApiKeyAuth, uploads: Uploads, settings: SettingsDep
+    body: MultipartComplete,
+    caller: UploadAuth,
+    uploads: Uploads,
+    settings: SettingsDep,
+    session: SessionDep,
 ) -> FileRead:
-    file = await uploads.complete_multipart(auth, body)
+    if caller.grant is not None:
+        await client_tokens.check_file(session, caller.grant, body.file_id)
+        body = body.model_copy(
+            update={"metadata": client_tokens.fixed_metadata(caller.grant, body.metadata)}
+        )
+    file = await uploads.complete_multipart(caller.auth, body)
     return file_read(file, cdn_base=settings.effective_cdn_url)
 
 
 @router.post("/multipart/abort")
-async def abort_multipart(body: MultipartAbort, auth: ApiKeyAuth, uploads: Uploads) -> Aborted:
-    await uploads.abort_multipart(auth, body.file_id, body.upload_id)
+async def abort_multipart(
+    body: MultipartAbort, caller: UploadAuth, uploads: Uploads, session: SessionDep
+) -> Aborted:
+    if caller.grant is not None:
+        await client_tokens.check_file(session, caller.grant, body.file_id)
+    await uploads.abort_multipart(caller.auth, body.file_id, body.upload_id)
     return Aborted()
 
 
 @router.get("/multipart/parts")
 async def list_parts(
-    auth: ApiKeyAuth,
+    caller: UploadAuth,
     uploads: Uploads,
+    session: SessionDep,
     file_id: Annotated[str, Query(alias="fileId", min_length=1, max_length=40)],
     upload_id: Annotated[str, Query(alias="uploadId", min_length=1, max_length=1024)],
 ) -> MultipartParts:
-    file, parts = await uploads.list_parts(auth, file_id, upload_id)
+    if caller.grant is not None:
+        await client_tokens.check_file(session, caller.grant, file_id)
+    file, parts = await uploads.list_parts(caller.auth, file_id, upload_id)
     assert file.part_size is not None
     return MultipartParts(
         file_id=file.id,
@@ -100,6 +135,10 @@ async def list_parts(
 
 
 @router.post("/multipart/sign-parts")
-async def sign_parts(body: SignParts, auth: ApiKeyAuth, uploads: Uploads) -> SignedParts:
-    parts = await uploads.sign_parts(auth, body.file_id, body.upload_id, body.part_numbers)
+async def sign_parts(
+    body: SignParts, caller: UploadAuth, uploads: Uploads, session: SessionDep
+) -> SignedParts:
+    if caller.grant is not None:
+        await client_tokens.check_file(session, caller.grant, body.file_id)
+    parts = await uploads.sign_parts(caller.auth, body.file_id, body.upload_id, body.part_numbers)
     return SignedParts(file_id=body.file_id, upload_id=body.upload_id, parts=parts)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.accounts.passwords import set_password, set_password_by_email
 from uploadkit_server.core.accounts.service import (
     NewAccount,
     create_account,
@@ -24,13 +25,19 @@ from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.models import Account, FileRoute, Tier
 from uploadkit_server.db.session import create_engine, create_sessionmaker
-from uploadkit_server.security import new_id
+from uploadkit_server.security import new_id, random_token
 from uploadkit_server.settings import Settings
 
 DEV_EMAIL = "dev@localhost"
 DEV_KEYS_FILE = "dev-keys.json"
 
-__all__ = ["admin_create_account", "admin_set_tier", "ensure_dev_account", "parse_tier"]
+__all__ = [
+    "admin_create_account",
+    "admin_set_password",
+    "admin_set_tier",
+    "ensure_dev_account",
+    "parse_tier",
+]
 
 
 @asynccontextmanager
@@ -64,12 +71,24 @@ def account_json(new: NewAccount) -> dict[str, Any]:
 
 
 async def admin_create_account(
-    settings: Settings, *, email: str, tier: Tier, rate_limit: int | None
+    settings: Settings,
+    *,
+    email: str,
+    tier: Tier,
+    rate_limit: int | None,
+    password: str | None = None,
 ) -> dict[str, Any]:
     async with migrated_session(settings) as session:
-        return account_json(
-            await create_account(session, email=email, tier=tier, rate_limit=rate_limit)
-        )
+        new = await create_account(session, email=email, tier=tier, rate_limit=rate_limit)
+        if password is not None:
+            await set_password(session, account=new.account, password=password)
+        return account_json(new)
+
+
+async def admin_set_password(settings: Settings, *, email: str, password: str) -> dict[str, Any]:
+    async with migrated_session(settings) as session:
+        account = await set_password_by_email(session, email=email, password=password)
+        return {"id": account.id, "email": account.email}
 
 
 async def admin_set_tier(
@@ -86,14 +105,17 @@ async def admin_set_tier(
 
 
 async def ensure_dev_account(settings: Settings) -> dict[str, Any] | None:
-    """On an empty embedded database: a development account, project, catch-all route ``files``
-    and keys, written (mode 0600) to the data directory. Returns them, or None if not new."""
+    """On an empty embedded database: a development account (with a dashboard password),
+    project, catch-all route ``files`` and keys, written (mode 0600) to the data directory.
+    Returns them, or None if not new."""
     async with migrated_session(settings) as session:
         if await session.scalar(select(func.count()).select_from(Account)):
             return None
         new = await create_account(
             session, email=DEV_EMAIL, tier=Tier.PRO, project_name="Development"
         )
+        password = random_token(12)  # for the dashboard; shown once, kept in the keys file
+        await set_password(session, account=new.account, password=password)
         route = FileRouteCreate(slug="files", max_file_size=limits_for(Tier.PRO).max_file_size)
         session.add(
             FileRoute(
@@ -105,7 +127,7 @@ async def ensure_dev_account(settings: Settings) -> dict[str, Any] | None:
                 allowed_types=route.allowed_types,
             )
         )
-        data = account_json(new) | {"route": route.slug}
+        data = account_json(new) | {"route": route.slug, "password": password}
     path = Path(settings.data_dir) / DEV_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

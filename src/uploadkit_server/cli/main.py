@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -68,6 +69,10 @@ def serve(
             )
             console.print(f"  live: [bold]{dev['keys']['live']}[/bold]")
             console.print(f"  test: [bold]{dev['keys']['test']}[/bold]")
+            console.print(
+                f"Dashboard: {settings.public_url}/dashboard, sign in as "
+                f"[bold]{bootstrap.DEV_EMAIL}[/bold] with password [bold]{dev['password']}[/bold]"
+            )
     else:
         asyncio.run(bootstrap.run_migrations(settings))
     console.print(f"UploadKit listening on {settings.public_url} (data: {settings.data_dir})")
@@ -110,15 +115,23 @@ def create_account(
         int | None, typer.Option(min=1, help="Requests/minute (enterprise).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read a dashboard password from stdin.")
+    ] = False,
 ) -> None:
     """Create an account with a first project and a live and a test key."""
     from uploadkit_server.cli import bootstrap
 
     settings = _load_settings()
+    password = _read_password(from_stdin=True) if password_stdin else None
     try:
         data = asyncio.run(
             bootstrap.admin_create_account(
-                settings, email=email, tier=bootstrap.parse_tier(tier), rate_limit=rate_limit
+                settings,
+                email=email,
+                tier=bootstrap.parse_tier(tier),
+                rate_limit=rate_limit,
+                password=password,
             )
         )
     except UploadKitError as error:
@@ -129,6 +142,32 @@ def create_account(
     console.print(f"Account {data['account']['id']} ({data['account']['tier']})")
     console.print(f"Project {data['project']['id']} ({data['project']['slug']})")
     console.print(f"Live key: {data['keys']['live']}\nTest key: {data['keys']['test']}")
+
+
+def _read_password(*, from_stdin: bool) -> str:
+    """One line from stdin (a pipe or a file) without its line ending, or a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@admin.command("set-password")
+def set_password(
+    email: Annotated[str, typer.Option(help="The account's email.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (else prompt).")
+    ] = False,
+) -> None:
+    """Set an account's dashboard password; its signed-in sessions end."""
+    from uploadkit_server.cli import bootstrap
+
+    settings = _load_settings()
+    password = _read_password(from_stdin=password_stdin)
+    try:
+        data = asyncio.run(bootstrap.admin_set_password(settings, email=email, password=password))
+    except UploadKitError as error:
+        raise _fail(error) from None
+    console.print(f"Password set for {data['email']} ({data['id']})")
 
 
 @admin.command("set-tier")

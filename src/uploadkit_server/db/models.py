@@ -68,6 +68,8 @@ class Account(TimestampMixin, Base):
     storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Test-mode bytes, informational only (test mode has no quota).
     test_storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Argon2 hash of the dashboard password; null until one is set (no dashboard sign-in).
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Project(TimestampMixin, Base):
@@ -111,6 +113,34 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ClientToken(Base):
+    """A short-lived upload grant a server hands to a browser: one route, a file budget.
+
+    Stored as a SHA-256 hash like an API key; it dies at ``expires_at`` or with its API key
+    (tokens the dashboard issues for its signed-in user have none and live until expiry)."""
+
+    __tablename__ = "client_tokens"
+
+    pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=True
+    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    route_slug: Mapped[str] = mapped_column(String(100))
+    #: Metadata every file uploaded with the token gets, over what the browser sends.
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
+    max_file_count: Mapped[int] = mapped_column(Integer)
+    max_file_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Uploads admitted so far; counted up in the request's transaction, capped by max_file_count.
+    uploads_started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class FileRoute(TimestampMixin, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from uploadkit_server.jobs.client_token_purge import purge_expired_client_tokens
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
@@ -27,6 +28,7 @@ def background_jobs() -> Sequence[Job]:
         purge_test_mode_deliveries,
         purge_expired_deliveries,
         OrphanedMultipartSweep(),
+        purge_expired_client_tokens,
     ]
 
 
