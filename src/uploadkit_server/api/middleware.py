@@ -4,12 +4,13 @@ cap on API request bodies. Both answer in the SPEC's error envelope."""
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 from collections.abc import Sequence
 
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from uploadkit_server.api.error_handlers import error_response
+from uploadkit_server.api.error_handlers import RaisedInBody, error_response
 from uploadkit_server.errors import HttpsRequired, PayloadTooLarge, ValidationFailed
 from uploadkit_server.settings import HttpsRule, IPNetwork
 
@@ -92,9 +93,55 @@ class RejectNulMiddleware:
         await self.app(scope, receive, send)
 
 
+#: A ``\uXXXX`` escape of a UTF-16 surrogate; only then can parsed JSON hold a lone one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")  # strict: refuses exactly the surrogates pairing did not join
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def invalid_unicode(body: bytes) -> str | None:
+    """Why a JSON body is not valid Unicode, or ``None`` when it is (or is not JSON at all: the
+    JSON parser reports that). Python's parser accepts undecodable bytes and lone surrogate
+    escapes (``"\ud800"``) and hands out text no database or encoder can take afterwards."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not valid UTF-8"
+    if not _SURROGATE_ESCAPE.search(body):  # the common case: no parse needed
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if _has_lone_surrogate(value):
+        return "a string holds a lone UTF-16 surrogate escape"
+    return None
+
+
+def _is_json(content_type: str | None) -> bool:
+    """As FastAPI decides: no type, or an ``application/…json`` one, is parsed as JSON."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("application/") and (media.endswith("/json") or media.endswith("+json"))
+
+
 class ApiBodyLimitMiddleware:
     """Answer ``413`` for API bodies over the cap, whether declared by ``Content-Length`` or
-    streamed chunked, without buffering more than the cap."""
+    streamed chunked, without buffering more than the cap; and ``400`` for a JSON body that is
+    not valid Unicode, checked once here for every endpoint before the body is parsed."""
 
     def __init__(
         self,
@@ -125,15 +172,33 @@ class ApiBodyLimitMiddleware:
             await too_large(scope, receive, send)
             return
         received = 0
+        check_unicode = _is_json(_header(scope, b"content-type"))
+        chunks: list[bytes] = []
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                # Raised inside the app's body parsing, so the app's handlers render them.
                 if received > self.max_bytes:
-                    # Raised inside the app's body parsing, so the app's handlers render it.
-                    raise StarletteHTTPException(status_code=413)
+                    raise RaisedInBody(
+                        PayloadTooLarge(f"Request body exceeds {self.max_bytes} bytes")
+                    )
+                if check_unicode:
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        problem = invalid_unicode(b"".join(chunks))
+                        if problem is not None:
+                            raise RaisedInBody(
+                                ValidationFailed(
+                                    f"JSON text must be valid Unicode: {problem}",
+                                    details={"body": [problem]},
+                                    suggestion="Send UTF-8 JSON; escape text as \\uXXXX only "
+                                    "with complete surrogate pairs",
+                                )
+                            )
             return message
 
         await self.app(scope, limited_receive, send)
