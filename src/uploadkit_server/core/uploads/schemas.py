@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from uploadkit_server.core.mime import essence, is_valid_type
-from uploadkit_server.core.schemas import CamelModel, StrictCamelModel
+from uploadkit_server.core.schemas import MAX_INT64, CamelModel, StrictCamelModel
 
 URL_LIFETIME_SECONDS = 15 * 60
 PART_URL_LIFETIME_SECONDS = 60 * 60
@@ -17,7 +17,7 @@ MAX_PARTS = 10_000
 
 class UploadRequest(StrictCamelModel):
     file_name: str = Field(min_length=1, max_length=255)
-    file_size: int = Field(gt=0)
+    file_size: int = Field(gt=0, le=MAX_INT64)
     content_type: str = Field(min_length=3, max_length=255)
     route_slug: str = Field(min_length=1, max_length=100)
     metadata: dict[str, Any] | None = None
