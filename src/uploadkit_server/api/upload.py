@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import Discriminator, Tag
 
 from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.core.files.schemas import FileRead, file_read
@@ -17,11 +18,13 @@ from uploadkit_server.core.uploads.schemas import (
     SignedParts,
     SignParts,
     StoredPartRead,
+    UploadBatchRequest,
+    UploadBatchTicket,
     UploadComplete,
     UploadRequest,
     UploadTicket,
 )
-from uploadkit_server.core.uploads.service import UploadService, part_count
+from uploadkit_server.core.uploads.service import NewUpload, UploadService, part_count
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
@@ -35,12 +38,31 @@ def get_upload_service(
 Uploads = Annotated[UploadService, Depends(get_upload_service)]
 
 
-@router.post("/request")
-async def request_upload(body: UploadRequest, auth: ApiKeyAuth, uploads: Uploads) -> UploadTicket:
-    new = await uploads.request_upload(auth, body)
+def _request_kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "files" in value else "single"
+
+
+#: One file (the SPEC's body), or several for one route under ``files``.
+RequestBody = Annotated[
+    Annotated[UploadRequest, Tag("single")] | Annotated[UploadBatchRequest, Tag("batch")],
+    Discriminator(_request_kind),
+]
+
+
+def _ticket(new: NewUpload) -> UploadTicket:
     return UploadTicket(
         file_id=new.file.id, upload_url=new.upload_url, key=new.file.key, cdn_url=new.cdn_url
     )
+
+
+@router.post("/request")
+async def request_upload(
+    body: Annotated[RequestBody, Body()], auth: ApiKeyAuth, uploads: Uploads
+) -> UploadTicket | UploadBatchTicket:
+    if isinstance(body, UploadBatchRequest):
+        batch = await uploads.request_batch(auth, body.route_slug, body.requests())
+        return UploadBatchTicket(files=[_ticket(new) for new in batch])
+    return _ticket(await uploads.request_upload(auth, body))
 
 
 @router.post("/complete")
