@@ -149,3 +149,13 @@ async def test_largest_size_is_accepted_and_huge_integers_elsewhere_are_400(
     )
     assert_error(huge_grace, 400, "VALIDATION_ERROR")
     await assert_nothing_stored(client, live_headers)
+
+
+@pytest.mark.parametrize("size", [{}, [], 1.5, True, "4 parsecs"])
+async def test_sizes_of_the_wrong_json_type_are_400(
+    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str], size: object
+) -> None:
+    # Found by fuzzing: an object for maxFileSize used to escape validation as a TypeError.
+    path = f"/api/v1/projects/{account.project.id}/routers"
+    created = await client.post(path, json={"slug": "x", "maxFileSize": size}, headers=live_headers)
+    assert_error(created, 400, "VALIDATION_ERROR")

@@ -11,7 +11,7 @@ _UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B?)\s*$", re.IGNORECASE)
 
 
-def parse_size(value: int | str) -> int:
+def parse_size(value: object) -> int:
     """Bytes from an int or a text like ``"4MB"``, ``"512 KiB"``, ``"1.5GB"``.
 
     Raises ``ValueError`` for anything else, and for sizes past a signed 64-bit integer (the
@@ -21,6 +21,8 @@ def parse_size(value: int | str) -> int:
         raise ValueError("size must be a number of bytes or a text like '4MB'")
     if isinstance(value, int):
         return _in_range(value)
+    if not isinstance(value, str):  # JSON may send anything; only ValueError is a 400
+        raise ValueError("size must be a number of bytes or a text like '4MB'")
     match = _SIZE.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a size: use bytes or a text like '512KB', '4MB', '1GB'")
