@@ -6,6 +6,7 @@ the table in ``docs/configuration.md`` lists them with their defaults.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -141,7 +142,20 @@ class Settings(BaseSettings):
         return to_async_database_url(self.database_url)
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data directory, private to the server's user whatever the umask it started with.
+
+        The SQLite database holds ``whsec_`` secrets and signing keys, and stored objects are
+        tenants' data, so from here on this process creates files ``0600`` and directories
+        ``0700`` (umask 077, also inherited by the worker processes it starts); the directory
+        itself and a database left by an older version are tightened to match.
+        """
+        os.umask(os.umask(0o077) | 0o077)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for path in (self.data_dir, *self.data_dir.glob("uploadkit.db*")):
+            with contextlib.suppress(OSError):  # not ours to change (a shared mount): leave it
+                mode = path.stat().st_mode & 0o777
+                if mode & 0o077:
+                    path.chmod(mode & 0o700)
         return self.data_dir
 
     def resolved_secret_key(self) -> str:

@@ -17,6 +17,9 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
     assert set(body) == {"error"}
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    # Every error tells the caller what to do next: a sentence, never missing or empty.
+    assert isinstance(body["error"].get("suggestion"), str), body
+    assert len(body["error"]["suggestion"].split()) >= 3, body
     return dict(body["error"])
 
 
@@ -95,3 +98,43 @@ async def test_unexpected_failure_is_500_without_trace(
     error = assert_envelope(response, 500, "INTERNAL_SERVER_ERROR")
     assert "Traceback" not in response.text and "usage_months" not in response.text
     assert error["message"] == "Internal server error"
+
+
+async def test_every_kind_of_error_carries_a_suggestion(
+    client: httpx.AsyncClient, live_headers: dict[str, str]
+) -> None:
+    """Framework errors (unknown path, wrong method, schema), ours (401, 404 of a resource) and
+    the body cap all tell the caller what to do next, as the SPEC's envelope shows."""
+    cases = [
+        (await client.get("/api/v1/nowhere"), 404, "NOT_FOUND"),
+        (await client.get("/api/v1/files/nothing/here", headers=live_headers), 404, "NOT_FOUND"),
+        (await client.get("/api/v1/files"), 401, "UNAUTHORIZED"),
+        (
+            await client.get("/api/v1/files", headers={"x-api-key": "uk_live_x"}),
+            401,
+            "UNAUTHORIZED",
+        ),
+        (await client.delete("/api/v1/upload/request"), 405, "METHOD_NOT_ALLOWED"),
+        (
+            await client.post("/api/v1/upload/request", json={"fileSize": 0}, headers=live_headers),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            await client.get("/api/v1/files", params={"limit": 0}, headers=live_headers),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            await client.post(
+                "/api/v1/upload/request",
+                content=b"[" * (2 * 1024 * 1024),
+                headers=live_headers | {"content-type": "application/json"},
+            ),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+    ]
+    for response, status, code in cases:
+        error = assert_envelope(response, status, code)
+        assert str(error["suggestion"]).strip(), error

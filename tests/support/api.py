@@ -14,4 +14,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert set(body) == {"error"}, body
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    # Every error tells the caller what to do next: a sentence, never missing or empty.
+    assert isinstance(body["error"].get("suggestion"), str), body
+    assert len(body["error"]["suggestion"].split()) >= 3, body
     return dict(body["error"])

@@ -23,6 +23,16 @@ from uploadkit_server.errors import (
 logger = logging.getLogger("uploadkit.errors")
 
 
+class RaisedInBody(StarletteHTTPException):
+    """Carries one of our errors out of an ASGI ``receive`` wrapper. FastAPI turns any other
+    exception raised while it reads a body into a generic ``400``; this one it re-raises, and
+    ``_on_http_exception`` renders the error it carries."""
+
+    def __init__(self, error: UploadKitError) -> None:
+        super().__init__(status_code=error.status, detail=error.message)
+        self.error = error
+
+
 def error_response(error: UploadKitError) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=error.status, headers=error.headers)
 
@@ -55,7 +65,9 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error: UploadKitError
-    if exc.status_code == 404:
+    if isinstance(exc, RaisedInBody):
+        error = exc.error
+    elif exc.status_code == 404:
         error = NotFound(f"No endpoint at {request.method} {request.url.path}")
     elif exc.status_code == 405:
         error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")

@@ -81,7 +81,11 @@ async def delete_files(
             FileDeleteResult(
                 key=result.key,
                 deleted=result.deleted,
-                error=ErrorBody(code=result.error.code, message=result.error.message)
+                error=ErrorBody(
+                    code=result.error.code,
+                    message=result.error.message,
+                    suggestion=result.error.suggestion,
+                )
                 if result.error
                 else None,
             )

@@ -35,11 +35,12 @@ async def create_key(
         name=body.name,
         is_test=body.is_test,
         billing_url=settings.billing_url,
+        caller=auth,
     )
     return ApiKeyCreated(api_key=ApiKeyRead.model_validate(created.api_key), key=created.plaintext)
 
 
 @router.delete("/keys/{key_id}")
 async def revoke_key(key_id: str, auth: ApiKeyAuth, session: SessionDep) -> Revoked:
-    await service.revoke_key(session, account_id=auth.account_id, key_id=key_id)
+    await service.revoke_key(session, auth, key_id=key_id)
     return Revoked()

@@ -23,7 +23,11 @@ async def create_project(
     body: ProjectCreate, auth: ApiKeyAuth, session: SessionDep, settings: SettingsDep
 ) -> ProjectRead:
     project = await service.create_project(
-        session, account_id=auth.account_id, name=body.name, billing_url=settings.billing_url
+        session,
+        account_id=auth.account_id,
+        name=body.name,
+        billing_url=settings.billing_url,
+        caller=auth,
     )
     return ProjectRead.model_validate(project)
 
@@ -38,9 +42,7 @@ async def get_project(project_id: str, auth: ApiKeyAuth, session: SessionDep) ->
 async def rename_project(
     project_id: str, body: ProjectUpdate, auth: ApiKeyAuth, session: SessionDep
 ) -> ProjectRead:
-    project = await service.rename_project(
-        session, account_id=auth.account_id, project_id=project_id, name=body.name
-    )
+    project = await service.rename_project(session, auth, project_id=project_id, name=body.name)
     return ProjectRead.model_validate(project)
 
 
@@ -48,7 +50,5 @@ async def rename_project(
 async def delete_project(
     project_id: str, auth: ApiKeyAuth, session: SessionDep, storage: StorageDep
 ) -> Deleted:
-    await service.delete_project(
-        session, storage, account_id=auth.account_id, project_id=project_id
-    )
+    await service.delete_project(session, storage, auth, project_id=project_id)
     return Deleted()

@@ -5,9 +5,10 @@ budget and fixed metadata are applied here, before the same ``UploadService`` ca
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import Discriminator, Tag
 
 from uploadkit_server.api.client_tokens import UploadAuth
 from uploadkit_server.api.deps import SessionDep, SettingsDep, StorageDep
@@ -22,11 +23,13 @@ from uploadkit_server.core.uploads.schemas import (
     SignedParts,
     SignParts,
     StoredPartRead,
+    UploadBatchRequest,
+    UploadBatchTicket,
     UploadComplete,
     UploadRequest,
     UploadTicket,
 )
-from uploadkit_server.core.uploads.service import UploadService, part_count
+from uploadkit_server.core.uploads.service import NewUpload, UploadService, part_count
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
@@ -40,16 +43,38 @@ def get_upload_service(
 Uploads = Annotated[UploadService, Depends(get_upload_service)]
 
 
-@router.post("/request")
-async def request_upload(
-    body: UploadRequest, caller: UploadAuth, uploads: Uploads, session: SessionDep
-) -> UploadTicket:
-    if caller.grant is not None:
-        body = await client_tokens.admit_request(session, caller.grant, body)
-    new = await uploads.request_upload(caller.auth, body)
+def _request_kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "files" in value else "single"
+
+
+#: One file (the SPEC's body), or several for one route under ``files``.
+RequestBody = Annotated[
+    Annotated[UploadRequest, Tag("single")] | Annotated[UploadBatchRequest, Tag("batch")],
+    Discriminator(_request_kind),
+]
+
+
+def _ticket(new: NewUpload) -> UploadTicket:
     return UploadTicket(
         file_id=new.file.id, upload_url=new.upload_url, key=new.file.key, cdn_url=new.cdn_url
     )
+
+
+@router.post("/request")
+async def request_upload(
+    body: Annotated[RequestBody, Body()], caller: UploadAuth, uploads: Uploads, session: SessionDep
+) -> UploadTicket | UploadBatchTicket:
+    if isinstance(body, UploadBatchRequest):
+        requests = body.requests()
+        if caller.grant is not None:
+            requests = [
+                await client_tokens.admit_request(session, caller.grant, one) for one in requests
+            ]
+        batch = await uploads.request_batch(caller.auth, body.route_slug, requests)
+        return UploadBatchTicket(files=[_ticket(new) for new in batch])
+    if caller.grant is not None:
+        body = await client_tokens.admit_request(session, caller.grant, body)
+    return _ticket(await uploads.request_upload(caller.auth, body))
 
 
 @router.post("/complete")

@@ -48,11 +48,17 @@ def serve(
         str | None, typer.Option(help="Serve HTTPS with this certificate.")
     ] = None,
     ssl_keyfile: Annotated[str | None, typer.Option(help="Private key of the certificate.")] = None,
+    http: Annotated[str, typer.Option(help="HTTP/1.1 parser: auto, httptools or h11.")] = "auto",
 ) -> None:
     """Run the server. On an empty embedded data directory, first create a development account."""
     import uvicorn
 
-    from uploadkit_server.cli import bootstrap
+    from uploadkit_server.cli import access_log, bootstrap
+    from uploadkit_server.cli.http_protocols import bounded_protocol
+
+    if http not in {"auto", "httptools", "h11"}:
+        console.print(f"[red]--http must be auto, httptools or h11, not {http!r}[/red]")
+        raise typer.Exit(2)
 
     scheme = "https" if ssl_certfile else "http"
     if "UPLOADKIT_PUBLIC_URL" not in os.environ:
@@ -85,6 +91,8 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         proxy_headers=False,  # X-Forwarded-Proto is honoured only from TRUSTED_PROXIES, by us
+        http=bounded_protocol(http),  # request heads capped: 431 past 64 KiB or 100 headers
+        log_config=access_log.log_config(),  # presigned URL signatures never reach the log
         log_level="info",
     )
 

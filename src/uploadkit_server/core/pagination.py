@@ -11,6 +11,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from uploadkit_server.core.schemas import MAX_INT64
 from uploadkit_server.errors import ValidationFailed
 
 DEFAULT_LIMIT = 20
@@ -37,7 +38,7 @@ def decode_cursor(cursor: str) -> int:
         raise ValidationFailed(
             "The cursor is not valid", details={"cursor": ["not a cursor returned by this API"]}
         ) from None
-    if not isinstance(pk, int) or isinstance(pk, bool) or pk < 1:
+    if not isinstance(pk, int) or isinstance(pk, bool) or not 1 <= pk <= MAX_INT64:
         raise ValidationFailed("The cursor is not valid", details={"cursor": ["bad position"]})
     return pk
 

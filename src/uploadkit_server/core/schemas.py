@@ -10,6 +10,11 @@ from pydantic.alias_generators import to_camel
 
 from uploadkit_server.clock import isoformat
 
+#: The largest integer both databases store (a signed 64-bit ``BIGINT``): any integer from a
+#: request that reaches a query is bounded by it, so an oversized one is a ``400``, not an
+#: ``OverflowError`` in the driver.
+MAX_INT64 = 2**63 - 1
+
 #: A datetime written the way the API writes every timestamp: ``2026-04-08T12:00:00.000Z``.
 Timestamp = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
 

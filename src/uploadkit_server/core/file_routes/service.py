@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
 from uploadkit_server.core.file_routes import repository
 from uploadkit_server.core.file_routes.schemas import FileRouteCreate, FileRouteUpdate
 from uploadkit_server.core.projects.repository import get_project
@@ -54,6 +55,7 @@ async def create_route(
     settings: Settings,
 ) -> FileRoute:
     project = await _project(session, auth, project_id)
+    require_live(auth, LiveOnly.CREATE_ROUTE)
     await check_webhook_url(data.webhook_url, settings)
     if await repository.get_by_slug(session, project.id, data.slug):
         raise DuplicateSlug(f"A file route with slug '{data.slug}' already exists in this project")
@@ -92,6 +94,7 @@ async def update_route(
     settings: Settings,
 ) -> FileRoute:
     route = await get_route(session, auth, route_id)
+    require_live(auth, LiveOnly.UPDATE_ROUTE)
     changes = data.model_dump(exclude_unset=True, by_alias=False)  # snake_case: column names
     if "webhook_url" in changes:
         await check_webhook_url(changes["webhook_url"], settings)
@@ -114,5 +117,6 @@ async def update_route(
 
 async def delete_route(session: AsyncSession, auth: AuthContext, route_id: str) -> None:
     route = await get_route(session, auth, route_id)
+    require_live(auth, LiveOnly.DELETE_ROUTE)
     await session.delete(route)
     await session.flush()

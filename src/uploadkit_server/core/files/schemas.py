@@ -68,6 +68,7 @@ class FilesDelete(StrictCamelModel):
 class ErrorBody(CamelModel):
     code: str
     message: str
+    suggestion: str
 
 
 class FileDeleteResult(CamelModel):

@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
+from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
 from uploadkit_server.core.projects.repository import lock_account
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import ApiKey, Project
@@ -28,7 +30,12 @@ async def create_key(
     name: str = "",
     is_test: bool = False,
     billing_url: str | None = None,
+    caller: AuthContext | None = None,
 ) -> CreatedKey:
+    """``caller`` is the API key asking; ``None`` is the operator (``uploadkit admin``). A test
+    key may mint test keys only."""
+    if caller is not None and not is_test:
+        require_live(caller, LiveOnly.CREATE_LIVE_KEY)
     account = await lock_account(session, project.account_id)
     if account is None:
         raise NotFound("Account not found")
@@ -69,9 +76,11 @@ async def list_keys(session: AsyncSession, *, project: Project) -> list[ApiKey]:
     return list(result)
 
 
-async def revoke_key(session: AsyncSession, *, account_id: str, key_id: str) -> ApiKey:
+async def revoke_key(session: AsyncSession, auth: AuthContext, *, key_id: str) -> ApiKey:
     """Revoke one of the account's keys; authentication refuses it from the next request on.
-    An unknown key, one of another account, or one already revoked is ``NotFound``."""
+    An unknown key, one of another account, or one already revoked is ``NotFound``. A test key
+    may revoke test keys only."""
+    account_id = auth.account_id
     api_key = await session.scalar(
         select(ApiKey)
         .where(ApiKey.id == key_id, ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
@@ -79,6 +88,8 @@ async def revoke_key(session: AsyncSession, *, account_id: str, key_id: str) -> 
     )
     if api_key is None:
         raise NotFound(f"No API key {key_id}")
+    if not api_key.is_test:
+        require_live(auth, LiveOnly.REVOKE_LIVE_KEY)
     api_key.revoked_at = utcnow()
     await session.flush()
     return api_key

@@ -12,6 +12,8 @@ import unicodedata
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
 from uploadkit_server.core.files.repository import lock_files_of_project
 from uploadkit_server.core.files.service import discard_files
 from uploadkit_server.core.projects import repository
@@ -40,8 +42,16 @@ def new_webhook_secret() -> str:
 
 
 async def create_project(
-    session: AsyncSession, *, account_id: str, name: str, billing_url: str | None = None
+    session: AsyncSession,
+    *,
+    account_id: str,
+    name: str,
+    billing_url: str | None = None,
+    caller: AuthContext | None = None,
 ) -> Project:
+    """``caller`` is the API key asking; ``None`` is the operator (``uploadkit admin``)."""
+    if caller is not None:
+        require_live(caller, LiveOnly.CREATE_PROJECT)
     account = await repository.lock_account(session, account_id)
     if account is None:
         raise NotFound("Account not found")
@@ -82,17 +92,18 @@ async def get_project(session: AsyncSession, *, account_id: str, project_id: str
 
 
 async def rename_project(
-    session: AsyncSession, *, account_id: str, project_id: str, name: str
+    session: AsyncSession, auth: AuthContext, *, project_id: str, name: str
 ) -> Project:
     """The slug stays: it was derived from the first name, and may be in use as an identifier."""
-    project = await get_project(session, account_id=account_id, project_id=project_id)
+    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
+    require_live(auth, LiveOnly.UPDATE_PROJECT)
     project.name = name
     await session.flush()
     return project
 
 
 async def delete_project(
-    session: AsyncSession, storage: StorageBackend, *, account_id: str, project_id: str
+    session: AsyncSession, storage: StorageBackend, auth: AuthContext, *, project_id: str
 ) -> None:
     """Delete the project and everything it owns.
 
@@ -101,6 +112,9 @@ async def delete_project(
     and its reservation given back, and the project row goes, cascading in the database to keys,
     routes, file records, upload events and webhook deliveries.
     """
+    account_id = auth.account_id
+    await get_project(session, account_id=account_id, project_id=project_id)  # 404 before 403
+    require_live(auth, LiveOnly.DELETE_PROJECT)
     await repository.lock_account(session, account_id)
     project = await get_project(session, account_id=account_id, project_id=project_id)
     files = await lock_files_of_project(session, project.id)

@@ -12,6 +12,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
+from uploadkit_server.core.schemas import MAX_INT64
 from uploadkit_server.core.tus.store import CHECKSUM_ALGORITHMS, ChunkChecksum
 from uploadkit_server.errors import ValidationFailed
 
@@ -78,8 +79,8 @@ def parse_length(header: str, value: str | None) -> int | None:
     """A non-negative integer header, or ``None`` if absent."""
     if value is None:
         return None
-    if not _DIGITS.fullmatch(value.strip()):
-        raise _invalid(header, "must be a non-negative integer")
+    if not _DIGITS.fullmatch(value.strip()) or int(value) > MAX_INT64:
+        raise _invalid(header, f"must be a non-negative integer of at most {MAX_INT64}")
     return int(value)
 
 

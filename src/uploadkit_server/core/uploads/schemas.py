@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from uploadkit_server.core.mime import essence, is_valid_type
-from uploadkit_server.core.schemas import CamelModel, StrictCamelModel
+from uploadkit_server.core.schemas import MAX_INT64, CamelModel, StrictCamelModel
 
 URL_LIFETIME_SECONDS = 15 * 60
 PART_URL_LIFETIME_SECONDS = 60 * 60
@@ -15,11 +15,16 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 
 
-class UploadRequest(StrictCamelModel):
+#: Files in one batch request; a route's ``maxFileCount`` may lower it.
+MAX_BATCH_FILES = 100
+
+
+class UploadFileFields(StrictCamelModel):
+    """One file as a request describes it (alone, or as an item of a batch)."""
+
     file_name: str = Field(min_length=1, max_length=255)
-    file_size: int = Field(gt=0)
+    file_size: int = Field(gt=0, le=MAX_INT64)
     content_type: str = Field(min_length=3, max_length=255)
-    route_slug: str = Field(min_length=1, max_length=100)
     metadata: dict[str, Any] | None = None
 
     @field_validator("content_type")
@@ -39,11 +44,44 @@ class UploadRequest(StrictCamelModel):
         return value
 
 
+class UploadRequest(UploadFileFields):
+    route_slug: str = Field(min_length=1, max_length=100)
+
+
+class UploadBatchRequest(StrictCamelModel):
+    """``POST /upload/request`` with ``files``: several files for one route, admitted all or
+    nothing. ``metadata`` applies to every file, a file's own ``metadata`` merged over it."""
+
+    route_slug: str = Field(min_length=1, max_length=100)
+    files: list[UploadFileFields] = Field(min_length=1, max_length=MAX_BATCH_FILES)
+    metadata: dict[str, Any] | None = None
+
+    def requests(self) -> list[UploadRequest]:
+        return [
+            UploadRequest(
+                file_name=item.file_name,
+                file_size=item.file_size,
+                content_type=item.content_type,
+                route_slug=self.route_slug,
+                metadata={**(self.metadata or {}), **(item.metadata or {})}
+                if self.metadata or item.metadata
+                else None,
+            )
+            for item in self.files
+        ]
+
+
 class UploadTicket(CamelModel):
     file_id: str
     upload_url: str
     key: str
     cdn_url: str
+
+
+class UploadBatchTicket(CamelModel):
+    """One ticket per file, in the order of the request's ``files``."""
+
+    files: list[UploadTicket]
 
 
 class UploadComplete(StrictCamelModel):

@@ -173,6 +173,26 @@ class UploadService:
         )
         return NewUpload(file=file, upload_url=url, cdn_url=self.cdn_url(file.key))
 
+    async def request_batch(
+        self, auth: AuthContext, route_slug: str, bodies: list[UploadRequest]
+    ) -> list[NewUpload]:
+        """Several files for one route in one request, as UploadKit counts ``maxFileCount``:
+        files per request. More than the route allows is refused before anything is checked
+        or reserved; otherwise each file is admitted as ``request_upload`` admits one, and
+        the first refusal (type, size, quota: the whole batch counts against the quota)
+        rolls back the request's transaction, so no file of the batch exists."""
+        route = await get_by_slug(self.session, auth.project_id, route_slug)
+        if route is None:
+            raise NotFound(f"File route '{route_slug}' not found in this project")
+        if len(bodies) > route.max_file_count:
+            raise ValidationFailed(
+                f"Route '{route.slug}' accepts at most {route.max_file_count} files per request; "
+                f"this one has {len(bodies)}",
+                details={"files": [f"at most {route.max_file_count} files"]},
+                suggestion="Send fewer files per request, or raise the route's maxFileCount",
+            )
+        return [await self.request_upload(auth, body) for body in bodies]
+
     async def open_upload(self, auth: AuthContext, body: UploadRequest, *, lifetime: int) -> File:
         """Admit an upload whose bytes arrive another way than a presigned URL (tus): the same
         checks and reservations as ``request_upload``, the same file record, no URL."""

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
 from uploadkit_server.core.pagination import encode_cursor, page_request
 from uploadkit_server.core.projects.service import new_signing_key, new_webhook_secret
 from uploadkit_server.core.schemas import Page
@@ -49,6 +50,7 @@ async def signing_keys(session: AsyncSession, auth: AuthContext) -> SigningKeysR
 async def rotate_signing_keys(session: AsyncSession, auth: AuthContext) -> SigningKeysRead:
     """The next key becomes current and a new next key is minted. Receivers configured with the
     old pair keep verifying, because the new current key is their old next one."""
+    require_live(auth, LiveOnly.ROTATE_SIGNING_KEYS)
     await repository.rotate_signing_keys(session, auth.project_id, new_next=new_signing_key())
     session.expire_all()
     return await signing_keys(session, auth)
@@ -61,6 +63,7 @@ async def rotate_webhook_secret(
     with both (two ``v1,`` signatures in ``webhook-signature``), so receivers still holding the
     old secret keep verifying until they switch. Rotating again during a grace period retires
     the older secret at once: only the two newest ever sign."""
+    require_live(auth, LiveOnly.ROTATE_WEBHOOK_SECRET)
     grace = (request or RotateSecretRequest()).grace_period_seconds
     await repository.rotate_webhook_secret(
         session,
