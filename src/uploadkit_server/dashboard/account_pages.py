@@ -185,9 +185,8 @@ async def project_rename(
     name = name.strip()
     if not name or len(name) > 100:
         return back("/dashboard/projects", error="A project needs a name of 1 to 100 characters")
-    await projects.rename_project(
-        session, account_id=viewer.account.id, project_id=project_id, name=name
-    )
+    project = await viewer.project(session, project_id)
+    await projects.rename_project(session, viewer.owner(project), project_id=project_id, name=name)
     return back("/dashboard/projects", notice=f"Renamed to {name}")
 
 
@@ -218,7 +217,5 @@ async def project_delete(
             f"/dashboard/projects/{project_id}/delete",
             error="Type the project's name exactly to delete it",
         )
-    await projects.delete_project(
-        session, storage, account_id=viewer.account.id, project_id=project_id
-    )
+    await projects.delete_project(session, storage, viewer.owner(project), project_id=project_id)
     return back("/dashboard/projects", notice=f"Project {project.name} deleted")

@@ -8,7 +8,7 @@ ownership checks apply exactly as they do for an API key of that project.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -103,6 +103,11 @@ class Viewer:
             project_id=project.id,
             is_test=self.is_test,
         )
+
+    def owner(self, project: Project) -> AuthContext:
+        """The identity for changes to the account itself: the signed-in owner acts as a live
+        key whatever the mode toggle shows, since the sandbox's limits are for test keys."""
+        return replace(self.auth(project), is_test=False)
 
     async def project(self, session: AsyncSession, project_id: str) -> Project:
         return await get_project(session, account_id=self.account.id, project_id=project_id)

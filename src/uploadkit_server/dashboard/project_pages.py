@@ -87,7 +87,7 @@ async def route_create(
             }
         )
         await file_routes.create_route(
-            session, viewer.auth(project), project.id, data, runtime.settings
+            session, viewer.owner(project), project.id, data, runtime.settings
         )
     except ValidationError as error:
         return back(here, error=validation_message(error))
@@ -144,7 +144,7 @@ async def route_update(
         if route.project_id != project.id:
             raise NotFound(f"File route {route_id} not found")
         await file_routes.update_route(
-            session, viewer.auth(project), route_id, data, runtime.settings
+            session, viewer.owner(project), route_id, data, runtime.settings
         )
     except ValidationError as error:
         return back(f"{here}/{route_id}/edit", error=validation_message(error))
@@ -166,7 +166,7 @@ async def route_delete(
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
     project = await viewer.project(session, project_id)
-    await file_routes.delete_route(session, viewer.auth(project), route_id)
+    await file_routes.delete_route(session, viewer.owner(project), route_id)
     return back(f"/dashboard/projects/{project_id}/routes", notice="Route deleted")
 
 
@@ -300,8 +300,8 @@ async def key_revoke(
     csrf: CsrfField = None,
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
-    await viewer.project(session, project_id)
-    revoked = await keys.revoke_key(session, account_id=viewer.account.id, key_id=key_id)
+    project = await viewer.project(session, project_id)
+    revoked = await keys.revoke_key(session, viewer.owner(project), key_id=key_id)
     runtime.known_limits.forget(revoked.key_hash)
     return back(f"/dashboard/projects/{project_id}/keys", notice=f"Key {revoked.name} revoked")
 
@@ -370,10 +370,10 @@ async def webhook_rotate(
     project = await viewer.project(session, project_id)
     here = f"/dashboard/projects/{project_id}/webhooks"
     if what == "signing-keys":
-        await webhooks.rotate_signing_keys(session, viewer.auth(project))
+        await webhooks.rotate_signing_keys(session, viewer.owner(project))
         return back(here, notice="Signing keys rotated")
     if what == "secret":
-        await webhooks.rotate_webhook_secret(session, viewer.auth(project), None)
+        await webhooks.rotate_webhook_secret(session, viewer.owner(project), None)
         return back(here, notice="Webhook secret rotated; the old one signs too for a while")
     return back(here, error="Nothing to rotate by that name")
 
