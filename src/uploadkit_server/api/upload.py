@@ -39,7 +39,10 @@ Uploads = Annotated[UploadService, Depends(get_upload_service)]
 async def request_upload(body: UploadRequest, auth: ApiKeyAuth, uploads: Uploads) -> UploadTicket:
     new = await uploads.request_upload(auth, body)
     return UploadTicket(
-        file_id=new.file.id, upload_url=new.upload_url, key=new.file.key, cdn_url=new.cdn_url
+        file_id=new.file.id,
+        upload_url=new.upload_url,
+        key=new.file.key,
+        cdn_url=new.cdn_url,
     )
 
 
