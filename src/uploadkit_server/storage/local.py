@@ -15,7 +15,9 @@ and length, and an HMAC of all of them with the method and key; ``verify_put`` c
 ``receive`` streams the body to a temporary file, refusing a byte more than was signed, before
 moving it into place. Multipart uploads are emulated: parts are files in a per-upload folder, and
 completion concatenates them into a temporary file that replaces the object atomically. ETags
-follow S3: the quoted MD5 of a single object or part, ``"md5(md5s)-N"`` for an assembled one.
+look like S3's: 32 quoted hex digits for a single object or part (the first 128 bits of its
+SHA-256, computed on the way anyway, rather than an MD5: one hash per byte, not two),
+``"md5(part digests)-N"`` for an assembled one.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ from uploadkit_server.storage.local_files import (
 from uploadkit_server.storage.multipart_rules import (
     MAX_PART_NUMBER,
     check_parts,
+    content_etag,
     normalize_etag,
-    quoted_md5,
 )
 from uploadkit_server.storage.secure_path import UnsafeKey, resolve_key
 from uploadkit_server.storage.signed_urls import (
@@ -185,7 +187,7 @@ class LocalStorage:
                     f"The body does not match the {grant.checksum.algorithm} checksum "
                     f"{grant.checksum.base64} it was signed for; nothing was stored"
                 )
-            etag = quoted_md5(writer.md5.digest())
+            etag = content_etag(sha256)
             if grant.kind is PutKind.OBJECT:
                 meta = self._object_meta(
                     grant.content_type or DEFAULT_CONTENT_TYPE, etag, received, sha256=sha256
@@ -337,10 +339,9 @@ class LocalStorage:
             fd = self._open_temp_fd(temp)
             with open(fd, "wb", buffering=0) as handle:
                 write_all(handle, data)
-            etag = quoted_md5(hashlib.md5(data).digest())
-            meta = self._object_meta(
-                content_type, etag, len(data), sha256=hashlib.sha256(data).digest()
-            )
+            sha256 = hashlib.sha256(data).digest()
+            etag = content_etag(sha256)
+            meta = self._object_meta(content_type, etag, len(data), sha256=sha256)
             self._commit_object(temp, *targets, meta)
         finally:
             remove_quietly(temp)
