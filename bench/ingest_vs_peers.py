@@ -2,7 +2,8 @@
 WebDAV PUT, side by side in one run. Run by hand; figures go into docs/benchmarks.md.
 
     .venv/bin/python bench/ingest_vs_peers.py [--size-mib 1024] [--rounds 5]
-        [--server-src DIR]    # run UploadKit from another source tree (e.g. before a change)
+        [--baseline-src DIR]  # also run UploadKit from another source tree (e.g. before a
+                              # change) as the peer "uploadkit-baseline", in the same rounds
 
 Each server gets the same file of random bytes over loopback from ``curl`` (so the client costs
 the same everywhere), one upload at a time; only the transfer is timed, until the server's
@@ -80,11 +81,14 @@ def wait_for_port(port: int, *, seconds: float = 20.0) -> None:
 
 
 @contextmanager
-def uploadkit_peer(work: Path, payload: Path, server_src: Path | None) -> Iterator[Peer]:
+def uploadkit_peer(
+    work: Path, payload: Path, server_src: Path | None, *, name: str = "uploadkit"
+) -> Iterator[Peer]:
+    data_dir = work / f"{name}-data"
     env = {
         **os.environ,
-        "UPLOADKIT_DATA_DIR": str(work / "uk-data"),
-        "UPLOADKIT_DATABASE_URL": f"sqlite:///{work / 'uk.db'}",
+        "UPLOADKIT_DATA_DIR": str(data_dir),
+        "UPLOADKIT_DATABASE_URL": f"sqlite:///{work / name}.db",
         "UPLOADKIT_SECRET_KEY": "bench-secret",
     }
     if server_src is not None:
@@ -100,7 +104,7 @@ def uploadkit_peer(work: Path, payload: Path, server_src: Path | None) -> Iterat
     account = json.loads(created.stdout)
     key, project = account["keys"]["live"], account["project"]["id"]
     headers = {"x-api-key": key}
-    with live_server(env, data_dir=work / "uk-data") as server:
+    with live_server(env, data_dir=data_dir) as server:
         api = server.api
         httpx.post(
             f"{api}/projects/{project}/routers",
@@ -131,7 +135,7 @@ def uploadkit_peer(work: Path, payload: Path, server_src: Path | None) -> Iterat
             httpx.delete(f"{api}/files/{key_path}", headers=headers).raise_for_status()
             return elapsed
 
-        yield Peer("uploadkit", once)
+        yield Peer(name, once)
 
 
 def ensure_tus_modules(prefix: Path) -> Path:
@@ -244,7 +248,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--server-src", type=Path, default=None)
+    parser.add_argument("--baseline-src", type=Path, default=None)
     parser.add_argument("--node-prefix", type=Path, default=DEFAULT_NODE_PREFIX)
     parser.add_argument("--peers", default="tus-node,nginx-webdav", help="peers to run, or ''")
     args = parser.parse_args()
@@ -256,7 +260,12 @@ def main() -> None:
         peers: list[Peer] = []
         skipped: dict[str, str] = {}
         with ExitStack() as stack:
-            peers.append(stack.enter_context(uploadkit_peer(work, payload, args.server_src)))
+            peers.append(stack.enter_context(uploadkit_peer(work, payload, None)))
+            if args.baseline_src is not None:
+                baseline = uploadkit_peer(
+                    work, payload, args.baseline_src, name="uploadkit-baseline"
+                )
+                peers.append(stack.enter_context(baseline))
             for name, make in (
                 ("tus-node", lambda: tus_peer(work, payload, args.node_prefix)),
                 ("nginx-webdav", lambda: nginx_peer(work, payload)),
@@ -275,7 +284,7 @@ def main() -> None:
                 for peer in peers[shift:] + peers[:shift]:
                     times[peer.name].append(peer.once())
         median = {name: statistics.median(samples) for name, samples in times.items()}
-        source = f" (server from {args.server_src})" if args.server_src else ""
+        source = f" (baseline from {args.baseline_src})" if args.baseline_src else ""
         print(
             f"{args.size_mib} MiB per upload, {args.rounds} alternating rounds after a warm-up, "
             f"median; {os.cpu_count()} CPUs{source}"
