@@ -7,6 +7,7 @@
 
 from uploadkit_client.client import UploadKit
 from uploadkit_client.errors import (
+    ChecksumMismatch,
     ConfigurationError,
     ConnectionFailed,
     DuplicateSlug,
@@ -32,6 +33,7 @@ from uploadkit_client.signatures import verify_webhook
 from uploadkit_client.uploader import Progress
 
 __all__ = [
+    "ChecksumMismatch",
     "ConfigurationError",
     "ConnectionFailed",
     "DuplicateSlug",

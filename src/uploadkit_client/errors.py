@@ -115,6 +115,13 @@ class StorageRejected(UploadKitError):
     code = "STORAGE_REJECTED"
 
 
+class ChecksumMismatch(UploadKitError):
+    """Bytes did not match their checksum: refused by the server or storage on upload, or a
+    download whose SHA-256 differs from the file's (the partial download was removed)."""
+
+    code = "CHECKSUM_MISMATCH"
+
+
 class UploadInterrupted(UploadKitError):
     """A multipart upload stopped part-way (a part kept failing, or the process was interrupted).
 
@@ -159,6 +166,7 @@ _BY_CODE: dict[str, type[UploadKitError]] = {
         FileTypeNotAllowed,
         UploadNotFound,
         UploadNotVerified,
+        ChecksumMismatch,
         DuplicateSlug,
         TierLimitExceeded,
         RateLimited,

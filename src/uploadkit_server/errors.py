@@ -109,6 +109,13 @@ class UploadNotVerified(UploadKitError):
     keeps_changes = True
 
 
+class ChecksumMismatch(UploadKitError):
+    """The bytes do not match the checksum declared for them; they were not stored."""
+
+    code, status = "CHECKSUM_MISMATCH", 400
+    keeps_changes = True
+
+
 class FileTypeMismatch(UploadKitError):
     """The stored bytes are not what the declared type claims (content sniffing)."""
 

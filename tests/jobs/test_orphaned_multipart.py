@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.support.s3server import S3Bucket
+from tests.support.tus import tus_create
 from tests.support.uploads import create_route
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import File, FileStatus
@@ -136,3 +137,21 @@ def test_the_sweep_is_a_background_job() -> None:
 @pytest.mark.parametrize("settings_overrides", [{}])
 async def test_sweep_does_nothing_on_local_storage(runtime: Runtime) -> None:
     assert await OrphanedMultipartSweep()(runtime) == 0
+
+
+async def test_a_deferred_length_tus_upload_is_not_swept(
+    client: httpx.AsyncClient,
+    account: NewAccount,
+    live_headers: dict[str, str],
+    runtime: Runtime,
+    s3_bucket: S3Bucket,
+) -> None:
+    """Its multipart upload has no file row naming it until the length is declared; its tus
+    row keeps it (moto dates every upload 2010, so it is always past the cutoff)."""
+    await create_route(client, live_headers, account.project.id, maxFileSize="64MB")
+    created = await tus_create(client, live_headers, length=None)
+    assert created.status_code == 201, created.text
+    [(key, upload_id)] = await pending(s3_bucket)
+
+    assert await OrphanedMultipartSweep(clock=Clock())(runtime) == 0
+    assert await pending(s3_bucket) == {(key, upload_id)}

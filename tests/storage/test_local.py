@@ -52,7 +52,9 @@ async def test_layout_on_disk(client: httpx.AsyncClient, storage: LocalStorage) 
     sidecar = json.loads((storage.root / "meta" / KEY).read_text())
     assert sidecar["contentType"] == "text/plain"
     assert sidecar["size"] == 5
-    assert sidecar["etag"] == '"5d41402abc4b2a76b9719d911017c592"'
+    sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"  # of "hello"
+    assert sidecar["sha256"] == sha256
+    assert sidecar["etag"] == f'"{sha256[:32]}"'
     assert files_in(storage.root / "tmp") == []
 
 

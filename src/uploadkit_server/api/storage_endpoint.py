@@ -22,6 +22,7 @@ from uploadkit_server.api.object_responses import (
 )
 from uploadkit_server.core.usage.served import count_served, owner_of
 from uploadkit_server.errors import (
+    ChecksumMismatch,
     Forbidden,
     NotFound,
     PayloadTooLarge,
@@ -29,6 +30,7 @@ from uploadkit_server.errors import (
     UploadNotFound,
     ValidationFailed,
 )
+from uploadkit_server.storage import base as storage_base
 from uploadkit_server.storage.base import ObjectNotFound, StorageError
 from uploadkit_server.storage.local import BodyIncomplete, BodyTooLarge, LocalStorage
 from uploadkit_server.storage.local_files import KeyConflict
@@ -64,6 +66,10 @@ def _storage_error(error: StorageError) -> UploadKitError:
         return PayloadTooLarge(str(error))
     if isinstance(error, BodyIncomplete):
         return ValidationFailed(str(error))
+    if isinstance(error, storage_base.ChecksumMismatch):
+        return ChecksumMismatch(
+            str(error), suggestion="PUT the exact bytes the checksum was computed from"
+        )
     if isinstance(error, UnsafeKey | KeyConflict):
         return ValidationFailed(f"Invalid object key: {error}")
     if isinstance(error, ObjectNotFound):

@@ -56,7 +56,10 @@ RequestBody = Annotated[
 
 def _ticket(new: NewUpload) -> UploadTicket:
     return UploadTicket(
-        file_id=new.file.id, upload_url=new.upload_url, key=new.file.key, cdn_url=new.cdn_url
+        file_id=new.file.id,
+        upload_url=new.upload_url,
+        key=new.file.key,
+        cdn_url=new.cdn_url,
     )
 
 

@@ -112,6 +112,9 @@ def upload(
         bool, typer.Option(help="Continue an interrupted upload of the same file.")
     ] = True,
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="Parts in flight.")] = 4,
+    checksum: Annotated[
+        bool, typer.Option(help="Send SHA-256 checksums the server and storage enforce.")
+    ] = True,
     as_json: AsJson = False,
     api_key: ApiKey = None,
     url: ServerUrl = None,
@@ -129,7 +132,7 @@ def upload(
         TimeRemainingColumn(),
     )
     with (
-        connect(api_key, url, concurrency=concurrency) as client,
+        connect(api_key, url, concurrency=concurrency, checksums=checksum) as client,
         Progress(*columns, console=err) as bars,
     ):
         for path in files:
@@ -213,6 +216,23 @@ def get_file(
     for name, value in file.items():
         shown = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
         out.print(f"[bold]{name:>12}[/bold]  {escape(shown)}")
+
+
+@files_app.command("download")
+def download_file(
+    key: Annotated[str, typer.Argument(help="The file's key.")],
+    destination: Annotated[
+        Path, typer.Argument(help="Where to write it (a directory keeps the file's name).")
+    ] = Path("."),
+    verify: Annotated[bool, typer.Option(help="Check the bytes against the file's sha256.")] = True,
+    api_key: ApiKey = None,
+    url: ServerUrl = None,
+) -> None:
+    """Download one file, checking its SHA-256 on the way; nothing is left on a mismatch."""
+    with connect(api_key, url) as client:
+        file = client.download(key, destination, verify=verify)
+    checked = " (sha256 verified)" if verify and file.get("sha256") else ""
+    err.print(f"[green]downloaded[/green] {escape(key)}{checked}")
 
 
 @files_app.command("rm")

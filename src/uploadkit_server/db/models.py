@@ -199,6 +199,8 @@ class File(TimestampMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: Hex SHA-256 of the stored bytes, computed by the server; null where it was not computed.
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The checksum the client declared, ``{algorithm}:{base64 digest}``; the bytes must match.
+    checksum: Mapped[str | None] = mapped_column(String(80), nullable=True)
     #: The type the first bytes show (magic numbers), null if unknown or not checked.
     detected_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
 

@@ -6,7 +6,8 @@ after its row was marked FAILED, one whose project was deleted meanwhile. Only o
 that list their multipart uploads take part (S3); for the others the sweep does nothing.
 
 An upload is swept only when it is older than a part URL's lifetime plus the grace period and
-no row in flight names it, so an upload being resumed (its row keeps it) is never touched, and
+no row in flight names it (a file row, or the tus upload row of one whose length is still
+deferred), so an upload being resumed (its row keeps it) is never touched, and
 several processes sweeping at once only abort the same orphans twice, which is harmless.
 """
 
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from uploadkit_server.clock import utcnow
+from uploadkit_server.core.tus.repository import open_storage_uploads
 from uploadkit_server.core.uploads.repository import open_multipart_uploads
 from uploadkit_server.core.uploads.schemas import PART_URL_LIFETIME_SECONDS
 from uploadkit_server.runtime import Runtime
@@ -75,7 +77,9 @@ class OrphanedMultipartSweep:
         if not stale:
             return 0
         async with runtime.sessionmaker() as session:
-            tracked = await open_multipart_uploads(session, keys=[u.key for u in stale])
+            keys = [u.key for u in stale]
+            tracked = await open_multipart_uploads(session, keys=keys)
+            tracked |= await open_storage_uploads(session, keys=keys)
         orphans = [u for u in stale if (u.key, u.upload_id) not in tracked]
         for upload in orphans:
             await storage.abort_multipart(upload.key, upload_id=upload.upload_id)

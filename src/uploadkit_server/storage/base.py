@@ -7,8 +7,9 @@ error. Presigned URLs are absolute and lock method, key, content type, content l
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -25,12 +26,39 @@ class InvalidParts(StorageError):
     """The parts given to complete a multipart upload do not match what storage holds."""
 
 
+class ChecksumMismatch(StorageError):
+    """The bytes do not match the checksum they were sent with; they were not stored.
+
+    ``upload_kept`` says whether the upload can still be finished: true when the refused bytes
+    were a single PUT or the local assembly of parts (the parts stay, one can be sent again),
+    false when the store had already assembled the object (it was deleted)."""
+
+    def __init__(self, message: str, *, upload_kept: bool = True) -> None:
+        super().__init__(message)
+        self.upload_kept = upload_kept
+
+
+@dataclass(frozen=True, slots=True)
+class ContentChecksum:
+    """A checksum the client declared for bytes it will send: ``sha256`` or ``crc32c``."""
+
+    algorithm: str
+    digest: bytes
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.digest).decode()
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     size: int
     content_type: str
     etag: str
     last_modified: datetime
+    #: Digests of the stored bytes the store computed or keeps, by algorithm (``sha256``,
+    #: ``crc32c``); an algorithm is missing where the store has none.
+    checksums: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +66,16 @@ class StoredPart:
     part_number: int
     etag: str
     size: int
+    #: The part's SHA-256, where the store computed one while receiving it.
+    sha256: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PartETag:
     part_number: int
     etag: str
+    #: The SHA-256 the client computed of the part, checked at complete where given.
+    sha256: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +91,20 @@ class ByteRange:
 
 
 class StorageBackend(Protocol):
+    #: The ``ContentChecksum`` algorithms ``presign_put`` can make the store enforce.
+    checksum_algorithms: frozenset[str]
+
     async def presign_put(
-        self, key: str, *, content_type: str, content_length: int, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int,
+        expires_in: int,
+        checksum: ContentChecksum | None = None,
     ) -> str:
-        """A URL that accepts one PUT of exactly ``content_length`` bytes of ``content_type``."""
+        """A URL that accepts one PUT of exactly ``content_length`` bytes of ``content_type``;
+        with ``checksum``, only of bytes that match it (the store refuses others unstored)."""
         ...
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
@@ -79,8 +121,17 @@ class StorageBackend(Protocol):
         """Parts stored so far, by part number. ``ObjectNotFound`` if the upload is gone."""
         ...
 
-    async def complete_multipart(self, key: str, *, upload_id: str, parts: list[PartETag]) -> None:
-        """Assemble the parts into the object. ``InvalidParts`` if they do not match."""
+    async def complete_multipart(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        parts: list[PartETag],
+        sha256: bytes | None = None,
+    ) -> bytes | None:
+        """Assemble the parts into the object. ``InvalidParts`` if they do not match;
+        ``ChecksumMismatch`` if a part's ``sha256`` or the whole object's does not, and then no
+        object is left at ``key``. Returns the object's SHA-256 where it was computed."""
         ...
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
@@ -88,7 +139,8 @@ class StorageBackend(Protocol):
         ...
 
     async def head(self, key: str) -> ObjectInfo | None:
-        """The stored object's facts, or ``None`` if there is no object at ``key``."""
+        """The stored object's facts (with the checksums the store keeps), or ``None`` if there
+        is no object at ``key``."""
         ...
 
     def read(self, key: str, *, byte_range: ByteRange | None = None) -> AsyncIterator[bytes]:

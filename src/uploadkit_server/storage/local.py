@@ -15,11 +15,14 @@ and length, and an HMAC of all of them with the method and key; ``verify_put`` c
 ``receive`` streams the body to a temporary file, refusing a byte more than was signed, before
 moving it into place. Multipart uploads are emulated: parts are files in a per-upload folder, and
 completion concatenates them into a temporary file that replaces the object atomically. ETags
-follow S3: the quoted MD5 of a single object or part, ``"md5(md5s)-N"`` for an assembled one.
+look like S3's: 32 quoted hex digits for a single object or part (the first 128 bits of its
+SHA-256, computed on the way anyway, rather than an MD5: one hash per byte, not two),
+``"md5(part digests)-N"`` for an assembled one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -28,23 +31,26 @@ import shutil
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import anyio.to_thread
 
 from uploadkit_server.security import random_token
 from uploadkit_server.storage.base import (
     ByteRange,
+    ChecksumMismatch,
+    ContentChecksum,
     ObjectInfo,
     ObjectNotFound,
     PartETag,
     StorageError,
     StoredPart,
 )
+from uploadkit_server.storage.ingest import BodyWriter
 from uploadkit_server.storage.local_files import (
-    append_file,
     move_into_place,
     prune_empty_parents,
     remove_entries_older_than,
@@ -54,8 +60,8 @@ from uploadkit_server.storage.local_files import (
 from uploadkit_server.storage.multipart_rules import (
     MAX_PART_NUMBER,
     check_parts,
+    content_etag,
     normalize_etag,
-    quoted_md5,
 )
 from uploadkit_server.storage.secure_path import UnsafeKey, resolve_key
 from uploadkit_server.storage.signed_urls import (
@@ -79,8 +85,17 @@ class BodyIncomplete(StorageError):
     """The body ended before the signed length; nothing was stored."""
 
 
+def _digest_of(writer: BodyWriter, checksum: ContentChecksum) -> bytes:
+    if checksum.algorithm == "sha256":
+        return writer.sha256.digest()
+    raise ChecksumMismatch(f"checksum algorithm {checksum.algorithm!r} is not supported here")
+
+
 class LocalStorage:
     """``StorageBackend`` on a local directory; see the module docstring for the layout."""
+
+    #: SHA-256 is computed on every body anyway; CRC32C would need a dependency for nothing.
+    checksum_algorithms = frozenset({"sha256"})
 
     def __init__(
         self,
@@ -100,6 +115,8 @@ class LocalStorage:
         # Meta and bytes are two renames: one lock keeps each pair together within a process.
         self._commit_lock = threading.Lock()
         self._layout_ready = False
+        # Writes and hashes of incoming bodies (two workers per body); threads start on use.
+        self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest")
 
     # -- signed URLs -------------------------------------------------------------------------
 
@@ -131,9 +148,12 @@ class LocalStorage:
     async def receive(self, grant: PutGrant, body: AsyncIterable[bytes]) -> str:
         """Stream ``body`` to a temporary file and move it into place; return its ETag.
 
-        Memory holds at most one chunk; the disk never holds more than the signed length, since
-        the chunk that would run past it is refused before it is written. On any failure (too
-        long, too short, client gone) the temporary file is removed and nothing else changes.
+        Memory holds at most two batches (``ingest.BodyWriter``); the disk never holds more
+        than the signed length, since the chunk that would run past it is refused before it is
+        written. MD5 (the ETag) and SHA-256 are computed on the way; a body that does not hash
+        to the checksum signed into its URL is refused (``ChecksumMismatch``) before it is
+        moved into place. On any failure (too long, too short, wrong checksum, client gone) the
+        temporary file is removed and nothing else changes: the URL can be used again.
         """
         # Where the bytes will go is checked before any byte is read.
         if grant.kind is PutKind.OBJECT:
@@ -141,15 +161,9 @@ class LocalStorage:
         else:
             upload_dir = await anyio.to_thread.run_sync(self._upload_dir_for, grant)
         temp = self._temp_path("upload")
-        handle: BinaryIO = await anyio.to_thread.run_sync(self._open_temp, temp)
-        md5 = hashlib.md5()
+        fd = await anyio.to_thread.run_sync(self._open_temp_fd, temp)
+        writer = BodyWriter(fd, executor=self._executor)
         received = 0
-        buffer = bytearray()
-
-        def flush(data: bytearray) -> None:
-            write_all(handle, data)
-            md5.update(data)
-
         try:
             async for chunk in body:
                 received += len(chunk)
@@ -157,29 +171,38 @@ class LocalStorage:
                     raise BodyTooLarge(
                         f"The body runs past the signed length of {grant.content_length} bytes"
                     )
-                buffer += chunk
-                if len(buffer) >= CHUNK_SIZE:
-                    data, buffer = buffer, bytearray()
-                    await anyio.to_thread.run_sync(flush, data)
+                await writer.add(chunk)
             if received < grant.content_length:
                 raise BodyIncomplete(
                     f"The body has {received} bytes; {grant.content_length} were signed"
                 )
-            await anyio.to_thread.run_sync(flush, buffer)
-            await anyio.to_thread.run_sync(os.fsync, handle.fileno())
-            handle.close()
-            etag = quoted_md5(md5.digest())
+            await writer.finish()
+            os.close(fd)
+            fd = -1
+            sha256 = writer.sha256.digest()
+            if grant.checksum is not None and _digest_of(writer, grant.checksum) != (
+                grant.checksum.digest
+            ):
+                raise ChecksumMismatch(
+                    f"The body does not match the {grant.checksum.algorithm} checksum "
+                    f"{grant.checksum.base64} it was signed for; nothing was stored"
+                )
+            etag = content_etag(sha256)
             if grant.kind is PutKind.OBJECT:
-                meta = self._object_meta(grant.content_type or DEFAULT_CONTENT_TYPE, etag, received)
+                meta = self._object_meta(
+                    grant.content_type or DEFAULT_CONTENT_TYPE, etag, received, sha256=sha256
+                )
                 await anyio.to_thread.run_sync(self._commit_object, temp, *targets, meta)
             else:
                 assert grant.part_number is not None
                 await anyio.to_thread.run_sync(
-                    self._commit_part, temp, upload_dir, grant.part_number, etag, received
+                    self._commit_part, temp, upload_dir, grant.part_number, etag, received, sha256
                 )
         except BaseException:
             # Synchronous on purpose: this also runs when the task is being cancelled.
-            handle.close()
+            writer.abandon()
+            if fd >= 0:
+                os.close(fd)
             remove_quietly(temp)
             raise
         return etag
@@ -187,10 +210,22 @@ class LocalStorage:
     # -- StorageBackend ----------------------------------------------------------------------
 
     async def presign_put(
-        self, key: str, *, content_type: str, content_length: int, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int,
+        expires_in: int,
+        checksum: ContentChecksum | None = None,
     ) -> str:
+        if checksum is not None and checksum.algorithm not in self.checksum_algorithms:
+            raise ValueError(f"checksum algorithm {checksum.algorithm!r} is not supported")
         grant = PutGrant(
-            kind=PutKind.OBJECT, key=key, content_type=content_type, content_length=content_length
+            kind=PutKind.OBJECT,
+            key=key,
+            content_type=content_type,
+            content_length=content_length,
+            checksum=checksum,
         )
         resolve_key(self._objects, grant.key)  # no URL for a key that could not be stored
         return self.signer.url(grant, expires_in)
@@ -219,8 +254,17 @@ class LocalStorage:
     async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:
         return await anyio.to_thread.run_sync(self._list_parts, key, upload_id)
 
-    async def complete_multipart(self, key: str, *, upload_id: str, parts: list[PartETag]) -> None:
-        await anyio.to_thread.run_sync(self._complete_multipart, key, upload_id, parts)
+    async def complete_multipart(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        parts: list[PartETag],
+        sha256: bytes | None = None,
+    ) -> bytes | None:
+        return await anyio.to_thread.run_sync(
+            self._complete_multipart, key, upload_id, parts, sha256
+        )
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
         await anyio.to_thread.run_sync(self._abort_multipart, key, upload_id)
@@ -261,7 +305,7 @@ class LocalStorage:
         return None  # the CDN endpoint serves local objects itself
 
     async def close(self) -> None:
-        return None
+        self._executor.shutdown(wait=False)
 
     async def adopt_file(self, key: str, path: Path, *, content_type: str, etag: str) -> None:
         """Move a complete file from this filesystem into place as the object at ``key`` (the
@@ -292,10 +336,12 @@ class LocalStorage:
         targets = (resolve_key(self._objects, key), resolve_key(self._meta, key))
         temp = self._temp_path("put")
         try:
-            with self._open_temp(temp) as handle:
+            fd = self._open_temp_fd(temp)
+            with open(fd, "wb", buffering=0) as handle:
                 write_all(handle, data)
-            etag = quoted_md5(hashlib.md5(data).digest())
-            meta = self._object_meta(content_type, etag, len(data))
+            sha256 = hashlib.sha256(data).digest()
+            etag = content_etag(sha256)
+            meta = self._object_meta(content_type, etag, len(data), sha256=sha256)
             self._commit_object(temp, *targets, meta)
         finally:
             remove_quietly(temp)
@@ -320,9 +366,9 @@ class LocalStorage:
     def _temp_path(self, purpose: str) -> Path:
         return self._tmp / f"{random_token(10)}.{purpose}"
 
-    def _open_temp(self, path: Path) -> BinaryIO:
+    def _open_temp_fd(self, path: Path) -> int:
         self._ensure_layout()
-        return open(path, "xb", buffering=0)  # closed by the caller
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # closed by the caller
 
     def _write_json_into_place(self, data: dict[str, Any], target: Path) -> None:
         temp = self._temp_path("json")
@@ -333,13 +379,18 @@ class LocalStorage:
             remove_quietly(temp)
 
     @staticmethod
-    def _object_meta(content_type: str, etag: str, size: int) -> dict[str, Any]:
-        return {
+    def _object_meta(
+        content_type: str, etag: str, size: int, *, sha256: bytes | None = None
+    ) -> dict[str, Any]:
+        meta: dict[str, Any] = {
             "contentType": content_type,
             "etag": etag,
             "size": size,
             "lastModified": time.time(),
         }
+        if sha256 is not None:
+            meta["sha256"] = sha256.hex()
+        return meta
 
     def _commit_object(
         self, temp: Path, object_path: Path, meta_path: Path, meta: dict[str, Any]
@@ -384,14 +435,14 @@ class LocalStorage:
         return upload_id
 
     def _commit_part(
-        self, temp: Path, upload_dir: Path, part_number: int, etag: str, size: int
+        self, temp: Path, upload_dir: Path, part_number: int, etag: str, size: int, sha256: bytes
     ) -> None:
         stem = f"{part_number:05d}"
         record_temp = self._temp_path("json")
         try:
             # Bytes first, then their record: a part without a record is not listed.
             os.replace(temp, upload_dir / f"{stem}.part")
-            record_temp.write_text(json.dumps({"etag": etag, "size": size}))
+            record_temp.write_text(json.dumps({"etag": etag, "size": size, "sha256": sha256.hex()}))
             os.replace(record_temp, upload_dir / f"{stem}.json")
         except FileNotFoundError:  # aborted while the part was arriving
             raise ObjectNotFound("the multipart upload was aborted") from None
@@ -409,39 +460,67 @@ class LocalStorage:
             if size != record.get("size"):
                 continue  # bytes replaced by a re-upload whose record is not written yet
             number = int(record_path.stem)
-            parts[number] = StoredPart(part_number=number, etag=record["etag"], size=size)
+            sha256 = record.get("sha256")
+            parts[number] = StoredPart(
+                part_number=number,
+                etag=record["etag"],
+                size=size,
+                sha256=bytes.fromhex(sha256) if sha256 else None,
+            )
         return parts
 
     def _list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
         upload_dir, _record = self._read_upload(key, upload_id)
         return sorted(self._stored_parts(upload_dir).values(), key=lambda part: part.part_number)
 
-    def _complete_multipart(self, key: str, upload_id: str, parts: list[PartETag]) -> None:
+    def _complete_multipart(
+        self, key: str, upload_id: str, parts: list[PartETag], sha256: bytes | None
+    ) -> bytes:
         upload_dir, record = self._read_upload(key, upload_id)
         chosen = check_parts(parts, self._stored_parts(upload_dir))
+        for given, stored in zip(parts, chosen, strict=True):
+            if given.sha256 is not None and stored.sha256 != given.sha256:
+                raise ChecksumMismatch(
+                    f"Part {stored.part_number} does not match its sha256 checksum; PUT it again"
+                )
         object_path = resolve_key(self._objects, key)
         meta_path = resolve_key(self._meta, key)
         self._ensure_layout()
         temp = self._temp_path("assembly")
         digests = hashlib.md5()
+        whole = hashlib.sha256()
         size = 0
+        buffer = bytearray(CHUNK_SIZE * 4)
+        view = memoryview(buffer)
         try:
             with open(temp, "xb", buffering=0) as out:
                 for part in chosen:
                     part_path = upload_dir / f"{part.part_number:05d}.part"
+                    # Read, hashed and written in one pass: the object's SHA-256 needs the
+                    # bytes in order, which a kernel-side copy would not show us.
                     with open(part_path, "rb", buffering=0) as source:
-                        append_file(source, out, chunk_size=CHUNK_SIZE)
+                        while count := source.readinto(buffer):
+                            whole.update(view[:count])
+                            write_all(out, view[:count])
                     digests.update(bytes.fromhex(normalize_etag(part.etag)))
                     size += part.size
                 os.fsync(out.fileno())
+            if sha256 is not None and whole.digest() != sha256:
+                raise ChecksumMismatch(
+                    "The assembled parts do not match the upload's sha256 checksum "
+                    f"{base64.b64encode(sha256).decode()}; nothing was stored"
+                )
             etag = f'"{digests.hexdigest()}-{len(chosen)}"'
-            meta = self._object_meta(record.get("contentType", DEFAULT_CONTENT_TYPE), etag, size)
+            meta = self._object_meta(
+                record.get("contentType", DEFAULT_CONTENT_TYPE), etag, size, sha256=whole.digest()
+            )
             self._commit_object(temp, object_path, meta_path, meta)
         except FileNotFoundError:
             raise ObjectNotFound("the multipart upload was aborted") from None
         finally:
             remove_quietly(temp)
         self._remove_upload_dir(upload_dir)
+        return whole.digest()
 
     def _remove_upload_dir(self, upload_dir: Path) -> None:
         # Renamed aside first, so a part arriving meanwhile fails instead of recreating it.
@@ -475,11 +554,13 @@ class LocalStorage:
             meta: dict[str, Any] = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError):
             meta = {}  # bytes placed by hand: still served, with neutral facts
+        sha256 = meta.get("sha256")
         return ObjectInfo(
             size=stat.st_size,
             content_type=meta.get("contentType", DEFAULT_CONTENT_TYPE),
             etag=meta.get("etag", f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'),
             last_modified=datetime.fromtimestamp(meta.get("lastModified", stat.st_mtime), UTC),
+            checksums={"sha256": bytes.fromhex(sha256)} if sha256 else {},
         )
 
     def _delete_many(self, keys: list[str]) -> None:

@@ -17,7 +17,7 @@ class KeyConflict(StorageError):
     """The key needs a directory where an object is, or the reverse (``a`` and ``a/b``)."""
 
 
-def write_all(handle: BinaryIO, data: bytes | bytearray) -> None:
+def write_all(handle: BinaryIO, data: bytes | bytearray | memoryview) -> None:
     """Write every byte to an unbuffered file (a raw write may take fewer than offered)."""
     view = memoryview(data)
     while view:

@@ -18,6 +18,9 @@ Every botocore error is translated here: a missing object or upload is ``ObjectN
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
@@ -32,6 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import (
     ByteRange,
+    ChecksumMismatch,
+    ContentChecksum,
     InvalidParts,
     ObjectInfo,
     ObjectNotFound,
@@ -49,6 +54,23 @@ _BAD_PARTS_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall
 
 _READ_CHUNK = 64 * 1024
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: ``ContentChecksum`` algorithms and the ``put_object`` parameter / response field of each.
+_CHECKSUM_FIELDS = {"sha256": "ChecksumSHA256", "crc32c": "ChecksumCRC32C"}
+
+
+def _stored_checksums(response: dict[str, Any]) -> dict[str, bytes]:
+    """The full-object checksums a HeadObject answer carries (a composite ``…-N`` of a
+    multipart object is a checksum of checksums, not of the bytes: left out)."""
+    found: dict[str, bytes] = {}
+    for algorithm, name in _CHECKSUM_FIELDS.items():
+        value = response.get(name)
+        if not isinstance(value, str) or "-" in value:
+            continue
+        try:
+            found[algorithm] = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            continue
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +108,9 @@ class S3Storage:
         url = await storage.presign_put("proj_x/a.png", content_type="image/png",
                                         content_length=1024, expires_in=900)
     """
+
+    #: S3 checks both when the PUT carries them as signed headers (``BadDigest`` otherwise).
+    checksum_algorithms = frozenset(_CHECKSUM_FIELDS)
 
     def __init__(
         self,
@@ -174,15 +199,27 @@ class S3Storage:
         return url
 
     async def presign_put(
-        self, key: str, *, content_type: str, content_length: int, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int,
+        expires_in: int,
+        checksum: ContentChecksum | None = None,
     ) -> str:
         # Headers named in Params are serialised onto the request before signing, so they land in
-        # X-Amz-SignedHeaders: S3 then refuses a PUT whose Content-Type or Content-Length differs.
-        return await self._presign(
-            "put_object",
-            {"Key": key, "ContentType": content_type, "ContentLength": content_length},
-            expires_in,
-        )
+        # X-Amz-SignedHeaders: S3 then refuses a PUT whose Content-Type or Content-Length differs,
+        # and, with a checksum, one without the x-amz-checksum-* header or whose bytes differ.
+        params: dict[str, Any] = {
+            "Key": key,
+            "ContentType": content_type,
+            "ContentLength": content_length,
+        }
+        if checksum is not None:
+            if checksum.algorithm not in _CHECKSUM_FIELDS:
+                raise ValueError(f"checksum algorithm {checksum.algorithm!r} is not supported")
+            params[_CHECKSUM_FIELDS[checksum.algorithm]] = checksum.base64
+        return await self._presign("put_object", params, expires_in)
 
     async def presign_part(
         self, key: str, *, upload_id: str, part_number: int, content_length: int, expires_in: int
@@ -238,13 +275,24 @@ class S3Storage:
                 raise
         return sorted(parts, key=lambda part: part.part_number)
 
-    async def complete_multipart(self, key: str, *, upload_id: str, parts: list[PartETag]) -> None:
+    async def complete_multipart(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        parts: list[PartETag],
+        sha256: bytes | None = None,
+    ) -> bytes | None:
         if not parts:
             raise InvalidParts("a multipart upload needs at least one part to complete")
         numbers = [part.part_number for part in parts]
         if any(later <= earlier for earlier, later in pairwise(numbers)):
             # S3 answers InvalidPartOrder; checked here so every compatible store agrees.
             raise InvalidParts("parts must be listed in ascending part number order, once each")
+        verify = sha256 is not None or any(part.sha256 is not None for part in parts)
+        # Part sizes are only known before completing; they are needed to check each part.
+        sizes = {p.part_number: p.size for p in await self.list_parts(key, upload_id=upload_id)}
+        sizes = sizes if verify else {}
         client = await self._s3()
         with _translated("CompleteMultipartUpload"):
             try:
@@ -265,6 +313,52 @@ class S3Storage:
                 if code in _BAD_PARTS_CODES:
                     raise InvalidParts(f"parts do not match the stored upload: {code}") from error
                 raise
+        if not verify:
+            return None
+        return await self._verify_assembled(key, parts, sizes, sha256)
+
+    async def _verify_assembled(
+        self, key: str, parts: list[PartETag], sizes: dict[int, int], sha256: bytes | None
+    ) -> bytes:
+        """Read the assembled object back once, hashing the whole and each part: S3 keeps no
+        full-object SHA-256 of a multipart object, and presigned part URLs cannot sign a checksum
+        the client only knows once it has read the part. A mismatch deletes the object."""
+        whole = hashlib.sha256()
+        problem: str | None = None
+        pending = list(parts)
+        remaining = sizes.get(pending[0].part_number, 0)
+        digest = hashlib.sha256()
+
+        def close_part() -> None:
+            nonlocal problem, remaining, digest
+            part = pending.pop(0)
+            if problem is None and part.sha256 is not None and digest.digest() != part.sha256:
+                problem = f"Part {part.part_number} does not match its sha256 checksum"
+            remaining = sizes.get(pending[0].part_number, 0) if pending else 0
+            digest = hashlib.sha256()
+
+        async for chunk in self.read(key):
+            whole.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                if not pending:
+                    raise StorageError("the assembled object is longer than its parts")
+                piece = view[:remaining]
+                digest.update(piece)
+                remaining -= len(piece)
+                view = view[len(piece) :]
+                if remaining == 0:
+                    close_part()
+        while pending and remaining == 0:  # parts of no bytes at the end
+            close_part()
+        if pending:
+            raise StorageError("the assembled object is shorter than its parts")
+        if problem is None and sha256 is not None and whole.digest() != sha256:
+            problem = "The assembled object does not match the upload's sha256 checksum"
+        if problem is not None:
+            await self.delete(key)
+            raise ChecksumMismatch(f"{problem}; the object was deleted", upload_kept=False)
+        return whole.digest()
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
         client = await self._s3()
@@ -316,7 +410,10 @@ class S3Storage:
         client = await self._s3()
         with _translated("HeadObject"):
             try:
-                response = await client.head_object(Bucket=self.bucket, Key=key)
+                # The checksums S3 keeps come back only when asked for.
+                response = await client.head_object(
+                    Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
+                )
             except ClientError as error:
                 if _error_code(error) in _MISSING_CODES:
                     return None
@@ -326,6 +423,7 @@ class S3Storage:
             content_type=str(response.get("ContentType") or _DEFAULT_CONTENT_TYPE),
             etag=str(response["ETag"]),
             last_modified=response["LastModified"],
+            checksums=_stored_checksums(response),
         )
 
     async def read(self, key: str, *, byte_range: ByteRange | None = None) -> AsyncIterator[bytes]:

@@ -1,15 +1,18 @@
 """Presigned PUT URLs for the local backend: made and checked here, served by the storage endpoint.
 
-    PUT {public_url}/storage/objects/{key}?expires=…&length=…&type=…&signature=…
+    PUT {public_url}/storage/objects/{key}?expires=…&length=…&type=…[&checksum=…]&signature=…
     PUT {public_url}/storage/parts/{uploadId}/{partNumber}/{key}?expires=…&length=…&signature=…
 
 ``signature`` is an HMAC-SHA256 (``security.sign``) of the server's secret over the method, the
 kind, the key, the upload id and part number, the content type, the length and the expiry, so
-changing any of them, in the path or the query, breaks it.
+changing any of them, in the path or the query, breaks it. A URL made for a checksummed upload
+also signs ``checksum`` (``sha256:<base64 digest>``): the body must hash to it to be stored.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import time
@@ -19,7 +22,7 @@ from enum import StrEnum
 from urllib.parse import quote, urlencode
 
 from uploadkit_server.security import sign, signatures_match
-from uploadkit_server.storage.base import StorageError
+from uploadkit_server.storage.base import ContentChecksum, StorageError
 
 MAX_EXPIRES_IN = 7 * 24 * 3600
 
@@ -50,6 +53,21 @@ class PutGrant:
     content_type: str | None = None  # locked for objects; parts take any type, as on S3
     upload_id: str | None = None
     part_number: int | None = None
+    #: What the body must hash to (objects only); ``None`` when the upload was not checksummed.
+    checksum: ContentChecksum | None = None
+
+
+def _checksum_param(checksum: ContentChecksum) -> str:
+    return f"{checksum.algorithm}:{checksum.base64}"
+
+
+def _parse_checksum(value: str) -> ContentChecksum:
+    algorithm, _, encoded = value.partition(":")
+    try:
+        digest = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise UrlRefused("The URL's signed checksum is malformed") from None
+    return ContentChecksum(algorithm=algorithm, digest=digest)
 
 
 class UrlSigner:
@@ -62,18 +80,19 @@ class UrlSigner:
 
     def signature(self, grant: PutGrant, expires: int) -> str:
         # JSON keeps the fields unambiguous whatever characters a key or content type holds.
-        payload = json.dumps(
-            [
-                "PUT",
-                grant.kind.value,
-                grant.key,
-                grant.upload_id or "",
-                grant.part_number or 0,
-                grant.content_type or "",
-                grant.content_length,
-                expires,
-            ]
-        )
+        fields: list[object] = [
+            "PUT",
+            grant.kind.value,
+            grant.key,
+            grant.upload_id or "",
+            grant.part_number or 0,
+            grant.content_type or "",
+            grant.content_length,
+            expires,
+        ]
+        if grant.checksum is not None:  # appended only when present: older URLs stay valid
+            fields.append(_checksum_param(grant.checksum))
+        payload = json.dumps(fields)
         return sign(self._secret_key, _SIGNATURE_VERSION, payload)
 
     def url(self, grant: PutGrant, expires_in: int) -> str:
@@ -85,6 +104,8 @@ class UrlSigner:
         params = {"expires": str(expires), "length": str(grant.content_length)}
         if grant.content_type is not None:
             params["type"] = grant.content_type
+        if grant.checksum is not None:
+            params["checksum"] = _checksum_param(grant.checksum)
         params["signature"] = self.signature(grant, expires)
         path = f"/storage/{grant.kind.value}/"
         if grant.kind is PutKind.PART:
@@ -113,6 +134,7 @@ class UrlSigner:
         signed_type = query.get("type") if kind is PutKind.OBJECT else None
         if kind is PutKind.OBJECT and signed_type is None:
             raise UrlRefused("The URL is missing its signed content type")
+        checksum = query.get("checksum")
         grant = PutGrant(
             kind=kind,
             key=key,
@@ -120,6 +142,7 @@ class UrlSigner:
             content_type=signed_type,
             upload_id=upload_id if kind is PutKind.PART else None,
             part_number=part_number if kind is PutKind.PART else None,
+            checksum=_parse_checksum(checksum) if checksum is not None else None,
         )
         if not signatures_match(self.signature(grant, int(expires)), query.get("signature", "")):
             raise UrlRefused("The URL's signature does not match this request")

@@ -79,3 +79,21 @@ async def delete_completed_before(session: AsyncSession, *, before: datetime) ->
         delete(TusUpload).where(TusUpload.completed_at.is_not(None), TusUpload.expires_at < before)
     )
     return int(getattr(result, "rowcount", 0))
+
+
+async def open_storage_uploads(session: AsyncSession, *, keys: list[str]) -> set[tuple[str, str]]:
+    """``(key, storage upload id)`` of the tus uploads among ``keys`` still receiving bytes.
+
+    A deferred-length upload has no file row naming its multipart upload until its length is
+    declared, so the sweep of orphaned multipart uploads asks here too."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):  # keep the IN list within every database's limits
+        rows = await session.execute(
+            select(TusUpload.key, TusUpload.storage_upload_id).where(
+                TusUpload.key.in_(keys[start : start + 500]),
+                TusUpload.completed_at.is_(None),
+                TusUpload.storage_upload_id.is_not(None),
+            )
+        )
+        found.update((key, upload_id) for key, upload_id in rows if upload_id)
+    return found

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from uploadkit_server.core.mime import essence, is_valid_type
 from uploadkit_server.core.schemas import MAX_INT64, CamelModel, StrictCamelModel
@@ -13,6 +16,38 @@ URL_LIFETIME_SECONDS = 15 * 60
 PART_URL_LIFETIME_SECONDS = 60 * 60
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
+
+
+class ChecksumAlgorithm(StrEnum):
+    SHA256 = "sha256"
+    CRC32C = "crc32c"
+
+
+_DIGEST_SIZES = {ChecksumAlgorithm.SHA256: 32, ChecksumAlgorithm.CRC32C: 4}
+
+
+class Checksum(StrictCamelModel):
+    """``{"algorithm": "sha256", "value": "<base64 of the digest>"}``, as S3 writes checksums."""
+
+    algorithm: ChecksumAlgorithm
+    value: str = Field(min_length=4, max_length=64)
+
+    @model_validator(mode="after")
+    def _digest_size(self) -> Checksum:
+        try:
+            digest = base64.b64decode(self.value, validate=True)
+        except binascii.Error:
+            raise ValueError("value must be the base64 of the digest") from None
+        if len(digest) != _DIGEST_SIZES[self.algorithm]:
+            raise ValueError(
+                f"a {self.algorithm} digest is {_DIGEST_SIZES[self.algorithm]} bytes, "
+                f"this value decodes to {len(digest)}"
+            )
+        return self
+
+    @property
+    def digest(self) -> bytes:
+        return base64.b64decode(self.value)
 
 
 #: Files in one batch request; a route's ``maxFileCount`` may lower it.
@@ -26,6 +61,8 @@ class UploadFileFields(StrictCamelModel):
     file_size: int = Field(gt=0, le=MAX_INT64)
     content_type: str = Field(min_length=3, max_length=255)
     metadata: dict[str, Any] | None = None
+    #: The bytes must match it: the PUT (or, for multipart, complete) is refused otherwise.
+    checksum: Checksum | None = None
 
     @field_validator("content_type")
     @classmethod
@@ -62,6 +99,7 @@ class UploadBatchRequest(StrictCamelModel):
                 file_name=item.file_name,
                 file_size=item.file_size,
                 content_type=item.content_type,
+                checksum=item.checksum,
                 route_slug=self.route_slug,
                 metadata={**(self.metadata or {}), **(item.metadata or {})}
                 if self.metadata or item.metadata
@@ -106,6 +144,15 @@ class MultipartTicket(CamelModel):
 class PartETagIn(StrictCamelModel):
     part_number: int = Field(ge=1, le=MAX_PARTS)
     etag: str = Field(min_length=1, max_length=200)
+    #: The part's SHA-256 as the client computed it; complete is refused if storage differs.
+    checksum: Checksum | None = None
+
+    @field_validator("checksum")
+    @classmethod
+    def _sha256_only(cls, value: Checksum | None) -> Checksum | None:
+        if value is not None and value.algorithm is not ChecksumAlgorithm.SHA256:
+            raise ValueError("part checksums are sha256")
+        return value
 
 
 class MultipartComplete(StrictCamelModel):
@@ -113,6 +160,15 @@ class MultipartComplete(StrictCamelModel):
     upload_id: str = Field(min_length=1, max_length=1024)
     parts: list[PartETagIn] = Field(min_length=1, max_length=MAX_PARTS)
     metadata: dict[str, Any] | None = None
+    #: The whole object's SHA-256, if not given at init (a client can hash while it uploads).
+    checksum: Checksum | None = None
+
+    @field_validator("checksum")
+    @classmethod
+    def _sha256_only(cls, value: Checksum | None) -> Checksum | None:
+        if value is not None and value.algorithm is not ChecksumAlgorithm.SHA256:
+            raise ValueError("a multipart upload's checksum is sha256")
+        return value
 
 
 class MultipartAbort(StrictCamelModel):

@@ -20,7 +20,7 @@ from uploadkit_server.core.file_routes.schemas import TypeCheck
 from uploadkit_server.core.files.schemas import file_url
 from uploadkit_server.core.mime import type_allowed
 from uploadkit_server.core.tiers import limits_for
-from uploadkit_server.core.uploads import content_check, repository
+from uploadkit_server.core.uploads import checksums, content_check, repository
 from uploadkit_server.core.uploads.object_keys import build_object_key
 from uploadkit_server.core.uploads.schemas import (
     MAX_PARTS,
@@ -35,6 +35,7 @@ from uploadkit_server.core.usage import quota
 from uploadkit_server.core.webhooks.outbox import queue_upload_complete
 from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
 from uploadkit_server.errors import (
+    ChecksumMismatch,
     FileTooLarge,
     FileTypeMismatch,
     FileTypeNotAllowed,
@@ -45,6 +46,7 @@ from uploadkit_server.errors import (
 )
 from uploadkit_server.security import new_id
 from uploadkit_server.settings import Settings
+from uploadkit_server.storage import base as storage_base
 from uploadkit_server.storage.base import InvalidParts, ObjectNotFound, PartETag, StorageBackend
 
 MIB = 1024 * 1024
@@ -162,14 +164,17 @@ class UploadService:
         return file_url(self.settings.effective_cdn_url, key)
 
     async def request_upload(self, auth: AuthContext, body: UploadRequest) -> NewUpload:
+        checksum = checksums.check_supported(self.storage, body.checksum)
         route = await self._admit(auth, body)
         file = self._new_file(auth, body, route, lifetime=URL_LIFETIME_SECONDS)
+        file.checksum = checksums.encode(checksum) if checksum is not None else None
         await self.session.flush()
         url = await self.storage.presign_put(
             file.key,
             content_type=file.content_type,
             content_length=file.file_size,
             expires_in=URL_LIFETIME_SECONDS,
+            checksum=checksum,
         )
         return NewUpload(file=file, upload_url=url, cdn_url=self.cdn_url(file.key))
 
@@ -202,8 +207,10 @@ class UploadService:
         return file
 
     async def init_multipart(self, auth: AuthContext, body: UploadRequest) -> NewMultipartUpload:
+        checksum = checksums.check_supported(self.storage, body.checksum, multipart=True)
         route = await self._admit(auth, body)
         file = self._new_file(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS)
+        file.checksum = checksums.encode(checksum) if checksum is not None else None
         file.part_size = choose_part_size(body.file_size)
         await self.session.flush()
         file.upload_id = await self.storage.create_multipart(
@@ -276,15 +283,31 @@ class UploadService:
                 f"parts must list part numbers 1 to {expected} once each",
                 details={"parts": [f"expected part numbers 1..{expected}"]},
             )
+        whole = self._multipart_checksum(file, body)
+        sha256: bytes | None = None
         try:
-            await self.storage.complete_multipart(
+            sha256 = await self.storage.complete_multipart(
                 file.key,
                 upload_id=file.upload_id,
                 parts=[
-                    PartETag(p.part_number, p.etag)
+                    PartETag(
+                        p.part_number, p.etag, p.checksum.digest if p.checksum is not None else None
+                    )
                     for p in sorted(body.parts, key=lambda p: p.part_number)
                 ],
+                sha256=whole,
             )
+        except storage_base.ChecksumMismatch as error:
+            if not error.upload_kept:  # the store had assembled it: this upload is over
+                await self._fail(file, FailureReason.NOT_VERIFIED, detail=str(error))
+            raise ChecksumMismatch(
+                f"Upload {file.id}: {error}",
+                suggestion=(
+                    "PUT the part again and complete once more"
+                    if error.upload_kept
+                    else "Request a new upload"
+                ),
+            ) from None
         except InvalidParts as error:
             raise ValidationFailed(
                 f"The parts do not match what storage holds: {error}",
@@ -295,9 +318,24 @@ class UploadService:
                 raise UploadNotFound(
                     f"Multipart upload {body.upload_id} no longer exists"
                 ) from None
-        return await self._verify_and_finish(file, body.metadata)
+        return await self._verify_and_finish(file, body.metadata, sha256=sha256)
 
-    async def _verify_and_finish(self, file: File, metadata: dict[str, Any] | None) -> File:
+    @staticmethod
+    def _multipart_checksum(file: File, body: MultipartComplete) -> bytes | None:
+        """The whole object's SHA-256, declared at init or now (the same if both)."""
+        declared = checksums.declared(file)
+        if body.checksum is None:
+            return declared.digest if declared is not None else None
+        if declared is not None and declared.digest != body.checksum.digest:
+            raise ValidationFailed(
+                "checksum differs from the one declared at init",
+                details={"checksum": ["must match the checksum given to multipart/init"]},
+            )
+        return body.checksum.digest
+
+    async def _verify_and_finish(
+        self, file: File, metadata: dict[str, Any] | None, *, sha256: bytes | None = None
+    ) -> File:
         stored = await self.storage.head(file.key)
         problem = None
         if stored is None:
@@ -312,6 +350,8 @@ class UploadService:
         if problem is not None:
             await self._fail(file, FailureReason.NOT_VERIFIED, detail=problem)
             raise UploadNotVerified(f"Upload {file.id} could not be verified: {problem}")
+        assert stored is not None
+        await checksums.verify_stored(self.storage, file, stored, sha256=sha256)
         await self._check_content(file)
         now = utcnow()
         await self._release_slot(file)

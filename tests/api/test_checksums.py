@@ -1,0 +1,369 @@
+"""End-to-end checksums on the local backend, through HTTP: a checksummed PUT whose bytes differ
+anywhere is refused before anything is stored, the upload stays open for a correct PUT, and
+every stored file carries the server's own SHA-256 (file object, listing, ``GET /files/{key}``
+and the webhook)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.api.test_errors import assert_envelope
+from tests.support.uploads import create_route
+from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
+from uploadkit_server.core.accounts.service import NewAccount
+from uploadkit_server.db.models import File, FileStatus
+from uploadkit_server.runtime import Runtime
+from uploadkit_server.storage.local import LocalStorage
+
+MIB = 1024 * 1024
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def corrupted(data: bytes, position: int) -> bytes:
+    """``data`` with one bit of the byte at ``position`` flipped."""
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
+
+
+def positions(size: int) -> list[int]:
+    return [0, size // 2, size - 1]
+
+
+async def request(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    size: int,
+    *,
+    checksum: dict[str, str] | None,
+    path: str = "/api/v1/upload/request",
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
+    body: dict[str, Any] = {
+        "fileName": "data.bin",
+        "fileSize": size,
+        "contentType": content_type,
+        "routeSlug": "files",
+    }
+    if checksum is not None:
+        body["checksum"] = checksum
+    return await client.post(path, json=body, headers=headers)
+
+
+async def put(
+    http: httpx.AsyncClient, url: str, data: bytes, checksum: str | None
+) -> httpx.Response:
+    headers = {"content-type": "application/octet-stream"}
+    if checksum is not None:
+        headers["x-amz-checksum-sha256"] = checksum
+    return await http.put(url, content=data, headers=headers)
+
+
+async def complete(
+    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
+) -> httpx.Response:
+    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
+
+
+async def file_row(runtime: Runtime, file_id: str) -> File:
+    async with runtime.sessionmaker() as session:
+        file = await session.scalar(select(File).where(File.id == file_id))
+        assert file is not None
+        return file
+
+
+async def assert_seen_everywhere(
+    client: httpx.AsyncClient, headers: dict[str, str], key: str, sha256: str
+) -> None:
+    """The file's sha256 in ``GET /files/{key}`` and in the listing."""
+    one = await client.get(f"/api/v1/files/{key}", headers=headers)
+    assert one.status_code == 200, one.text
+    assert one.json()["sha256"] == sha256
+    listing = await client.get("/api/v1/files", headers=headers)
+    assert listing.status_code == 200, listing.text
+    assert [f["sha256"] for f in listing.json()["items"] if f["key"] == key] == [sha256]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"webhook_allow_private": True, "webhook_poll_interval": 0.05}
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def route(
+    client: httpx.AsyncClient,
+    account: NewAccount,
+    live_headers: dict[str, str],
+    receiver: WebhookReceiver,
+) -> dict[str, Any]:
+    return await create_route(
+        client,
+        live_headers,
+        account.project.id,
+        maxFileSize="64MB",
+        allowedTypes=["*/*"],
+        webhookUrl=receiver.url,
+    )
+
+
+async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
+    client: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    runtime: Runtime,
+    receiver: WebhookReceiver,
+) -> None:
+    data = os.urandom(3 * MIB + 17)  # several batches of the receiving path
+    checksum = b64_sha256(data)
+    ticket = await request(
+        client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
+    )
+    assert ticket.status_code == 200, ticket.text
+    file_id, key, url = ticket.json()["fileId"], ticket.json()["key"], ticket.json()["uploadUrl"]
+    assert "checksum=sha256" in url
+
+    assert isinstance(runtime.storage, LocalStorage)
+    storage_root = runtime.storage.root
+    for position in positions(len(data)):
+        refused = await put(client, url, corrupted(data, position), checksum)
+        error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+        assert "nothing was stored" in str(error["message"])
+        assert await runtime.storage.head(key) is None
+        assert list((storage_root / "tmp").iterdir()) == []  # no partial bytes left either
+        assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+
+    early = await complete(client, live_headers, file_id)
+    assert_envelope(early, 422, "UPLOAD_NOT_VERIFIED")  # nothing stored: cannot complete
+
+
+async def test_correct_checksum_is_accepted_and_sha256_everywhere(
+    client: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    runtime: Runtime,
+    receiver: WebhookReceiver,
+) -> None:
+    data = os.urandom(2 * MIB + 5)
+    checksum = b64_sha256(data)
+    ticket = await request(
+        client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
+    )
+    file_id, key, url = ticket.json()["fileId"], ticket.json()["key"], ticket.json()["uploadUrl"]
+    # A wrong PUT first: the URL and the upload survive it.
+    assert (await put(client, url, corrupted(data, 7), checksum)).status_code == 400
+    stored = await put(client, url, data, checksum)
+    assert stored.status_code == 200, stored.text
+    assert stored.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+
+    done = await complete(client, live_headers, file_id)
+    assert done.status_code == 200, done.text
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert done.json()["sha256"] == sha256
+    await assert_seen_everywhere(client, live_headers, key, sha256)
+    await wait_until(lambda: receiver.count() == 1)
+    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+
+
+async def test_sha256_is_computed_without_a_declared_checksum(
+    client: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    data = os.urandom(100_000)
+    ticket = await request(client, live_headers, len(data), checksum=None)
+    assert "checksum=" not in ticket.json()["uploadUrl"]
+    assert (await put(client, ticket.json()["uploadUrl"], data, None)).status_code == 200
+    done = await complete(client, live_headers, ticket.json()["fileId"])
+    assert done.status_code == 200, done.text
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert done.json()["sha256"] == sha256
+    await assert_seen_everywhere(client, live_headers, ticket.json()["key"], sha256)
+    await wait_until(lambda: receiver.count() == 1)
+    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+
+
+async def test_checksum_url_cannot_be_edited(
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
+) -> None:
+    """The checksum is part of the signature: dropping it or swapping it breaks the URL."""
+    data = b"the real bytes"
+    ticket = await request(
+        client,
+        live_headers,
+        len(data),
+        checksum={"algorithm": "sha256", "value": b64_sha256(data)},
+    )
+    url = httpx.URL(ticket.json()["uploadUrl"])
+    other = b"other bytes!!!"
+    swapped = url.copy_set_param("checksum", f"sha256:{b64_sha256(other)}")
+    assert_envelope(await put(client, str(swapped), other, None), 403, "FORBIDDEN")
+    dropped = url.copy_remove_param("checksum")
+    assert_envelope(await put(client, str(dropped), other, None), 403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize(
+    ("checksum", "problem"),
+    [
+        ({"algorithm": "sha256", "value": "not base64!"}, "base64"),
+        ({"algorithm": "sha256", "value": base64.b64encode(b"short").decode()}, "32 bytes"),
+        ({"algorithm": "md5", "value": b64_sha256(b"x")}, "algorithm"),
+        ({"algorithm": "sha256"}, "value"),
+    ],
+)
+async def test_malformed_checksums_are_refused(
+    client: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    checksum: dict[str, str],
+    problem: str,
+) -> None:
+    response = await request(client, live_headers, 10, checksum=checksum)
+    error = assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert problem in json.dumps(error)
+
+
+async def test_crc32c_is_refused_on_local_storage(
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
+) -> None:
+    crc = {"algorithm": "crc32c", "value": base64.b64encode(b"\x00\x01\x02\x03").decode()}
+    error = assert_envelope(
+        await request(client, live_headers, 10, checksum=crc), 400, "VALIDATION_ERROR"
+    )
+    assert "cannot enforce crc32c" in str(error["message"])
+    assert "sha256" in str(error["suggestion"])
+    multipart = await request(
+        client, live_headers, 10, checksum=crc, path="/api/v1/upload/multipart/init"
+    )
+    assert_envelope(multipart, 400, "VALIDATION_ERROR")
+
+
+# -- multipart -----------------------------------------------------------------------------
+
+
+async def put_parts(
+    http: httpx.AsyncClient, parts: list[dict[str, Any]], pieces: list[bytes]
+) -> list[str]:
+    etags = []
+    for part, piece in zip(parts, pieces, strict=True):
+        response = await http.put(part["uploadUrl"], content=piece)
+        assert response.status_code == 200, response.text
+        etags.append(response.headers["etag"])
+    return etags
+
+
+def part_list(etags: list[str], pieces: list[bytes]) -> list[dict[str, Any]]:
+    return [
+        {
+            "partNumber": number,
+            "etag": etag,
+            "checksum": {"algorithm": "sha256", "value": b64_sha256(piece)},
+        }
+        for number, (etag, piece) in enumerate(zip(etags, pieces, strict=True), start=1)
+    ]
+
+
+async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
+    client: httpx.AsyncClient,
+    route: dict[str, Any],
+    live_headers: dict[str, str],
+    runtime: Runtime,
+    receiver: WebhookReceiver,
+) -> None:
+    data = os.urandom(10 * MIB + 3)
+    ticket = await request(
+        client,
+        live_headers,
+        len(data),
+        checksum={"algorithm": "sha256", "value": b64_sha256(data)},
+        path="/api/v1/upload/multipart/init",
+    )
+    assert ticket.status_code == 200, ticket.text
+    body = ticket.json()
+    size = body["partSize"]
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    sent = [corrupted(pieces[0], 12345), *pieces[1:]]  # part 1 arrives damaged
+    etags = await put_parts(client, body["parts"], sent)
+
+    complete_body = {"fileId": body["fileId"], "uploadId": body["uploadId"]}
+    refused = await client.post(
+        "/api/v1/upload/multipart/complete",
+        json={**complete_body, "parts": part_list(etags, pieces)},
+        headers=live_headers,
+    )
+    error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    assert "Part 1" in str(error["message"])
+    assert await runtime.storage.head(body["key"]) is None
+    assert (await file_row(runtime, body["fileId"])).status == FileStatus.UPLOADING
+
+    # Whole-object check alone (no part checksums sent) catches it too.
+    plain = [{"partNumber": n, "etag": e} for n, e in enumerate(etags, start=1)]
+    refused = await client.post(
+        "/api/v1/upload/multipart/complete",
+        json={**complete_body, "parts": plain},
+        headers=live_headers,
+    )
+    assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    assert await runtime.storage.head(body["key"]) is None
+
+    # The upload is still open: the part is sent again and complete succeeds.
+    etags[0] = (await put_parts(client, body["parts"][:1], pieces[:1]))[0]
+    done = await client.post(
+        "/api/v1/upload/multipart/complete",
+        json={**complete_body, "parts": part_list(etags, pieces)},
+        headers=live_headers,
+    )
+    assert done.status_code == 200, done.text
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert done.json()["sha256"] == sha256
+    await assert_seen_everywhere(client, live_headers, body["key"], sha256)
+    await wait_until(lambda: receiver.count() == 1)
+    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+
+
+async def test_multipart_checksum_can_be_given_at_complete(
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
+) -> None:
+    """A client that hashes while it uploads (one read of the file) declares it at the end."""
+    data = os.urandom(6 * MIB)
+    ticket = await request(
+        client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
+    )
+    body = ticket.json()
+    size = body["partSize"]
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    etags = await put_parts(client, body["parts"], pieces)
+    base = {
+        "fileId": body["fileId"],
+        "uploadId": body["uploadId"],
+        "parts": part_list(etags, pieces),
+    }
+    wrong = await client.post(
+        "/api/v1/upload/multipart/complete",
+        json={**base, "checksum": {"algorithm": "sha256", "value": b64_sha256(b"else")}},
+        headers=live_headers,
+    )
+    assert_envelope(wrong, 400, "CHECKSUM_MISMATCH")
+    done = await client.post(
+        "/api/v1/upload/multipart/complete",
+        json={**base, "checksum": {"algorithm": "sha256", "value": b64_sha256(data)}},
+        headers=live_headers,
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
