@@ -1,7 +1,7 @@
 """The checksum a client declared for an upload's bytes (``{algorithm}:{base64}``).
 
 Revision ID: d13ac6a4053c
-Revises: 7d3a9c2e4b18
+Revises: d541f0c0d747
 Create Date: 2026-12-02 13:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d13ac6a4053c"
-down_revision = "7d3a9c2e4b18"
+down_revision = "d541f0c0d747"
 branch_labels = None
 depends_on = None
 
