@@ -177,6 +177,7 @@ class Uploader:
                 content_type=source.content_type,
                 tracker=tracker,
                 halted=halted,
+                extra_headers=dict(ticket.get("uploadHeaders") or {}),
             )
         except _Stopped:
             # A single upload has nothing stored to abort; the server expires the pending file.
@@ -407,10 +408,15 @@ class Uploader:
         content_type: str | None,
         tracker: _Tracker,
         halted: Callable[[], bool],
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """PUT ``length`` bytes from ``offset``, streamed in chunks (progress, prompt stop), with
-        retries on network errors, 408/429 and 5xx after 1 s, 2 s, 4 s…"""
-        headers = {"content-length": str(length)}
+        retries on network errors, 408/429 and 5xx after 1 s, 2 s, 4 s…
+
+        ``extra_headers``: what the server said the PUT must carry (``uploadHeaders``). With a
+        conditional write (``If-None-Match: *``) a retry after a PUT whose answer was lost gets
+        ``412``: the bytes are stored, and complete verifies them."""
+        headers = {**(extra_headers or {}), "content-length": str(length)}
         if content_type is not None:
             headers["content-type"] = content_type
         failure: UploadKitError | None = None
@@ -441,6 +447,8 @@ class Uploader:
             else:
                 if response.status_code < 300:
                     return response
+                if response.status_code == 412 and attempt > 0 and extra_headers:
+                    return response  # an earlier attempt stored it (see above)
                 failure = _storage_error(response)
                 if not _retryable(response.status_code):
                     tracker.add(-sent)

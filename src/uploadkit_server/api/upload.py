@@ -35,11 +35,15 @@ def get_upload_service(
 Uploads = Annotated[UploadService, Depends(get_upload_service)]
 
 
-@router.post("/request")
+@router.post("/request", response_model_exclude_none=True)
 async def request_upload(body: UploadRequest, auth: ApiKeyAuth, uploads: Uploads) -> UploadTicket:
     new = await uploads.request_upload(auth, body)
     return UploadTicket(
-        file_id=new.file.id, upload_url=new.upload_url, key=new.file.key, cdn_url=new.cdn_url
+        file_id=new.file.id,
+        upload_url=new.upload_url,
+        key=new.file.key,
+        cdn_url=new.cdn_url,
+        upload_headers=new.upload_headers or None,
     )
 
 

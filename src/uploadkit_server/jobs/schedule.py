@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
+from uploadkit_server.jobs.orphaned_objects import OrphanedObjectSweep
 from uploadkit_server.jobs.runner import Job
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
@@ -27,6 +28,7 @@ def background_jobs() -> Sequence[Job]:
         purge_test_mode_deliveries,
         purge_expired_deliveries,
         OrphanedMultipartSweep(),
+        OrphanedObjectSweep(),
     ]
 
 

@@ -60,9 +60,22 @@ class ByteRange:
 
 class StorageBackend(Protocol):
     async def presign_put(
-        self, key: str, *, content_type: str, content_length: int, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int,
+        expires_in: int,
+        create_only: bool = False,
     ) -> str:
-        """A URL that accepts one PUT of exactly ``content_length`` bytes of ``content_type``."""
+        """A URL that accepts one PUT of exactly ``content_length`` bytes of ``content_type``.
+        ``create_only``: the PUT may create the object but never replace one that exists
+        (where the store can enforce it; see ``put_headers``)."""
+        ...
+
+    def put_headers(self, *, create_only: bool) -> dict[str, str]:
+        """Headers a PUT to a URL from ``presign_put`` must carry besides ``Content-Type``
+        (a conditional write is a signed header on S3); empty where nothing more is needed."""
         ...
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
@@ -104,8 +117,12 @@ class StorageBackend(Protocol):
         Missing objects are not an error."""
         ...
 
-    async def presign_get(self, key: str, *, expires_in: int) -> str | None:
-        """A short-lived direct download URL, or ``None`` when the server itself serves bytes."""
+    async def presign_get(
+        self, key: str, *, expires_in: int, attachment: bool = False
+    ) -> str | None:
+        """A short-lived direct download URL, or ``None`` when the server itself serves bytes.
+        ``attachment``: the store answers with ``Content-Disposition: attachment`` (active
+        content is a download, never a page in the store's origin)."""
         ...
 
     async def close(self) -> None: ...

@@ -39,6 +39,7 @@ from uploadkit_server.errors import (
     FileTypeMismatch,
     FileTypeNotAllowed,
     NotFound,
+    UploadIncomplete,
     UploadNotFound,
     UploadNotVerified,
     ValidationFailed,
@@ -69,6 +70,8 @@ class NewUpload:
     file: File
     upload_url: str
     cdn_url: str
+    #: Headers the PUT must carry besides Content-Type (S3's signed conditional write).
+    upload_headers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +173,14 @@ class UploadService:
             content_type=file.content_type,
             content_length=file.file_size,
             expires_in=URL_LIFETIME_SECONDS,
+            create_only=True,
         )
-        return NewUpload(file=file, upload_url=url, cdn_url=self.cdn_url(file.key))
+        return NewUpload(
+            file=file,
+            upload_url=url,
+            cdn_url=self.cdn_url(file.key),
+            upload_headers=self.storage.put_headers(create_only=True),
+        )
 
     async def open_upload(self, auth: AuthContext, body: UploadRequest, *, lifetime: int) -> File:
         """Admit an upload whose bytes arrive another way than a presigned URL (tus): the same
@@ -280,8 +289,16 @@ class UploadService:
     async def _verify_and_finish(self, file: File, metadata: dict[str, Any] | None) -> File:
         stored = await self.storage.head(file.key)
         problem = None
+        if stored is None and self._may_still_arrive(file):
+            # Complete came before the PUT finished (a retry after a crash, a race): a storage
+            # object appears whole or not at all, so nothing is wrong yet. The file keeps
+            # waiting; failing it here would refuse the bytes still on their way.
+            raise UploadIncomplete(
+                f"Upload {file.id} has no stored object yet",
+                suggestion="Finish the PUT to the upload URL, then call complete again",
+            )
         if stored is None:
-            problem = "no object was uploaded"
+            problem = "no object was uploaded before the upload URL expired"
         elif stored.size != file.file_size:
             problem = f"stored size {stored.size} bytes differs from the declared {file.file_size}"
         elif stored.content_type.split(";")[0].strip().lower() != file.content_type:
@@ -314,6 +331,12 @@ class UploadService:
             self.session, file=file, cdn_base=self.settings.effective_cdn_url
         )
         return file
+
+    def _may_still_arrive(self, file: File) -> bool:
+        """Whether a PUT to the file's URL may still be running or yet to come: the URL is
+        valid, or expired so recently that a PUT it admitted may still be streaming."""
+        grace = timedelta(seconds=self.settings.upload_grace_period)
+        return utcnow() < file.expires_at + grace
 
     async def _check_content(self, file: File) -> None:
         """Sniff the stored bytes under the route's ``typeCheck``; a refused file is FAILED."""
