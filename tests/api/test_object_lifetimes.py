@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from tests.api.test_errors import assert_envelope
+from tests.support import images
+from tests.support.transforms import transform
 from tests.support.uploads import create_route, put_headers, request_upload, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.runtime import Runtime
@@ -242,3 +244,17 @@ async def test_file_urls_use_the_separate_cdn_origin(
     runtime.settings.cdn_url = "https://files.example-cdn.net"
     stored = await upload_file(client, live_headers, JPEG)
     assert stored["url"].startswith("https://files.example-cdn.net/")
+
+
+async def test_transforms_read_only_uploaded_sources(
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
+) -> None:
+    photo = images.jpeg(40, 20)
+    ticket = (await request_upload(client, live_headers, size=len(photo))).json()
+    put = await client.put(ticket["uploadUrl"], content=photo, headers=put_headers(ticket))
+    assert put.status_code == 200
+    assert_envelope(
+        await transform(client, live_headers, ticket["key"], width=10), 404, "NOT_FOUND"
+    )
+    assert (await complete(client, live_headers, ticket["fileId"])).status_code == 200
+    assert (await transform(client, live_headers, ticket["key"], width=10)).status_code == 200
