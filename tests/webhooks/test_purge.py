@@ -108,7 +108,9 @@ async def test_finished_deliveries_past_retention_are_purged_with_their_attempts
     assert set(left) == {ids[2], ids[3]}
     async with runtime.sessionmaker() as session:
         attempts = await session.scalars(
-            select(WebhookAttempt.delivery_pk).where(WebhookAttempt.delivery_pk.in_(pks.values()))
+            select(WebhookAttempt.delivery_pk).where(
+                WebhookAttempt.delivery_pk.in_(pks.values())
+            )
         )
         with_attempts = set(attempts)
     # The purged deliveries' attempts went with them; the kept ones keep theirs.
