@@ -75,6 +75,12 @@ class UploadNotVerified(UploadKitError):
     code = "UPLOAD_NOT_VERIFIED"
 
 
+class UploadIncomplete(UploadKitError):
+    """Complete came before the stored object: finish the PUT, then complete again."""
+
+    code = "UPLOAD_INCOMPLETE"
+
+
 class DuplicateSlug(UploadKitError):
     code = "DUPLICATE_SLUG"
 
@@ -167,6 +173,7 @@ _BY_CODE: dict[str, type[UploadKitError]] = {
         UploadNotFound,
         UploadNotVerified,
         ChecksumMismatch,
+        UploadIncomplete,
         DuplicateSlug,
         TierLimitExceeded,
         RateLimited,

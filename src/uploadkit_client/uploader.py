@@ -214,6 +214,7 @@ class Uploader:
                 tracker=tracker,
                 halted=halted,
                 checksum=checksum,
+                extra_headers=dict(ticket.get("uploadHeaders") or {}),
             )
         except _Stopped:
             # A single upload has nothing stored to abort; the server expires the pending file.
@@ -455,13 +456,17 @@ class Uploader:
         halted: Callable[[], bool],
         checksum: str | None = None,
         digest_out: list[str] | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """PUT ``length`` bytes from ``offset``, streamed in chunks (progress, prompt stop), with
         retries on network errors, 408/429 and 5xx after 1 s, 2 s, 4 s… ``checksum`` (base64
         SHA-256, as declared) goes in ``x-amz-checksum-sha256``; with ``digest_out`` the bytes
         are hashed as they go and the base64 SHA-256 of the attempt that succeeded is appended.
-        """
-        headers = {"content-length": str(length)}
+
+        ``extra_headers``: what the server said the PUT must carry (``uploadHeaders``). With a
+        conditional write (``If-None-Match: *``) a retry after a PUT whose answer was lost gets
+        ``412``: the bytes are stored, and complete verifies them."""
+        headers = {**(extra_headers or {}), "content-length": str(length)}
         if content_type is not None:
             headers["content-type"] = content_type
         if checksum is not None:
@@ -499,6 +504,8 @@ class Uploader:
                     if digest is not None and digest_out is not None:
                         digest_out.append(base64.b64encode(digest.digest()).decode())
                     return response
+                if response.status_code == 412 and attempt > 0 and extra_headers:
+                    return response  # an earlier attempt stored it (see above)
                 failure = _storage_error(response)
                 if not _retryable(response.status_code):
                     tracker.add(-sent)

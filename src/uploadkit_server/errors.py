@@ -116,6 +116,13 @@ class ChecksumMismatch(UploadKitError):
     keeps_changes = True
 
 
+class UploadIncomplete(UploadKitError):
+    """Complete came before the stored object did (the PUT is still running, or not sent yet):
+    nothing changes, the upload keeps waiting while its URL is valid."""
+
+    code, status = "UPLOAD_INCOMPLETE", 409
+
+
 class FileTypeMismatch(UploadKitError):
     """The stored bytes are not what the declared type claims (content sniffing)."""
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     billing_url: str = "https://app.uploadkit.dev/billing"
     upload_grace_period: int = Field(default=300, ge=0)
+    #: Seconds a stored object no live file names is kept, from when it was written, before
+    #: the orphan sweep removes it (jobs/orphaned_objects.py).
+    orphan_object_age: int = Field(default=3600, ge=0)
     #: Seconds an incomplete tus upload lives after its last PATCH (``Upload-Expires``).
     tus_upload_lifetime: int = Field(default=86400, gt=0)
     job_interval: float = Field(default=30.0, gt=0)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route, request_upload, upload_file
+from tests.support.uploads import create_route, put_headers, request_upload, upload_file
 from uploadkit_server.clock import isoformat, utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 
@@ -35,11 +35,16 @@ async def test_events_in_order_and_polling_with_the_cursor(
     test_headers: dict[str, str],
 ) -> None:
     kept = await upload_file(client, live_headers, b"ok", name="ok.jpg")
-    broken = (await request_upload(client, live_headers, size=4, name="never.jpg")).json()
+    # HTML declared as a JPEG fails verification (a complete before any PUT would only be
+    # "not finished yet", 409, while the URL is valid).
+    page = b"<html><script></script></html>"
+    broken = (await request_upload(client, live_headers, size=len(page), name="never.jpg")).json()
+    put = await client.put(broken["uploadUrl"], content=page, headers=put_headers(broken))
+    assert put.status_code == 200, put.text
     failed = await client.post(
         "/api/v1/upload/complete", json={"fileId": broken["fileId"]}, headers=live_headers
     )
-    assert failed.status_code == 422
+    assert failed.status_code == 422, failed.text
     await client.delete(f"/api/v1/files/{quote(kept['key'], safe='')}", headers=live_headers)
 
     body = await poll(client, live_headers)

@@ -1,5 +1,10 @@
 """The public storage endpoints through the ASGI app: signed PUTs of objects and parts, the
-built-in CDN, CORS. Checks look at the data directory itself, not only at the responses."""
+built-in CDN, CORS. Checks look at the data directory itself, not only at the responses.
+
+URLs are presigned here with the backend itself; since storage takes bytes only for a file still
+waiting for them and the CDN serves only uploaded files, ``KEY`` is recorded as an upload in
+flight before each test (``waiting``), and the CDN tests mark it uploaded. What the refusals
+look like through the upload API is in ``test_object_lifetimes.py``."""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ import httpx
 import pytest
 
 from tests.api.test_errors import assert_envelope
+from tests.support.file_records import record_file, set_status, set_upload_id
 from uploadkit_server.core.files.schemas import file_url
+from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.local import LocalStorage
 from uploadkit_server.storage.secure_path import UnsafeKey
@@ -26,7 +33,8 @@ DATA = os.urandom(200_000)
 
 @pytest.fixture
 def db_kind() -> str:
-    """These endpoints never touch the database: one kind is enough."""
+    """These endpoints only look a file up by key: one kind is enough (both kinds in
+    ``test_object_lifetimes.py``)."""
     return "sqlite"
 
 
@@ -34,6 +42,12 @@ def db_kind() -> str:
 def storage(runtime: Runtime) -> LocalStorage:
     assert isinstance(runtime.storage, LocalStorage)
     return runtime.storage
+
+
+@pytest.fixture(autouse=True)
+async def waiting(runtime: Runtime) -> None:
+    """``KEY`` belongs to a file waiting for its bytes, as ``/upload/request`` leaves it."""
+    await record_file(runtime.sessionmaker, KEY)
 
 
 def files_in(directory: Path) -> list[Path]:
@@ -290,8 +304,10 @@ def signed_anyway(storage: LocalStorage, raw_path: str, key: str) -> str:
     ],
 )
 async def test_signed_path_escape_is_refused(
-    client: httpx.AsyncClient, storage: LocalStorage, raw_path: str, key: str
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime, raw_path: str, key: str
 ) -> None:
+    # Even a file recorded at such a key (the server never makes one) cannot leave the root.
+    await record_file(runtime.sessionmaker, key)
     data_dir = storage.root.parent
     before = files_in(data_dir)
     response = await client.put(
@@ -322,8 +338,11 @@ async def test_cdn_does_not_serve_files_outside_the_objects(
 # -- parts -------------------------------------------------------------------------------------
 
 
-async def test_part_put_answers_with_etag(client: httpx.AsyncClient, storage: LocalStorage) -> None:
+async def test_part_put_answers_with_etag(
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime
+) -> None:
     upload_id = await storage.create_multipart(KEY, content_type="image/jpeg")
+    await set_upload_id(runtime.sessionmaker, KEY, upload_id)
     url = await storage.presign_part(
         KEY, upload_id=upload_id, part_number=3, content_length=len(DATA), expires_in=3600
     )
@@ -337,9 +356,10 @@ async def test_part_put_answers_with_etag(client: httpx.AsyncClient, storage: Lo
 
 @pytest.mark.parametrize("tamper", ["part number", "upload id", "length", "key"])
 async def test_tampered_part_urls_are_forbidden(
-    client: httpx.AsyncClient, storage: LocalStorage, tamper: str
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime, tamper: str
 ) -> None:
     upload_id = await storage.create_multipart(KEY, content_type="image/jpeg")
+    await set_upload_id(runtime.sessionmaker, KEY, upload_id)
     other_id = await storage.create_multipart(KEY, content_type="image/jpeg")
     url = await storage.presign_part(
         KEY, upload_id=upload_id, part_number=1, content_length=len(DATA), expires_in=3600
@@ -357,9 +377,12 @@ async def test_tampered_part_urls_are_forbidden(
 
 
 async def test_part_for_an_aborted_upload_is_not_found(
-    client: httpx.AsyncClient, storage: LocalStorage
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime
 ) -> None:
+    """Storage no longer holds the upload while its file still waits (an abort whose row
+    change did not commit): the part is refused by storage itself."""
     upload_id = await storage.create_multipart(KEY, content_type="image/jpeg")
+    await set_upload_id(runtime.sessionmaker, KEY, upload_id)
     url = await storage.presign_part(
         KEY, upload_id=upload_id, part_number=1, content_length=len(DATA), expires_in=3600
     )
@@ -369,8 +392,11 @@ async def test_part_for_an_aborted_upload_is_not_found(
     assert files_in(storage.root / "multipart") == []
 
 
-async def test_part_overrun_is_cut_off(client: httpx.AsyncClient, storage: LocalStorage) -> None:
+async def test_part_overrun_is_cut_off(
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime
+) -> None:
     upload_id = await storage.create_multipart(KEY, content_type="image/jpeg")
+    await set_upload_id(runtime.sessionmaker, KEY, upload_id)
     url = await storage.presign_part(
         KEY, upload_id=upload_id, part_number=1, content_length=1000, expires_in=3600
     )
@@ -383,10 +409,11 @@ async def test_part_overrun_is_cut_off(client: httpx.AsyncClient, storage: Local
 
 
 @pytest.fixture
-async def stored(client: httpx.AsyncClient, storage: LocalStorage) -> str:
+async def stored(client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime) -> str:
     url = await presign(storage)
     response = await client.put(url, content=DATA, headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200
+    await set_status(runtime.sessionmaker, KEY, FileStatus.UPLOADED)  # as complete leaves it
     return str(response.headers["etag"])
 
 
@@ -507,6 +534,7 @@ async def test_encoded_slashes_and_unicode_keys(
     client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime
 ) -> None:
     key = "proj_test/files/abc/résumé 写真 #1?.svg"
+    await record_file(runtime.sessionmaker, key)
     url = await storage.presign_put(
         key, content_type="image/svg+xml", content_length=5, expires_in=900
     )
@@ -516,6 +544,7 @@ async def test_encoded_slashes_and_unicode_keys(
         encoded, content=b"<svg>", headers={"Content-Type": "image/svg+xml"}
     )
     assert response.status_code == 200, response.text
+    await set_status(runtime.sessionmaker, key, FileStatus.UPLOADED)
 
     for cdn_url in (
         file_url(runtime.settings.effective_cdn_url, key),  # the `url` a file object carries
@@ -548,11 +577,14 @@ async def test_browser_preflight_for_a_put(
     assert "content-type" in response.headers["access-control-allow-headers"].lower()
 
 
-async def test_browser_can_read_the_etag(client: httpx.AsyncClient, storage: LocalStorage) -> None:
+async def test_browser_can_read_the_etag(
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime
+) -> None:
     url = await presign(storage)
     origin = {"Origin": "https://app.example.com"}
     response = await client.put(url, content=DATA, headers={"Content-Type": "image/jpeg", **origin})
     assert response.status_code == 200
+    await set_status(runtime.sessionmaker, KEY, FileStatus.UPLOADED)
     assert response.headers["access-control-allow-origin"] == "*"
     assert "etag" in response.headers["access-control-expose-headers"].lower()
     download = await client.get(f"/cdn/{KEY}", headers={**origin, "Range": "bytes=0-1"})

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from tests.support.file_records import ensure_waiting, set_status
 from tests.support.live_server import LiveServer, live_server
+from uploadkit_server.db.models import FileStatus
 from uploadkit_server.storage.local import LocalStorage
 
 MiB = 1024 * 1024
@@ -33,11 +36,29 @@ def storage(server: LiveServer) -> LocalStorage:
 
 
 def presign(storage: LocalStorage, length: int, key: str = KEY) -> str:
+    """A URL for ``key``, whose file is recorded (in the server's SQLite database) as waiting
+    for its bytes, as ``/upload/request`` leaves it: storage takes bytes for no other."""
+
+    in_server_database(storage, lambda sessions: ensure_waiting(sessions, key))
     return asyncio.run(
         storage.presign_put(
             key, content_type="application/octet-stream", content_length=length, expires_in=60
         )
     )
+
+
+def in_server_database(
+    storage: LocalStorage,
+    action: Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]],
+) -> None:
+    async def run() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{storage.root.parent / 'uploadkit.db'}")
+        try:
+            await action(async_sessionmaker(engine, expire_on_commit=False))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def endless(sent: list[int]) -> Iterator[bytes]:
@@ -92,6 +113,10 @@ def test_upload_then_ranged_download(server: LiveServer, storage: LocalStorage) 
     )
     assert response.status_code == 200
     assert response.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+    in_server_database(
+        storage,
+        lambda sessions: set_status(sessions, "proj_live/files/abc/ok.bin", FileStatus.UPLOADED),
+    )
     ranged = httpx.get(
         f"{server.url}/cdn/proj_live/files/abc/ok.bin",
         headers={"Range": "bytes=1000-2999"},

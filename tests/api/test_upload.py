@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 from tests.api.test_errors import assert_envelope
 from tests.conftest import make_account
 from tests.support.uploads import create_route, request_upload, upload_file
+from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, File, Tier, UploadEvent, UsageMonth
 from uploadkit_server.runtime import Runtime
@@ -171,7 +173,44 @@ async def test_tier_max_file_size_wins_over_route(
     assert "billing" in error["suggestion"]
 
 
-async def test_unverified_upload_fails_and_releases(
+async def complete(
+    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
+) -> httpx.Response:
+    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
+
+
+async def test_complete_before_the_put_keeps_the_upload_waiting(
+    client: httpx.AsyncClient,
+    route: dict,
+    live_headers: dict[str, str],
+    account: NewAccount,
+    runtime: Runtime,
+) -> None:
+    """Issue 12 finding 11 (newer than the SPEC's "missing object → 422"): while the URL is
+    valid a missing object means the PUT has not finished, so the upload keeps waiting."""
+    data = b"x" * 1000
+    ticket = (
+        await request_upload(client, live_headers, size=len(data), content_type="text/plain")
+    ).json()
+    early = await complete(client, live_headers, ticket["fileId"])
+    error = assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    assert "PUT" in error["suggestion"]
+    assert await storage_bytes(runtime, account.account.id) == 1000  # still reserved
+    async with runtime.sessionmaker() as session:
+        file = await session.scalar(select(File).where(File.id == ticket["fileId"]))
+        assert file is not None and file.status == "UPLOADING"
+
+    put = await client.put(
+        ticket["uploadUrl"], content=data, headers={"content-type": "text/plain"}
+    )
+    assert put.status_code == 200, put.text
+    done = await complete(client, live_headers, ticket["fileId"])
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "UPLOADED"
+    assert (await client.get(f"/cdn/{ticket['key']}")).content == data
+
+
+async def test_missing_object_after_the_url_expired_fails_and_releases(
     client: httpx.AsyncClient,
     route: dict,
     live_headers: dict[str, str],
@@ -180,19 +219,21 @@ async def test_unverified_upload_fails_and_releases(
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=1000)).json()
     assert await storage_bytes(runtime, account.account.id) == 1000
-    # Nothing was PUT: the object is missing.
-    response = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    # Nothing was PUT, and the URL expired longer ago than a PUT it admitted could still run.
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(File)
+            .where(File.id == ticket["fileId"])
+            .values(expires_at=utcnow() - timedelta(hours=1))
+        )
+    response = await complete(client, live_headers, ticket["fileId"])
     assert_envelope(response, 422, "UPLOAD_NOT_VERIFIED")
     assert await storage_bytes(runtime, account.account.id) == 0
     async with runtime.sessionmaker() as session:
         file = await session.scalar(select(File).where(File.id == ticket["fileId"]))
         assert file is not None and file.status == "FAILED"
     # Asking again keeps saying so, and counts nothing.
-    again = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    again = await complete(client, live_headers, ticket["fileId"])
     assert_envelope(again, 422, "UPLOAD_NOT_VERIFIED")
     assert await storage_bytes(runtime, account.account.id) == 0
 

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from tests.api.test_errors import assert_envelope
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import create_route, put_headers, request_upload
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import File, FileStatus
@@ -143,18 +143,31 @@ async def test_put_that_differs_from_the_declaration_fails_verification(
     assert await bucket_keys(s3_bucket) == []  # the unverified object is removed
 
 
-async def test_complete_without_a_put_fails_verification(
+async def test_complete_before_the_put_keeps_the_upload_waiting(
     client: httpx.AsyncClient,
+    s3_http: httpx.AsyncClient,
     route: dict[str, Any],
     live_headers: dict[str, str],
+    runtime: Runtime,
 ) -> None:
-    body = (await request_upload(client, live_headers, size=10)).json()
+    """Issue 12 finding 11: no object yet while the URL is valid is "not finished", not a
+    failure; the PUT may still come and complete then succeeds."""
+    data = os.urandom(10)
+    body = (await request_upload(client, live_headers, size=len(data))).json()
 
+    early = await client.post(
+        "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
+    )
+    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    assert await file_status(runtime, body["fileId"]) == FileStatus.UPLOADING
+
+    put = await s3_http.put(body["uploadUrl"], content=data, headers=put_headers(body))
+    assert put.status_code == 200, put.text
     done = await client.post(
         "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
     )
-
-    assert_envelope(done, 422, "UPLOAD_NOT_VERIFIED")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "UPLOADED"
 
 
 async def init_multipart(

@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.test_errors import assert_envelope
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import create_route, put_headers, request_upload
 from uploadkit_server.core.accounts.service import NewAccount
 
 pytestmark = pytest.mark.s3
@@ -42,22 +42,29 @@ async def test_single_upload_passes_a_signature_checking_store(
     data = os.urandom(200_000)
     ticket = (await request_upload(client, live_headers, size=len(data))).json()
 
+    assert ticket["uploadHeaders"] == {"If-None-Match": "*"}
     wrong_type = await s3_http.put(
-        ticket["uploadUrl"], content=data, headers={"content-type": "image/png"}
+        ticket["uploadUrl"], content=data, headers=put_headers(ticket, "image/png")
     )
     wrong_size = await s3_http.put(
-        ticket["uploadUrl"], content=data[:-1], headers={"content-type": "image/jpeg"}
+        ticket["uploadUrl"], content=data[:-1], headers=put_headers(ticket)
     )
-    assert (wrong_type.status_code, wrong_size.status_code) == (403, 403)
+    # The conditional write is signed: a client cannot drop it to overwrite a stored object.
+    unconditional = await s3_http.put(
+        ticket["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
+    )
+    assert (wrong_type.status_code, wrong_size.status_code, unconditional.status_code) == (
+        403,
+        403,
+        403,
+    )
     early = await client.post(
         "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
     )
-    assert_envelope(early, 422, "UPLOAD_NOT_VERIFIED")  # nothing was stored
+    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")  # nothing was stored: keep waiting
 
     second = (await request_upload(client, live_headers, size=len(data))).json()
-    put = await s3_http.put(
-        second["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
-    )
+    put = await s3_http.put(second["uploadUrl"], content=data, headers=put_headers(second))
     assert put.status_code == 200, put.text
     done = await client.post(
         "/api/v1/upload/complete", json={"fileId": second["fileId"]}, headers=live_headers

@@ -23,6 +23,7 @@ from uploadkit_client import (
     StorageRejected,
     TierLimitExceeded,
     Unauthorized,
+    UploadIncomplete,
     UploadKit,
     UploadKitError,
     UploadNotFound,
@@ -90,9 +91,10 @@ def test_complete_errors_are_typed(sdk: UploadKit) -> None:
             "routeSlug": "files",
         },
     )
-    with pytest.raises(UploadNotVerified) as unverified:  # nothing was PUT
+    # Nothing PUT yet while the URL is valid: the upload keeps waiting (issue 12 finding 11).
+    with pytest.raises(UploadIncomplete) as incomplete:
         sdk.request("POST", "/upload/complete", json={"fileId": ticket["fileId"]})
-    assert unverified.value.status == 422
+    assert incomplete.value.status == 409
 
 
 def test_duplicate_route_slug(sdk: UploadKit, live: Live) -> None:
@@ -191,6 +193,7 @@ def test_retry_after_is_capped() -> None:
         (415, "FILE_TYPE_NOT_ALLOWED", FileTypeNotAllowed),
         (404, "UPLOAD_NOT_FOUND", UploadNotFound),
         (422, "UPLOAD_NOT_VERIFIED", UploadNotVerified),
+        (409, "UPLOAD_INCOMPLETE", UploadIncomplete),
         (409, "DUPLICATE_SLUG", DuplicateSlug),
         (403, "TIER_LIMIT_EXCEEDED", TierLimitExceeded),
         (429, "RATE_LIMITED", RateLimited),

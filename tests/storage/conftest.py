@@ -18,10 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
 
+from tests.support.file_records import ensure_waiting
 from tests.support.s3server import dummy_aws_credentials, fresh_bucket, shared_s3_server
 from uploadkit_server.app import create_app
 from uploadkit_server.settings import Settings
@@ -39,6 +41,15 @@ class BackendUnderTest:
     http_put: HttpPut
     #: Descriptions of whatever the backend still holds for unfinished uploads.
     leftovers: Callable[[], Awaitable[list[str]]]
+
+
+def _signed_target(url: str) -> tuple[str, str | None]:
+    """The key and upload id (``None`` for a single PUT) a local presigned URL writes to."""
+    path = unquote(urlsplit(url).path)
+    if path.startswith("/storage/parts/"):
+        upload_id, _number, key = path.removeprefix("/storage/parts/").split("/", 2)
+        return key, upload_id
+    return path.removeprefix("/storage/objects/"), None
 
 
 @asynccontextmanager
@@ -62,6 +73,10 @@ async def local_backend(tmp_path: Path) -> AsyncIterator[BackendUnderTest]:
         assert isinstance(storage, LocalStorage)
 
         async def http_put(url: str, data: bytes, headers: Mapping[str, str]) -> httpx.Response:
+            # The app's storage endpoint takes bytes only for a file waiting for them; the
+            # contract is about the backend, so each PUT's key is first recorded as in flight.
+            key, upload_id = _signed_target(url)
+            await ensure_waiting(app.state.runtime.sessionmaker, key, upload_id=upload_id)
             return await http.put(url, content=data, headers=dict(headers))
 
         async def leftovers() -> list[str]:

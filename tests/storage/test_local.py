@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.api.test_errors import assert_envelope
+from tests.support.file_records import record_file
 from uploadkit_server.jobs.storage_cleanup import STALE_TEMP_AGE, remove_stale_temp_files
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.base import ObjectNotFound
@@ -31,6 +32,12 @@ def db_kind() -> str:
 def storage(runtime: Runtime) -> LocalStorage:
     assert isinstance(runtime.storage, LocalStorage)
     return runtime.storage
+
+
+@pytest.fixture(autouse=True)
+async def waiting(runtime: Runtime) -> None:
+    """``KEY`` belongs to a file waiting for bytes: the storage endpoint takes no others."""
+    await record_file(runtime.sessionmaker, KEY)
 
 
 def files_in(directory: Path) -> list[Path]:
@@ -69,8 +76,9 @@ async def test_object_without_sidecar_is_served_as_bytes(storage: LocalStorage) 
 
 @pytest.mark.parametrize("second", [f"{KEY}/child.txt", "proj_test/files/abc"])
 async def test_clashing_keys_are_refused_cleanly(
-    client: httpx.AsyncClient, storage: LocalStorage, second: str
+    client: httpx.AsyncClient, storage: LocalStorage, runtime: Runtime, second: str
 ) -> None:
+    await record_file(runtime.sessionmaker, second)
     assert (await put(client, storage, KEY, b"first")).status_code == 200
     assert_envelope(await put(client, storage, second, b"second"), 400, "VALIDATION_ERROR")
     assert (storage.root / "objects" / KEY).read_bytes() == b"first"

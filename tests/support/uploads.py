@@ -39,6 +39,12 @@ async def request_upload(
     return await client.post("/api/v1/upload/request", json=body, headers=headers)
 
 
+def put_headers(ticket: dict[str, Any], content_type: str = "image/jpeg") -> dict[str, str]:
+    """The headers a client sends with the PUT: the declared type and every ``uploadHeaders``
+    entry (S3's signed ``If-None-Match: *``)."""
+    return {"content-type": content_type, **ticket.get("uploadHeaders", {})}
+
+
 async def upload_file(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -61,7 +67,7 @@ async def upload_file(
     )
     assert ticket.status_code == 200, ticket.text
     put = await client.put(
-        ticket.json()["uploadUrl"], content=data, headers={"content-type": content_type}
+        ticket.json()["uploadUrl"], content=data, headers=put_headers(ticket.json(), content_type)
     )
     assert put.status_code in (200, 201, 204), put.text
     done = await client.post(

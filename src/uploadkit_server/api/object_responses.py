@@ -18,6 +18,40 @@ from uploadkit_server.api.http_ranges import (
 from uploadkit_server.errors import RangeNotSatisfiable
 from uploadkit_server.storage.base import ByteRange, ObjectInfo, ObjectNotFound, StorageBackend
 
+#: Types a browser shows without running anything of the file's own: served inline. Every
+#: other type (HTML, SVG, XML, JavaScript, anything unknown) could run script in the origin
+#: that serves it, so it is a download in a sandbox (issue 12 finding 10).
+PASSIVE_TYPES = frozenset(
+    {
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "application/pdf",
+        "application/octet-stream",
+    }
+)
+PASSIVE_FAMILIES = ("image/", "audio/", "video/")
+#: Not an image: SVG is XML that may carry script.
+ACTIVE_IMAGES = frozenset({"image/svg+xml"})
+#: No script, no plugins, no forms, no same-origin access, even when opened directly.
+SANDBOX_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
+
+
+def is_active_content(content_type: str) -> bool:
+    """Whether a stored type may run script in a browser (or is unknown): anything not known
+    to be passive. Parameters (``; charset=``) and case do not matter."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in ACTIVE_IMAGES:
+        return True
+    return not (media_type in PASSIVE_TYPES or media_type.startswith(PASSIVE_FAMILIES))
+
+
+def active_content_headers(content_type: str) -> dict[str, str]:
+    """``Content-Disposition: attachment`` and a sandboxing CSP for active types, else none."""
+    if not is_active_content(content_type):
+        return {}
+    return {"Content-Disposition": "attachment", "Content-Security-Policy": SANDBOX_POLICY}
+
 
 def object_headers(info: ObjectInfo, *, cache_control: str) -> dict[str, str]:
     return {
@@ -27,6 +61,7 @@ def object_headers(info: ObjectInfo, *, cache_control: str) -> dict[str, str]:
         "Accept-Ranges": "bytes",
         # Stored bytes are served as their stored type, never sniffed into something else.
         "X-Content-Type-Options": "nosniff",
+        **active_content_headers(info.content_type),
     }
 
 

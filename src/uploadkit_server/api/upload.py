@@ -55,15 +55,17 @@ RequestBody = Annotated[
 
 
 def _ticket(new: NewUpload) -> UploadTicket:
+
     return UploadTicket(
         file_id=new.file.id,
         upload_url=new.upload_url,
         key=new.file.key,
         cdn_url=new.cdn_url,
+        upload_headers=new.upload_headers or None,
     )
 
 
-@router.post("/request")
+@router.post("/request", response_model_exclude_none=True)
 async def request_upload(
     body: Annotated[RequestBody, Body()], caller: UploadAuth, uploads: Uploads, session: SessionDep
 ) -> UploadTicket | UploadBatchTicket:

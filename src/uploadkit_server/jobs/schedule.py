@@ -8,6 +8,7 @@ from uploadkit_server.jobs.client_token_purge import purge_expired_client_tokens
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
+from uploadkit_server.jobs.orphaned_objects import OrphanedObjectSweep
 from uploadkit_server.jobs.runner import Job
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.jobs.storage_cleanup import remove_stale_temp_files
@@ -29,6 +30,7 @@ def background_jobs() -> Sequence[Job]:
         purge_expired_deliveries,
         OrphanedMultipartSweep(),
         purge_expired_client_tokens,
+        OrphanedObjectSweep(),
     ]
 
 

@@ -64,11 +64,14 @@ function sleep(ms, signal) {
 }
 
 // One PUT of a body with upload progress (fetch cannot report it); resolves with the ETag.
-function put(url, body, { contentType, signal, onProgress }) {
+// `headers`: what the ticket's `uploadHeaders` says the PUT must carry (on S3 a signed
+// `If-None-Match: *`, and the checksum header of a checksummed upload).
+function put(url, body, { contentType, headers = {}, signal, onProgress }) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("PUT", url);
     if (contentType) xhr.setRequestHeader("Content-Type", contentType);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
@@ -190,6 +193,7 @@ export class Upload extends EventTarget {
     this.fileId = ticket.fileId;
     await this._withRetries(() => put(ticket.uploadUrl, this.file, {
       contentType: this.file.type || "application/octet-stream",
+      headers: ticket.uploadHeaders || {},
       signal: this._controller.signal,
       onProgress: (loaded) => {
         this.loaded = Math.min(loaded, this.total - 1); // 100 % once the server has verified

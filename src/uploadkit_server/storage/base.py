@@ -102,9 +102,20 @@ class StorageBackend(Protocol):
         content_length: int,
         expires_in: int,
         checksum: ContentChecksum | None = None,
+        create_only: bool = False,
     ) -> str:
         """A URL that accepts one PUT of exactly ``content_length`` bytes of ``content_type``;
-        with ``checksum``, only of bytes that match it (the store refuses others unstored)."""
+        with ``checksum``, only of bytes that match it (the store refuses others unstored).
+        ``create_only``: the PUT may create the object but never replace one that exists
+        (where the store can enforce it; see ``put_headers``)."""
+        ...
+
+    def put_headers(
+        self, *, create_only: bool, checksum: ContentChecksum | None = None
+    ) -> dict[str, str]:
+        """Headers a PUT to a URL from ``presign_put`` must carry besides ``Content-Type``
+        (a conditional write or a checksum is a signed header on S3); empty where nothing more
+        is needed."""
         ...
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
@@ -156,8 +167,12 @@ class StorageBackend(Protocol):
         Missing objects are not an error."""
         ...
 
-    async def presign_get(self, key: str, *, expires_in: int) -> str | None:
-        """A short-lived direct download URL, or ``None`` when the server itself serves bytes."""
+    async def presign_get(
+        self, key: str, *, expires_in: int, attachment: bool = False
+    ) -> str | None:
+        """A short-lived direct download URL, or ``None`` when the server itself serves bytes.
+        ``attachment``: the store answers with ``Content-Disposition: attachment`` (active
+        content is a download, never a page in the store's origin)."""
         ...
 
     async def close(self) -> None: ...

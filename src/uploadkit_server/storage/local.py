@@ -73,6 +73,8 @@ from uploadkit_server.storage.signed_urls import (
 #: Bytes handed to a worker thread at once, when writing an upload or reading an object.
 CHUNK_SIZE = 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: Keys per page handed out by ``stored_keys``, as S3's listing pages them.
+LIST_PAGE = 1000
 
 _UPLOAD_ID = re.compile(r"[a-z0-9]{16,64}")
 
@@ -217,7 +219,10 @@ class LocalStorage:
         content_length: int,
         expires_in: int,
         checksum: ContentChecksum | None = None,
+        create_only: bool = False,
     ) -> str:
+        # ``create_only`` needs nothing here: the storage endpoint takes bytes only for a file
+        # still waiting for them (core.uploads.admission), which also covers deleted objects.
         if checksum is not None and checksum.algorithm not in self.checksum_algorithms:
             raise ValueError(f"checksum algorithm {checksum.algorithm!r} is not supported")
         grant = PutGrant(
@@ -229,6 +234,11 @@ class LocalStorage:
         )
         resolve_key(self._objects, grant.key)  # no URL for a key that could not be stored
         return self.signer.url(grant, expires_in)
+
+    def put_headers(
+        self, *, create_only: bool, checksum: ContentChecksum | None = None
+    ) -> dict[str, str]:
+        return {}  # the checksum travels signed in the URL
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
         resolve_key(self._objects, key)
@@ -301,7 +311,9 @@ class LocalStorage:
         # One worker thread for the lot: a thread hop per key costs more than the unlink.
         await anyio.to_thread.run_sync(self._delete_many, list(keys))
 
-    async def presign_get(self, key: str, *, expires_in: int) -> str | None:
+    async def presign_get(
+        self, key: str, *, expires_in: int, attachment: bool = False
+    ) -> str | None:
         return None  # the CDN endpoint serves local objects itself
 
     async def close(self) -> None:
@@ -318,6 +330,32 @@ class LocalStorage:
             self._commit_object(path, *targets, meta)
 
         await anyio.to_thread.run_sync(adopt)
+
+    async def stored_keys(
+        self, *, prefix: str, modified_before: datetime
+    ) -> AsyncIterator[list[str]]:
+        """Keys of the objects under ``prefix`` last written before ``modified_before``, a page
+        at a time (for the orphan sweep). A key's segments are folders, so the walk is of
+        ``objects/`` itself; keys that are not safe to resolve are never there."""
+        keys = await anyio.to_thread.run_sync(self._keys_before, prefix, modified_before)
+        for start in range(0, len(keys), LIST_PAGE):
+            yield keys[start : start + LIST_PAGE]
+
+    def _keys_before(self, prefix: str, modified_before: datetime) -> list[str]:
+        cutoff = modified_before.timestamp()
+        found: list[str] = []
+        for folder, _dirs, names in os.walk(self._objects):
+            for name in names:
+                path = Path(folder, name)
+                key = path.relative_to(self._objects).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        found.append(key)
+                except FileNotFoundError:  # deleted while walking
+                    continue
+        return found
 
     async def remove_stale_temp_files(self, *, older_than: float) -> int:
         """Remove what crashed or killed processes left in ``tmp/``; returns how many.

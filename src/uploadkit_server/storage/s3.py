@@ -206,6 +206,7 @@ class S3Storage:
         content_length: int,
         expires_in: int,
         checksum: ContentChecksum | None = None,
+        create_only: bool = False,
     ) -> str:
         # Headers named in Params are serialised onto the request before signing, so they land in
         # X-Amz-SignedHeaders: S3 then refuses a PUT whose Content-Type or Content-Length differs,
@@ -219,7 +220,20 @@ class S3Storage:
             if checksum.algorithm not in _CHECKSUM_FIELDS:
                 raise ValueError(f"checksum algorithm {checksum.algorithm!r} is not supported")
             params[_CHECKSUM_FIELDS[checksum.algorithm]] = checksum.base64
+        if create_only:
+            # A conditional write (S3, R2, MinIO): "412 Precondition Failed" if the object
+            # exists, so the URL cannot replace bytes complete already verified. Signed, so a
+            # client cannot drop it; it must send the header (``put_headers``).
+            params["IfNoneMatch"] = "*"
         return await self._presign("put_object", params, expires_in)
+
+    def put_headers(
+        self, *, create_only: bool, checksum: ContentChecksum | None = None
+    ) -> dict[str, str]:
+        headers = {"If-None-Match": "*"} if create_only else {}
+        if checksum is not None:
+            headers[f"x-amz-checksum-{checksum.algorithm}"] = checksum.base64
+        return headers
 
     async def presign_part(
         self, key: str, *, upload_id: str, part_number: int, content_length: int, expires_in: int
@@ -235,8 +249,14 @@ class S3Storage:
             expires_in,
         )
 
-    async def presign_get(self, key: str, *, expires_in: int) -> str | None:
-        return await self._presign("get_object", {"Key": key}, expires_in)
+    async def presign_get(
+        self, key: str, *, expires_in: int, attachment: bool = False
+    ) -> str | None:
+        params: dict[str, Any] = {"Key": key}
+        if attachment:
+            # response-content-disposition: S3 sends this header with the bytes it serves.
+            params["ResponseContentDisposition"] = "attachment"
+        return await self._presign("get_object", params, expires_in)
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -405,6 +425,27 @@ class S3Storage:
         return len(stale)
 
     # -- objects -----------------------------------------------------------------------------
+
+    async def stored_keys(
+        self, *, prefix: str, modified_before: datetime
+    ) -> AsyncIterator[list[str]]:
+        """Keys of the objects under ``prefix`` last written before ``modified_before``, one
+        listing page at a time (for the orphan sweep)."""
+        client = await self._s3()
+        with _translated("ListObjectsV2"):
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=prefix,
+                PaginationConfig={"PageSize": self._list_page_size},
+            )
+            async for page in pages:
+                keys = [
+                    str(item["Key"])
+                    for item in page.get("Contents", [])
+                    if item["LastModified"] < modified_before
+                ]
+                if keys:
+                    yield keys
 
     async def head(self, key: str) -> ObjectInfo | None:
         client = await self._s3()

@@ -37,6 +37,30 @@ async def claim_abandoned(session: AsyncSession, *, before: datetime, limit: int
     return list(rows)
 
 
+async def waiting_for_bytes(session: AsyncSession, *, key: str, upload_id: str | None) -> bool:
+    """Whether the file at ``key`` is still in flight and takes bytes of this kind: a single
+    PUT (``upload_id`` ``None``) or a part of the multipart upload ``upload_id``."""
+    upload_match = File.upload_id.is_(None) if upload_id is None else File.upload_id == upload_id
+    found = await session.scalar(
+        select(File.pk).where(File.key == key, File.status == FileStatus.UPLOADING, upload_match)
+    )
+    return found is not None
+
+
+async def live_keys(session: AsyncSession, *, keys: list[str]) -> set[str]:
+    """Those of ``keys`` that a file in flight or stored still names (not failed or deleted)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):  # keep the IN list within every database's limits
+        rows = await session.scalars(
+            select(File.key).where(
+                File.key.in_(keys[start : start + 500]),
+                File.status.in_([FileStatus.UPLOADING, FileStatus.UPLOADED]),
+            )
+        )
+        found.update(rows)
+    return found
+
+
 def record_event(session: AsyncSession, file: File, event: str, detail: str | None = None) -> None:
     session.add(
         UploadEvent(

@@ -114,6 +114,10 @@ class UploadTicket(CamelModel):
     upload_url: str
     key: str
     cdn_url: str
+    #: Headers the PUT must send besides ``Content-Type``, exactly (on S3, ``If-None-Match: *``:
+    #: a signed conditional write, so the URL cannot replace a stored object). Left out of the
+    #: response when there are none (local storage), keeping the SPEC's shape.
+    upload_headers: dict[str, str] | None = None
 
 
 class UploadBatchTicket(CamelModel):

@@ -40,6 +40,7 @@ from uploadkit_server.errors import (
     FileTypeMismatch,
     FileTypeNotAllowed,
     NotFound,
+    UploadIncomplete,
     UploadNotFound,
     UploadNotVerified,
     ValidationFailed,
@@ -71,6 +72,8 @@ class NewUpload:
     file: File
     upload_url: str
     cdn_url: str
+    #: Headers the PUT must carry besides Content-Type (S3's signed conditional write).
+    upload_headers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +178,14 @@ class UploadService:
             content_length=file.file_size,
             expires_in=URL_LIFETIME_SECONDS,
             checksum=checksum,
+            create_only=True,
         )
-        return NewUpload(file=file, upload_url=url, cdn_url=self.cdn_url(file.key))
+        return NewUpload(
+            file=file,
+            upload_url=url,
+            cdn_url=self.cdn_url(file.key),
+            upload_headers=self.storage.put_headers(create_only=True, checksum=checksum),
+        )
 
     async def request_batch(
         self, auth: AuthContext, route_slug: str, bodies: list[UploadRequest]
@@ -338,8 +347,16 @@ class UploadService:
     ) -> File:
         stored = await self.storage.head(file.key)
         problem = None
+        if stored is None and self._may_still_arrive(file):
+            # Complete came before the PUT finished (a retry after a crash, a race): a storage
+            # object appears whole or not at all, so nothing is wrong yet. The file keeps
+            # waiting; failing it here would refuse the bytes still on their way.
+            raise UploadIncomplete(
+                f"Upload {file.id} has no stored object yet",
+                suggestion="Finish the PUT to the upload URL, then call complete again",
+            )
         if stored is None:
-            problem = "no object was uploaded"
+            problem = "no object was uploaded before the upload URL expired"
         elif stored.size != file.file_size:
             problem = f"stored size {stored.size} bytes differs from the declared {file.file_size}"
         elif stored.content_type.split(";")[0].strip().lower() != file.content_type:
@@ -374,6 +391,12 @@ class UploadService:
             self.session, file=file, cdn_base=self.settings.effective_cdn_url
         )
         return file
+
+    def _may_still_arrive(self, file: File) -> bool:
+        """Whether a PUT to the file's URL may still be running or yet to come: the URL is
+        valid, or expired so recently that a PUT it admitted may still be streaming."""
+        grace = timedelta(seconds=self.settings.upload_grace_period)
+        return utcnow() < file.expires_at + grace
 
     async def _check_content(self, file: File) -> None:
         """Sniff the stored bytes under the route's ``typeCheck``; a refused file is FAILED."""

@@ -1,0 +1,79 @@
+"""Remove stored objects that no live file record names (issue 12, finding 1).
+
+Every object under a project's keys belongs to a file that is in flight (``UPLOADING``) or
+stored (``UPLOADED``). Anything else is an orphan: bytes PUT to an old S3 URL after the file was
+deleted or failed (a conditional write only refuses to overwrite an object that exists), a PUT
+still streaming when its file was deleted, a delete that failed after its row committed, a
+project removed meanwhile. Orphans are not counted in anyone's storage, and the CDN does not
+serve them; this sweep removes them on every backend that can list its objects (local, S3).
+
+An object is removed only when it was last written more than ``UPLOADKIT_ORPHAN_OBJECT_AGE``
+seconds ago (default one hour) and, at that moment, no live row names its key. Since a PUT can
+only start while its URL is valid, an orphan is gone at most the URL lifetime plus that age plus
+one sweep interval after its URL was signed. Only keys starting with ``proj_`` are looked at,
+so a shared bucket's other objects (and image variants, tus tails) are never touched; several
+processes sweeping at once only delete the same orphans twice, which is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from uploadkit_server.clock import utcnow
+from uploadkit_server.core.uploads.repository import live_keys
+from uploadkit_server.jobs.orphaned_multipart import DEFAULT_SWEEP_EVERY, SERVER_KEY_PREFIX
+from uploadkit_server.runtime import Runtime
+
+logger = logging.getLogger("uploadkit.jobs.orphaned_objects")
+
+
+@runtime_checkable
+class ListsObjects(Protocol):
+    """What the sweep needs of a backend (``LocalStorage`` and ``S3Storage`` have it)."""
+
+    def stored_keys(
+        self, *, prefix: str, modified_before: datetime
+    ) -> AsyncIterator[list[str]]: ...
+
+    async def delete_many(self, keys: Sequence[str]) -> None: ...
+
+
+class OrphanedObjectSweep:
+    """A background job (``await sweep(runtime)``) that runs at most once per ``every``;
+    returns how many objects it removed."""
+
+    __name__ = "remove_orphaned_objects"
+
+    def __init__(
+        self,
+        *,
+        every: timedelta = DEFAULT_SWEEP_EVERY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.every = every
+        self.clock = clock
+        self._last_run: datetime | None = None
+
+    async def __call__(self, runtime: Runtime) -> int:
+        storage = runtime.storage
+        if not isinstance(storage, ListsObjects):
+            return 0
+        now = self.clock()
+        if self._last_run is not None and now - self._last_run < self.every:
+            return 0
+        self._last_run = now
+        cutoff = now - timedelta(seconds=runtime.settings.orphan_object_age)
+        removed = 0
+        async for keys in storage.stored_keys(prefix=SERVER_KEY_PREFIX, modified_before=cutoff):
+            async with runtime.sessionmaker() as session:
+                live = await live_keys(session, keys=keys)
+            orphans = [key for key in keys if key not in live]
+            if orphans:
+                await storage.delete_many(orphans)
+                removed += len(orphans)
+        if removed:
+            logger.info("removed %d stored objects no live file names", removed)
+        return removed
