@@ -15,6 +15,7 @@ from uploadkit_server.api.middleware import (
     HttpsRuleMiddleware,
     RejectNulMiddleware,
 )
+from uploadkit_server.api.openapi import install_openapi
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(public_router)
+    install_openapi(app)
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
     # Added last = outermost: the HTTPS rule sees every request first.

@@ -13,7 +13,8 @@ def parse_size(value: int | str) -> int:
 
     Raises ``ValueError`` for anything else.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        # A JSON object, list or float: a validation error (400), not a TypeError (500).
         raise ValueError("size must be a number of bytes or a text like '4MB'")
     if isinstance(value, int):
         if value <= 0:
