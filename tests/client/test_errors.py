@@ -224,3 +224,11 @@ def test_a_response_without_the_envelope_still_raises_a_typed_error() -> None:
         sdk.usage.get()
     assert (error.value.code, error.value.status) == ("HTTP_502", 502)
     assert "Bad Gateway" in error.value.message
+
+
+@pytest.mark.parametrize("key", ["uk_live_abc\n", "uk_live_a b", "uk_live_\x00x", "uk_live_é"])
+def test_a_malformed_key_is_a_configuration_error_before_any_request(key: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        UploadKit(key, "http://127.0.0.1:9")
+    assert "Malformed API key" in str(raised.value)
+    assert raised.value.code == "CONFIGURATION_ERROR"

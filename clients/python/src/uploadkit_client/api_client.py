@@ -44,6 +44,14 @@ def resolve_credentials(api_key: str | None, base_url: str | None) -> tuple[str,
             "No API key: pass api_key= or set the environment variable " + KEY_ENV,
             suggestion=f"export {KEY_ENV}=uk_live_…",
         )
+    if any(char.isspace() or not char.isprintable() or not char.isascii() for char in key):
+        # httpx would only refuse it when sending, as a connection failure ("Illegal header
+        # value"); a key read from a file with its trailing newline is the usual cause.
+        raise ConfigurationError(
+            "Malformed API key: it contains whitespace, a newline or another character no key "
+            "has",
+            suggestion="Pass the key exactly as printed (uk_live_…), with no trailing newline",
+        )
     url = base_url or os.environ.get(URL_ENV)
     if not url:
         raise ConfigurationError(
