@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	touch $(STAMP)
 
 ## Run the server on its embedded default (SQLite + local disk, no services needed).
+## `make run PORT=8080 HOST=0.0.0.0 DATA_DIR=/tmp/uk` (or UPLOADKIT_PORT, UPLOADKIT_HOST,
+## UPLOADKIT_DATA_DIR in the environment).
 run: $(STAMP)
-	$(BIN)/uploadkit serve
+	$(if $(DATA_DIR),UPLOADKIT_DATA_DIR='$(DATA_DIR)' )$(BIN)/uploadkit serve$(if $(HOST), --host '$(HOST)')$(if $(PORT), --port '$(PORT)')
 
 ## Run the whole test suite (SQLite always; PostgreSQL, Redis and S3 when reachable, required when CI=true).
 test: $(STAMP)

@@ -186,6 +186,11 @@ def list_files(
         typer.echo(json.dumps(items, indent=2))
         return
     table = Table("Key", "Size", "Type", "Status", "Created", box=None)
+    # Keys are copied from here into other commands: never cut or wrapped, however narrow the
+    # terminal (the other columns give way).
+    table.columns[0].overflow = "ignore"
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max((len(item["key"]) for item in items), default=3)
     for item in items:
         table.add_row(
             escape(item["key"]),

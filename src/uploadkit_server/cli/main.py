@@ -19,7 +19,7 @@ from uploadkit_server.errors import UploadKitError
 from uploadkit_server.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="UploadKit server and client.")
-admin = typer.Typer(no_args_is_help=True, help="Operator commands: accounts and tiers.")
+admin = typer.Typer(no_args_is_help=True)
 app.add_typer(admin, name="admin")
 
 console = Console(stderr=True)
@@ -38,10 +38,26 @@ def _fail(error: UploadKitError) -> typer.Exit:
     return typer.Exit(1)
 
 
+@admin.callback()
+def _admin_database() -> None:
+    """Operator commands: accounts and tiers."""
+    # An admin command run against another data directory than the server's would silently
+    # make a new, empty database: say which one is used (stderr, so --json output stays clean).
+    from sqlalchemy.engine import make_url
+
+    url = make_url(_load_settings().effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        console.print(f"Database: SQLite at {url.database}", soft_wrap=True)
+    else:
+        console.print(f"Database: {url.render_as_string(hide_password=True)}", soft_wrap=True)
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(envvar="UPLOADKIT_HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="UPLOADKIT_PORT", help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
     ssl_certfile: Annotated[
         str | None, typer.Option(help="Serve HTTPS with this certificate.")
