@@ -66,6 +66,7 @@ REASONS: dict[int, str] = {
     429: "RATE_LIMITED (or a monthly transform limit); see Retry-After",
     431: "REQUEST_HEADERS_TOO_LARGE: the request's headers exceed the server's limit",
     460: "CHECKSUM_MISMATCH: the chunk does not match Upload-Checksum",
+    503: "NOT_READY: a dependency (database, Redis, storage) does not answer; see details",
     501: "TUS_UNAVAILABLE: this storage backend takes no resumable uploads",
     504: "IMAGE_TRANSFORM_TIMEOUT: the variant took too long to make",
 }
@@ -411,6 +412,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     # -- public storage endpoints ----------------------------------------------------------
     ("GET", "/healthz"): Operation(
         "getHealth", EVERY_REQUEST, summary="Liveness: the process answers", public=True
+    ),
+    ("GET", "/readyz"): Operation(
+        "getReadiness",
+        (*EVERY_REQUEST, 503),
+        summary="Readiness: the database, Redis (when configured) and storage answer",
+        public=True,
+    ),
+    ("GET", "/metrics"): Operation(
+        "getMetrics",
+        (*EVERY_REQUEST, 401),
+        summary="Prometheus metrics (metrics token or allowed address, no API key)",
+        public=True,
+        raw_success={
+            "200": {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
     ),
     ("PUT", "/storage/objects/{key}"): Operation(
         "putStorageObject",

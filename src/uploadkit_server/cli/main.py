@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Annotated
+import shutil
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from uploadkit_server.cli import client as client_commands
 from uploadkit_server.errors import UploadKitError
-from uploadkit_server.settings import Settings
+from uploadkit_server.settings import LogFormat, Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="UploadKit server and client.")
 admin = typer.Typer(no_args_is_help=True)
@@ -86,6 +87,18 @@ def serve(
             console.print(f"  test: [bold]{dev['keys']['test']}[/bold]")
     else:
         asyncio.run(bootstrap.run_migrations(settings))
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker keeps its metrics in files here, so a scrape of any one sums them all.
+        # Set before a worker imports prometheus-client; emptied so no dead process counts.
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    log_config: dict[str, Any] | None = None
+    if settings.log_format is LogFormat.JSON:
+        from uploadkit_server.observability.logging import json_log_config
+
+        log_config = json_log_config()
     console.print(f"UploadKit listening on {settings.public_url} (data: {settings.data_dir})")
     uvicorn.run(
         "uploadkit_server.app:create_app",
@@ -97,6 +110,8 @@ def serve(
         ssl_keyfile=ssl_keyfile,
         proxy_headers=False,  # X-Forwarded-Proto is honoured only from TRUSTED_PROXIES, by us
         log_level="info",
+        log_config=log_config if log_config is not None else uvicorn.config.LOGGING_CONFIG,
+        access_log=log_config is None,  # JSON: uploadkit.access logs each request instead
     )
 
 
