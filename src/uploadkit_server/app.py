@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from uploadkit_server.api.error_handlers import install_error_handlers
+from uploadkit_server.api.idempotency import IdempotencyMiddleware
 from uploadkit_server.api.middleware import (
     ApiBodyLimitMiddleware,
     HttpsRuleMiddleware,
@@ -118,6 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
+    # Inside the body cap: replays a POST's kept response (with its X-RateLimit-* headers not
+    # kept: a replay is not counted), tus uploads excepted.
+    app.add_middleware(
+        IdempotencyMiddleware, prefix=f"{API_PREFIX}/", exempt=(f"{API_PREFIX}/tus",)
+    )
     # Added last = outermost: the HTTPS rule sees every request first.
     # tus PATCH bodies are upload bytes, capped by the upload's length instead.
     app.add_middleware(ApiBodyLimitMiddleware, exempt=(f"{API_PREFIX}/tus",))

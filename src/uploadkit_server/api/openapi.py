@@ -55,13 +55,15 @@ REASONS: dict[int, str] = {
     401: "UNAUTHORIZED: missing, unknown or revoked API key",
     403: "HTTPS_REQUIRED over plain HTTP, or a tier, mode or signature refusal",
     404: "NOT_FOUND or UPLOAD_NOT_FOUND: nothing by that id in the key's project and mode",
-    409: "Conflict with the resource's state",
+    409: "Conflict with the resource's state, or IDEMPOTENCY_KEY_IN_USE (a retry while the "
+    "first request with its Idempotency-Key still runs)",
     410: "UPLOAD_EXPIRED: the resumable upload expired",
     412: "TUS_VERSION_UNSUPPORTED: Tus-Resumable is not 1.0.0",
     413: "PAYLOAD_TOO_LARGE or FILE_TOO_LARGE",
     415: "FILE_TYPE_NOT_ALLOWED or UNSUPPORTED_MEDIA_TYPE",
     416: "RANGE_NOT_SATISFIABLE: the range starts past the end",
-    422: "The stored bytes fail verification (UPLOAD_NOT_VERIFIED, FILE_TYPE_MISMATCH)",
+    422: "UPLOAD_NOT_VERIFIED or FILE_TYPE_MISMATCH (the stored bytes fail verification), or "
+    "IDEMPOTENCY_KEY_REUSED (the key was used with another request)",
     423: "UPLOAD_LOCKED: another request is appending to this upload",
     429: "RATE_LIMITED (or a monthly transform limit); see Retry-After",
     431: "REQUEST_HEADERS_TOO_LARGE: the request's headers exceed the server's limit",
@@ -112,6 +114,14 @@ def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
     }
 
 
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes retries safe: the same key and request within 24 h replays the first "
+    "response (Idempotent-Replayed: true) instead of running again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 BYTES_BODY = {
     "required": True,
     "description": "The file's bytes: exactly the signed length, with the signed Content-Type",
@@ -495,7 +505,7 @@ def _error_response(status: int) -> dict[str, Any]:
     }
 
 
-def _apply(operation: dict[str, Any], spec: Operation) -> None:
+def _apply(operation: dict[str, Any], spec: Operation, *, method: str, path: str) -> None:
     operation["operationId"] = spec.operation_id
     if spec.summary:
         operation["summary"] = spec.summary
@@ -507,6 +517,11 @@ def _apply(operation: dict[str, Any], spec: Operation) -> None:
         operation.pop("parameters", None)
     if not spec.public:
         operation["security"] = SECURITY
+    errors = set(spec.errors)
+    if method == "post" and not spec.public and not path.startswith(f"{API}/tus"):
+        params.append(copy.deepcopy(IDEMPOTENCY_HEADER))
+        operation["parameters"] = params
+        errors |= {409, 422}  # IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED
     if spec.request_body is not None:
         operation["requestBody"] = copy.deepcopy(spec.request_body)
     if spec.request_example is not None:
@@ -530,7 +545,7 @@ def _apply(operation: dict[str, Any], spec: Operation) -> None:
             f"{target[0].upper()}{target[1:]}": {"operationId": target, "parameters": parameters}
             for target, parameters in spec.links.items()
         }
-    for status in sorted(set(spec.errors)):
+    for status in sorted(errors):
         responses[str(status)] = _error_response(status)
     operation["responses"] = dict(sorted(responses.items()))
 
@@ -554,7 +569,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             spec = OPERATIONS.get((method.upper(), path))
             if spec is None:
                 raise LookupError(f"{method.upper()} {path} has no entry in api/openapi.py")
-            _apply(operation, spec)
+            _apply(operation, spec, method=method, path=path)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

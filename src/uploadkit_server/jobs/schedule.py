@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
+from uploadkit_server.jobs.idempotency_purge import purge_idempotency_keys
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
 from uploadkit_server.jobs.runner import Job
@@ -27,6 +28,7 @@ def background_jobs() -> Sequence[Job]:
         purge_test_mode_deliveries,
         purge_expired_deliveries,
         OrphanedMultipartSweep(),
+        purge_idempotency_keys,
     ]
 
 

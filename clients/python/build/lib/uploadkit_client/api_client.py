@@ -48,8 +48,7 @@ def resolve_credentials(api_key: str | None, base_url: str | None) -> tuple[str,
         # httpx would only refuse it when sending, as a connection failure ("Illegal header
         # value"); a key read from a file with its trailing newline is the usual cause.
         raise ConfigurationError(
-            "Malformed API key: it contains whitespace, a newline or another character no key "
-            "has",
+            "Malformed API key: it contains whitespace, a newline or another character no key has",
             suggestion="Pass the key exactly as printed (uk_live_…), with no trailing newline",
         )
     url = base_url or os.environ.get(URL_ENV)
