@@ -6,22 +6,26 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# The SDK first: the server depends on it, and no package index has this checkout's copy.
+	$(BIN)/pip install --quiet -e clients/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 ## Run the server on its embedded default (SQLite + local disk, no services needed).
+## `make run PORT=8080 HOST=0.0.0.0 DATA_DIR=/tmp/uk` (or UPLOADKIT_PORT, UPLOADKIT_HOST,
+## UPLOADKIT_DATA_DIR in the environment).
 run: $(STAMP)
-	$(BIN)/uploadkit serve
+	$(if $(DATA_DIR),UPLOADKIT_DATA_DIR='$(DATA_DIR)' )$(BIN)/uploadkit serve$(if $(HOST), --host '$(HOST)')$(if $(PORT), --port '$(PORT)')
 
 ## Run the whole test suite (SQLite always; PostgreSQL, Redis and S3 when reachable, required when CI=true).
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src clients tests bench
 	$(BIN)/mypy
 
 clean:

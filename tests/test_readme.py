@@ -25,6 +25,17 @@ def walkthrough() -> str:
     return match.group(1)
 
 
+def sdk_snippet() -> str:
+    """The SDK section's shell lines, its Python fed to the Python they start."""
+    section = README.read_text().split("## Python SDK", 1)[1]
+    shell = re.search(r"```sh\n(.*?)```", section, re.S)
+    python = re.search(r"```python\n(.*?)```", section, re.S)
+    assert shell and python, "the README lost its SDK snippet"
+    *setup, start = shell.group(1).strip().splitlines()
+    command = start.split("  #", 1)[0]
+    return "\n".join([*setup, f"{command} - <<'PY'", python.group(1).rstrip(), "PY", ""])
+
+
 def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         if IN_CI:
@@ -33,12 +44,15 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {"UPLOADKIT_DATA_DIR": str(data_dir)}
     with live_server(env, data_dir=data_dir) as server:
-        script = walkthrough().replace("http://127.0.0.1:8000", server.url)
+        script = (walkthrough() + sdk_snippet()).replace("http://127.0.0.1:8000", server.url)
         workdir = tmp_path / "work"
         (workdir / ".venv" / "bin").mkdir(parents=True)
         launcher = workdir / ".venv" / "bin" / "uploadkit"
         launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m uploadkit_server "$@"\n')
         launcher.chmod(0o755)
+        python = workdir / ".venv" / "bin" / "python"
+        python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        python.chmod(0o755)
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
             cwd=workdir,
@@ -50,3 +64,7 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "round trip OK" in result.stdout
     assert '"status":"UPLOADED"' in result.stdout
+    # The SDK snippet uploaded hello.png again, and listed both uploads.
+    assert result.stdout.count(" 13\n") == 2, result.stdout
+    # Nothing was written into the directory the walk-through started in (the checkout).
+    assert sorted(p.name for p in workdir.iterdir()) == [".venv"]

@@ -10,11 +10,14 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from uploadkit_server.api.error_handlers import install_error_handlers
+from uploadkit_server.api.idempotency import IdempotencyMiddleware
 from uploadkit_server.api.middleware import (
     ApiBodyLimitMiddleware,
     HttpsRuleMiddleware,
     RejectNulMiddleware,
 )
+from uploadkit_server.api.observability import ObservabilityMiddleware, RouteTemplates
+from uploadkit_server.api.openapi import install_openapi
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
@@ -28,9 +31,10 @@ from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.runner import JobRunner
 from uploadkit_server.jobs.schedule import background_jobs, process_local_jobs
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
+from uploadkit_server.observability.metrics import Metrics
 from uploadkit_server.ratelimit.factory import create_rate_limiter
 from uploadkit_server.runtime import Runtime
-from uploadkit_server.settings import Settings
+from uploadkit_server.settings import LogFormat, Settings
 from uploadkit_server.storage.factory import create_storage
 
 API_PREFIX = "/api/v1"
@@ -83,7 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.start()
         local_runner = JobRunner(runtime, process_local_jobs(), interval=settings.job_interval)
         local_runner.start()
-        dispatcher = WebhookDispatcher(settings=settings, sessionmaker=runtime.sessionmaker)
+        dispatcher = WebhookDispatcher(
+            settings=settings,
+            sessionmaker=runtime.sessionmaker,
+            on_attempt=metrics.webhook_attempts_counted,
+        )
         app.state.webhook_dispatcher = dispatcher
         if settings.webhook_dispatcher:
             dispatcher.start()
@@ -94,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runner.stop()
             await local_runner.stop()
             await close_runtime(runtime)
+
+    metrics = Metrics()
 
     app = FastAPI(
         title="UploadKit server",
@@ -107,8 +117,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(public_router)
     install_dashboard(app)  # /dashboard and /static (uploadkit.js)
+    install_openapi(app)
+    app.state.metrics = metrics
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
+    # Inside the body cap: replays a POST's kept response (with its X-RateLimit-* headers not
+    # kept: a replay is not counted), tus uploads excepted.
+    app.add_middleware(
+        IdempotencyMiddleware, prefix=f"{API_PREFIX}/", exempt=(f"{API_PREFIX}/tus",)
+    )
     # Added last = outermost: the HTTPS rule sees every request first.
     # tus PATCH bodies are upload bytes, capped by the upload's length instead.
     app.add_middleware(ApiBodyLimitMiddleware, exempt=(f"{API_PREFIX}/tus",))
@@ -127,11 +144,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "Retry-After",
+            "X-Request-Id",
             *TUS_EXPOSED_HEADERS,
         ],
         max_age=600,
     )
     app.add_middleware(
         HttpsRuleMiddleware, rule=settings.require_https, trusted_proxies=settings.trusted_proxies
+    )
+    # Outermost: times and counts every answer, refusals of the middleware above included.
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        templates=RouteTemplates(app),
+        trusted_proxies=settings.trusted_proxies,
+        access_log=settings.log_format is LogFormat.JSON,
     )
     return app

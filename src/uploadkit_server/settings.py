@@ -32,6 +32,15 @@ class HttpsRule(StrEnum):
     FALSE = "false"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"  # uvicorn's plain lines
+    JSON = "json"  # one JSON object per line, with the request id
+
+
+def _loopback() -> list[IPNetwork]:
+    return [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("uploadkit", appauthor=False))
 
@@ -103,8 +112,13 @@ class Settings(BaseSettings):
     transform_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
     #: Lifetime in seconds of signed (``/t/``) variant URLs.
     transform_url_ttl: int = Field(default=3600, ge=1, le=7 * 86400)
+    #: ``GET /metrics`` needs ``Authorization: Bearer <token>`` when set; else it answers only
+    #: clients in ``metrics_allow`` (loopback by default).
+    metrics_token: str | None = None
+    metrics_allow: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=_loopback)
+    log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _parse_proxies(cls, value: object) -> object:
         return _split_commas(value)

@@ -131,3 +131,26 @@ def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
     with live_server({}, data_dir=data_dir) as server:
         assert "Created a development account" not in server.log()
         assert keys["password"] not in server.log()
+
+
+def test_admin_commands_say_which_database_they_use(tmp_path: Path) -> None:
+    env = {"UPLOADKIT_DATA_DIR": str(tmp_path / "elsewhere")}
+    created = uploadkit(
+        "admin", "create-account", "--email", "where@example.com", "--json", env=env
+    )
+    assert created.returncode == 0, created.stderr
+    assert f"Database: SQLite at {tmp_path / 'elsewhere' / 'uploadkit.db'}" in created.stderr
+    assert json.loads(created.stdout)["account"]["email"] == "where@example.com"  # stdout clean
+
+    pg = uploadkit(
+        "admin",
+        "set-tier",
+        "--account",
+        "acct_x",
+        "--tier",
+        "pro",
+        env={"UPLOADKIT_DATABASE_URL": "postgresql://ops:s3cret@127.0.0.1:9/uk"},
+    )
+    assert "Database: postgresql+asyncpg://ops:***@127.0.0.1:9/uk" in pg.stderr
+    assert "s3cret" not in pg.stderr + pg.stdout
+

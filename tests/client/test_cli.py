@@ -194,3 +194,16 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(
     [file] = json.loads(again.stdout)
     assert file["id"] == file_id
     assert download(file["url"]) == data
+
+
+def test_files_ls_never_cuts_a_key(env: dict[str, str], tmp_path: Path) -> None:
+    """A key longer than the 80 columns of a non-terminal is printed whole, on one line."""
+    name = "a-rather-long-file-name-" + "x" * 70 + ".png"
+    write(tmp_path / name, 12)
+    uploaded = run(env, "upload", str(tmp_path / name), "-r", "images", "--json")
+    assert uploaded.exit_code == 0, uploaded.stderr
+    key = json.loads(uploaded.stdout)[0]["key"]
+    assert len(key) > 100
+    table = run(env, "files", "ls", "--route", "images", "--limit", "1")
+    assert table.exit_code == 0, table.stderr
+    assert any(line.split()[:1] == [key] for line in table.stdout.splitlines()), table.stdout

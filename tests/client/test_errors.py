@@ -227,3 +227,45 @@ def test_a_response_without_the_envelope_still_raises_a_typed_error() -> None:
         sdk.usage.get()
     assert (error.value.code, error.value.status) == ("HTTP_502", 502)
     assert "Bad Gateway" in error.value.message
+
+
+@pytest.mark.parametrize("key", ["uk_live_abc\n", "uk_live_a b", "uk_live_\x00x", "uk_live_é"])
+def test_a_malformed_key_is_a_configuration_error_before_any_request(key: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        UploadKit(key, "http://127.0.0.1:9")
+    assert "Malformed API key" in str(raised.value)
+    assert raised.value.code == "CONFIGURATION_ERROR"
+
+
+def test_a_retried_post_sends_the_same_idempotency_key() -> None:
+    waits: list[float] = []
+    script = [rate_limited("1"), Canned(200, {"items": []})]
+    with stub_server(script) as stub, UploadKit("uk_live_k", stub.url, sleep=waits.append) as sdk:
+        sdk.projects.create("Retried")
+        sdk.projects.create("Another")
+    keys = [headers.get("Idempotency-Key") for method, _, headers in stub.requests]
+    assert [method for method, _, _ in stub.requests] == ["POST", "POST", "POST"]
+    assert keys[0] and keys[0] == keys[1]  # the retry reuses the first attempt's key
+    assert keys[2] and keys[2] != keys[0]  # a new call gets a new key
+
+
+def test_a_post_whose_connection_failed_is_retried_once_with_its_key(live: Live) -> None:
+    """Against the real server: the retried POST is replayed, not run twice."""
+    sent: list[httpx.Request] = []
+
+    class DropFirstAnswer(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            sent.append(request)
+            if len(sent) == 1:  # the server did the work, the answer is lost
+                response.close()
+                raise httpx.ReadError("connection reset", request=request)
+            return response
+
+    with UploadKit(live.key, live.url, transport=DropFirstAnswer(), sleep=lambda _: None) as sdk:
+        project = sdk.projects.create("Made once")
+        listed = [p for p in sdk.projects.list() if p["name"] == "Made once"]
+    assert [r.headers["Idempotency-Key"] for r in sent[:2]] == [
+        sent[0].headers["Idempotency-Key"]
+    ] * 2
+    assert [p["id"] for p in listed] == [project["id"]]

@@ -12,6 +12,7 @@ from uploadkit_server.api import (
     health,
     keys,
     logs,
+    metrics,
     projects,
     storage_endpoint,
     transforms,
@@ -36,5 +37,6 @@ api_router.include_router(tus.router)
 
 public_router = APIRouter()
 public_router.include_router(health.router)
+public_router.include_router(metrics.router)
 public_router.include_router(storage_endpoint.router)
 public_router.include_router(transforms.public_router)

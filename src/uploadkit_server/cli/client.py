@@ -171,6 +171,10 @@ def upload(
         raise typer.Exit(1)
 
 
+#: Wide enough for any row: the table is measured against it to find the width it needs.
+UNBOUNDED_WIDTH = 100_000
+
+
 @files_app.command("ls")
 def list_files(
     status: Annotated[str | None, typer.Option(help="UPLOADING, UPLOADED or FAILED.")] = None,
@@ -189,6 +193,10 @@ def list_files(
         typer.echo(json.dumps(items, indent=2))
         return
     table = Table("Key", "Size", "Type", "Status", "Created", box=None)
+    # Keys are copied from here into other commands: never cut or wrapped. The table is as wide
+    # as its widest row needs, however narrow the terminal (which then wraps the line).
+    table.columns[0].overflow = "ignore"
+    table.columns[0].no_wrap = True
     for item in items:
         table.add_row(
             escape(item["key"]),
@@ -197,7 +205,13 @@ def list_files(
             item["status"],
             item["createdAt"],
         )
-    out.print(table)
+    needed = out.measure(table, options=out.options.update_width(UNBOUNDED_WIDTH)).maximum
+    width = out.width
+    out.width = max(width, needed)  # print() caps its width at the console's
+    try:
+        out.print(table)
+    finally:
+        out.width = width
 
 
 @files_app.command("get")

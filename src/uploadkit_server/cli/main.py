@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from uploadkit_server.cli import client as client_commands
 from uploadkit_server.errors import UploadKitError
-from uploadkit_server.settings import Settings
+from uploadkit_server.settings import LogFormat, Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="UploadKit server and client.")
-admin = typer.Typer(no_args_is_help=True, help="Operator commands: accounts and tiers.")
+admin = typer.Typer(no_args_is_help=True)
 app.add_typer(admin, name="admin")
 
 console = Console(stderr=True)
@@ -39,10 +40,26 @@ def _fail(error: UploadKitError) -> typer.Exit:
     return typer.Exit(1)
 
 
+@admin.callback()
+def _admin_database() -> None:
+    """Operator commands: accounts and tiers."""
+    # An admin command run against another data directory than the server's would silently
+    # make a new, empty database: say which one is used (stderr, so --json output stays clean).
+    from sqlalchemy.engine import make_url
+
+    url = make_url(_load_settings().effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        console.print(f"Database: SQLite at {url.database}", soft_wrap=True)
+    else:
+        console.print(f"Database: {url.render_as_string(hide_password=True)}", soft_wrap=True)
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(envvar="UPLOADKIT_HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="UPLOADKIT_PORT", help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
     ssl_certfile: Annotated[
         str | None, typer.Option(help="Serve HTTPS with this certificate.")
@@ -81,6 +98,18 @@ def serve(
             )
     else:
         asyncio.run(bootstrap.run_migrations(settings))
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker keeps its metrics in files here, so a scrape of any one sums them all.
+        # Set before a worker imports prometheus-client; emptied so no dead process counts.
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    log_config: dict[str, Any] | None = None
+    if settings.log_format is LogFormat.JSON:
+        from uploadkit_server.observability.logging import json_log_config
+
+        log_config = json_log_config()
     console.print(f"UploadKit listening on {settings.public_url} (data: {settings.data_dir})")
     uvicorn.run(
         "uploadkit_server.app:create_app",
@@ -92,8 +121,10 @@ def serve(
         ssl_keyfile=ssl_keyfile,
         proxy_headers=False,  # X-Forwarded-Proto is honoured only from TRUSTED_PROXIES, by us
         http=bounded_protocol(http),  # request heads capped: 431 past 64 KiB or 100 headers
-        log_config=access_log.log_config(),  # presigned URL signatures never reach the log
         log_level="info",
+        # Presigned URL signatures never reach the log, in either format.
+        log_config=log_config if log_config is not None else access_log.log_config(),
+        access_log=log_config is None,  # JSON: uploadkit.access logs each request instead
     )
 
 

@@ -17,7 +17,8 @@ def parse_size(value: object) -> int:
     Raises ``ValueError`` for anything else, and for sizes past a signed 64-bit integer (the
     widest the databases store): decimal arithmetic, so no float overflow on the way.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        # A JSON object, list or float: a validation error (400), not a TypeError (500).
         raise ValueError("size must be a number of bytes or a text like '4MB'")
     if isinstance(value, int):
         return _in_range(value)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from uploadkit_server.jobs.client_token_purge import purge_expired_client_tokens
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
+from uploadkit_server.jobs.idempotency_purge import purge_idempotency_keys
 from uploadkit_server.jobs.key_usage import flush_key_usage
 from uploadkit_server.jobs.orphaned_multipart import OrphanedMultipartSweep
 from uploadkit_server.jobs.orphaned_objects import OrphanedObjectSweep
@@ -31,6 +32,7 @@ def background_jobs() -> Sequence[Job]:
         OrphanedMultipartSweep(),
         purge_expired_client_tokens,
         OrphanedObjectSweep(),
+        purge_idempotency_keys,
     ]
 
 

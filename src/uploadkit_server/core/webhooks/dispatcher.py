@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
@@ -72,9 +73,12 @@ class WebhookDispatcher:
         *,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
+        on_attempt: Callable[[DeliveryStatus], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        #: Told the state each written attempt led to (the server's metrics count them).
+        self.on_attempt = on_attempt
         self.concurrency = settings.webhook_concurrency
         self.lease_seconds = settings.webhook_timeout + LEASE_MARGIN_SECONDS
         self._client: aiohttp.ClientSession | None = None  # made in the loop, on first use
@@ -129,6 +133,8 @@ class WebhookDispatcher:
         async with self.sessionmaker() as session, session.begin():
             written = await repository.record_attempts(session, records)
         for record in records:
+            if self.on_attempt is not None and record.claimed.pk in written:
+                self.on_attempt(record.status)
             if record.claimed.pk not in written:
                 logger.info(
                     "delivery %s was redelivered or deleted while being sent", record.claimed.id

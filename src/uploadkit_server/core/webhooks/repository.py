@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -427,3 +427,16 @@ async def rotate_signing_keys(session: AsyncSession, project_id: str, *, new_nex
         .values(current_signing_key=Project.next_signing_key, next_signing_key=new_next)
         .execution_options(synchronize_session=False)
     )
+
+
+async def queue_snapshot(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:
+    """How many deliveries are waiting (pending, or failed with a retry scheduled), and since
+    when the oldest of those already due has been due (``None`` if none is due)."""
+    waiting = WebhookDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.FAILED])
+    depth = await session.scalar(select(func.count()).select_from(WebhookDelivery).where(waiting))
+    oldest = await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at)).where(
+            waiting, WebhookDelivery.next_attempt_at <= now
+        )
+    )
+    return int(depth or 0), oldest

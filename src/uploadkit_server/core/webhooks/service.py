@@ -4,7 +4,7 @@ caller's project and mode (a test key never sees a live delivery, and vice versa
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,3 +145,9 @@ async def redeliver(
 async def delete_delivery(session: AsyncSession, auth: AuthContext, delivery_id: str) -> None:
     delivery = await _find(session, auth, delivery_id)
     await repository.delete_delivery(session, delivery.pk)
+
+
+async def queue_state(session: AsyncSession, *, now: datetime) -> tuple[int, float]:
+    """Deliveries waiting, and seconds since the oldest due one became due (0 if none)."""
+    depth, oldest = await repository.queue_snapshot(session, now=now)
+    return depth, max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0

@@ -72,9 +72,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tus_uploads", schema=None) as batch_op:
         batch_op.create_index("ix_tus_uploads_expiry", ["completed_at", "expires_at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_tus_uploads_project_id"), ["project_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_tus_uploads_project_id"), ["project_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -5,6 +5,8 @@
 >>> client.upload("report.pdf", route="documents")["url"]
 """
 
+__version__ = "0.1.0"
+
 from uploadkit_client.client import UploadKit
 from uploadkit_client.errors import (
     ChecksumMismatch,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -43,6 +44,13 @@ def resolve_credentials(api_key: str | None, base_url: str | None) -> tuple[str,
         raise ConfigurationError(
             "No API key: pass api_key= or set the environment variable " + KEY_ENV,
             suggestion=f"export {KEY_ENV}=uk_live_…",
+        )
+    if any(char.isspace() or not char.isprintable() or not char.isascii() for char in key):
+        # httpx would only refuse it when sending, as a connection failure ("Illegal header
+        # value"); a key read from a file with its trailing newline is the usual cause.
+        raise ConfigurationError(
+            "Malformed API key: it contains whitespace, a newline or another character no key has",
+            suggestion="Pass the key exactly as printed (uk_live_…), with no trailing newline",
         )
     url = base_url or os.environ.get(URL_ENV)
     if not url:
@@ -101,12 +109,20 @@ class ApiClient:
         params: Params | None = None,
         json: Any = None,
     ) -> Any:
-        """Send one API call and return its decoded JSON body."""
+        """Send one API call and return its decoded JSON body.
+
+        A POST carries an ``Idempotency-Key`` made for this call and sent again on each of its
+        retries, so a retry of a POST whose answer was lost is not done twice by the server."""
         request = self.build_request(method, path, params=params, json=json)
+        if method.upper() == "POST":
+            request.headers["Idempotency-Key"] = uuid.uuid4().hex
         for attempt in range(self.rate_limit_retries + 1):
             try:
                 response = self._http.send(request)
             except httpx.TransportError as error:
+                if request.method == "POST" and attempt < self.rate_limit_retries:
+                    self._sleep(min(self.max_retry_after, 2.0**attempt))
+                    continue  # same key: the server replays if the first one got through
                 raise ConnectionFailed(
                     f"Could not reach {self.base_url}: {error}",
                     suggestion="Check UPLOADKIT_URL and that the server is running",

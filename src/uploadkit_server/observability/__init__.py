@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, readiness, request ids and structured logs."""
