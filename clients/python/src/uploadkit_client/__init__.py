@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 from uploadkit_client.client import UploadKit
 from uploadkit_client.errors import (
+    ChecksumMismatch,
     ConfigurationError,
     ConnectionFailed,
     DuplicateSlug,
@@ -22,6 +23,7 @@ from uploadkit_client.errors import (
     TierLimitExceeded,
     Unauthorized,
     UploadCancelled,
+    UploadIncomplete,
     UploadInterrupted,
     UploadKitError,
     UploadNotFound,
@@ -34,6 +36,7 @@ from uploadkit_client.signatures import verify_webhook
 from uploadkit_client.uploader import Progress
 
 __all__ = [
+    "ChecksumMismatch",
     "ConfigurationError",
     "ConnectionFailed",
     "DuplicateSlug",
@@ -49,6 +52,7 @@ __all__ = [
     "TierLimitExceeded",
     "Unauthorized",
     "UploadCancelled",
+    "UploadIncomplete",
     "UploadInterrupted",
     "UploadKit",
     "UploadKitError",

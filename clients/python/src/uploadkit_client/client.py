@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -21,10 +24,12 @@ from typing import Any
 import httpx
 
 from uploadkit_client.api_client import ApiClient, resolve_credentials
+from uploadkit_client.errors import ChecksumMismatch, ConnectionFailed, error_from_response
 from uploadkit_client.resources import Files, Keys, Projects, Routes, Transforms, Usage, Webhooks
 from uploadkit_client.resume import ResumeStore, ResumeToken, default_state_dir
 from uploadkit_client.sources import Uploadable, open_source
 from uploadkit_client.uploader import (
+    CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
     ProgressCallback,
@@ -45,7 +50,9 @@ class UploadKit:
     API calls answered ``429`` are retried after ``Retry-After`` (at most ``max_retry_after`` s)
     up to ``rate_limit_retries`` times. ``state_dir`` keeps resumable uploads
     (``UPLOADKIT_STATE_DIR``, default ``~/.cache/uploadkit/uploads``); ``resumable=False`` keeps
-    nothing on disk. ``transport`` is handed to httpx (proxies, tests).
+    nothing on disk. ``checksums`` (default on) has uploads declare SHA-256 checksums that the
+    server and storage enforce; ``download`` verifies the file's ``sha256``. ``transport`` is
+    handed to httpx (proxies, tests).
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class UploadKit:
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         state_dir: str | Path | None = None,
         resumable: bool = True,
+        checksums: bool = True,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -94,6 +102,7 @@ class UploadKit:
             concurrency=concurrency,
             multipart_threshold=multipart_threshold,
             resume_store=store,
+            checksums=checksums,
         )
         self.files = Files(self._api)
         self.projects = Projects(self._api)
@@ -136,6 +145,42 @@ class UploadKit:
             )
         finally:
             opened.close()
+
+    def download(self, key: str, destination: str | Path, *, verify: bool = True) -> dict[str, Any]:
+        """Download file ``key`` to ``destination`` (a path, or a directory to put it in under
+        its name) and return its file object. The bytes are hashed as they arrive and, with
+        ``verify``, checked against the file's ``sha256``: on a mismatch nothing is left at
+        ``destination`` and ``ChecksumMismatch`` is raised. Streams: memory stays flat."""
+        file: dict[str, Any] = self.files.get(key)
+        target = Path(destination)
+        if target.is_dir():
+            target = target / Path(str(file["fileName"])).name
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        digest = hashlib.sha256()
+        try:
+            with (
+                self._storage.stream("GET", str(file["url"]), follow_redirects=True) as response,
+                open(partial, "xb") as out,
+            ):
+                if response.status_code >= 300:
+                    response.read()
+                    raise error_from_response(response)
+                for chunk in response.iter_bytes(CHUNK_SIZE):
+                    digest.update(chunk)
+                    out.write(chunk)
+            expected = file.get("sha256")
+            if verify and expected and digest.hexdigest() != expected:
+                raise ChecksumMismatch(
+                    f"Downloaded {key} has SHA-256 {digest.hexdigest()}, the file's is {expected}",
+                    suggestion="Download it again; if it persists, the stored object is damaged",
+                )
+            os.replace(partial, target)
+        except httpx.TransportError as error:
+            raise ConnectionFailed(f"Downloading {key} failed: {error}") from error
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+        return file
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
         """Any API call by path (relative to ``/api/v1``), with the same errors and retries."""

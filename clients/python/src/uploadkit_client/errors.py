@@ -75,6 +75,12 @@ class UploadNotVerified(UploadKitError):
     code = "UPLOAD_NOT_VERIFIED"
 
 
+class UploadIncomplete(UploadKitError):
+    """Complete came before the stored object: finish the PUT, then complete again."""
+
+    code = "UPLOAD_INCOMPLETE"
+
+
 class DuplicateSlug(UploadKitError):
     code = "DUPLICATE_SLUG"
 
@@ -113,6 +119,13 @@ class StorageRejected(UploadKitError):
     """Storage refused a PUT to a presigned URL (expired, tampered, wrong length or type)."""
 
     code = "STORAGE_REJECTED"
+
+
+class ChecksumMismatch(UploadKitError):
+    """Bytes did not match their checksum: refused by the server or storage on upload, or a
+    download whose SHA-256 differs from the file's (the partial download was removed)."""
+
+    code = "CHECKSUM_MISMATCH"
 
 
 class UploadInterrupted(UploadKitError):
@@ -159,6 +172,8 @@ _BY_CODE: dict[str, type[UploadKitError]] = {
         FileTypeNotAllowed,
         UploadNotFound,
         UploadNotVerified,
+        ChecksumMismatch,
+        UploadIncomplete,
         DuplicateSlug,
         TierLimitExceeded,
         RateLimited,

@@ -1,6 +1,11 @@
 """``upload``: request a presigned URL, PUT the bytes, complete — or, above the multipart threshold,
 init, PUT parts (several in flight, each retried with exponential backoff), complete.
 
+Checksums (on by default): a single PUT declares the file's SHA-256 on request (one pass over
+the file first, then the upload; the store refuses bytes that differ) and sends it as
+``x-amz-checksum-sha256``; a multipart upload hashes each part while sending it (one read of
+the file) and hands the part checksums to complete, where the server checks them.
+
 Failure model:
 - a part that keeps failing stops the upload with ``UploadInterrupted``; the parts already stored
   stay on the server and the next ``upload`` of the same file continues from them;
@@ -11,6 +16,8 @@ Failure model:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import threading
 import time
@@ -22,6 +29,7 @@ import httpx
 
 from uploadkit_client.api_client import ApiClient
 from uploadkit_client.errors import (
+    ChecksumMismatch,
     ConnectionFailed,
     NotFound,
     StorageRejected,
@@ -94,6 +102,13 @@ def _part_length(size: int, part_size: int, number: int) -> int:
 
 def _storage_error(response: httpx.Response) -> UploadKitError:
     parsed = error_from_response(response)
+    # The server's envelope, or S3's XML (BadDigest: the body does not match the signed header).
+    if isinstance(parsed, ChecksumMismatch) or b"<Code>BadDigest</Code>" in response.content:
+        return ChecksumMismatch(
+            f"Storage refused the upload: the bytes do not match their checksum ({parsed.message})",
+            status=response.status_code,
+            suggestion="The file changed or was damaged on the way; upload it again",
+        )
     return StorageRejected(
         f"Storage refused the upload ({response.status_code}): {parsed.message}",
         status=response.status_code,
@@ -115,7 +130,9 @@ class Uploader:
         concurrency: int = DEFAULT_CONCURRENCY,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         resume_store: ResumeStore | None = None,
+        checksums: bool = True,
     ) -> None:
+        self.checksums = checksums
         self.api = api
         self.storage = storage
         self.retry = retry
@@ -137,6 +154,20 @@ class Uploader:
         if source.size > self.multipart_threshold or isinstance(resume, ResumeToken):
             return self._multipart(source, route, metadata, tracker, resume, cancel)
         return self._single(source, route, metadata, tracker, cancel)
+
+    def _sha256_of(self, source: UploadSource, halted: Callable[[], bool]) -> str:
+        """Base64 SHA-256 of the whole source, read once in ``CHUNK_SIZE`` pieces."""
+        digest = hashlib.sha256()
+        position = 0
+        while position < source.size:
+            if halted():
+                raise _Stopped
+            chunk = source.read(position, min(CHUNK_SIZE, source.size - position))
+            if not chunk:
+                raise UploadKitError(f"{source.name} became shorter while uploading")
+            digest.update(chunk)
+            position += len(chunk)
+        return base64.b64encode(digest.digest()).decode()
 
     def _describe(
         self, source: UploadSource, route: str, metadata: dict[str, Any] | None
@@ -161,13 +192,18 @@ class Uploader:
         tracker: _Tracker,
         cancel: threading.Event | None,
     ) -> dict[str, Any]:
-        ticket = self.api.request(
-            "POST", "/upload/request", json=self._describe(source, route, metadata)
-        )
-
         def halted() -> bool:
             return cancel is not None and cancel.is_set()
 
+        description = self._describe(source, route, metadata)
+        checksum: str | None = None
+        if self.checksums:
+            try:
+                checksum = self._sha256_of(source, halted)
+            except _Stopped:
+                raise UploadCancelled(f"Upload of {source.name} was cancelled") from None
+            description["checksum"] = {"algorithm": "sha256", "value": checksum}
+        ticket = self.api.request("POST", "/upload/request", json=description)
         try:
             self._put(
                 ticket["uploadUrl"],
@@ -177,6 +213,8 @@ class Uploader:
                 content_type=source.content_type,
                 tracker=tracker,
                 halted=halted,
+                checksum=checksum,
+                extra_headers=dict(ticket.get("uploadHeaders") or {}),
             )
         except _Stopped:
             # A single upload has nothing stored to abort; the server expires the pending file.
@@ -202,7 +240,10 @@ class Uploader:
         token, part_size, etags, urls = self._start_or_resume(source, route, metadata, resume)
         tracker.add(sum(_part_length(source.size, part_size, n) for n in etags))
         stop = threading.Event()
-        failure = self._put_parts(source, token, part_size, urls, etags, tracker, stop, cancel)
+        digests: dict[int, str] = {}  # parts sent now; parts stored by an earlier run have none
+        failure = self._put_parts(
+            source, token, part_size, urls, etags, tracker, stop, cancel, digests
+        )
         if isinstance(failure, UploadCancelled) or (cancel is not None and cancel.is_set()):
             self._forget(route, source)
             outcome = "aborted"
@@ -229,7 +270,7 @@ class Uploader:
         body: dict[str, Any] = {
             "fileId": token.file_id,
             "uploadId": token.upload_id,
-            "parts": [{"partNumber": n, "etag": etags[n]} for n in sorted(etags)],
+            "parts": [_part_entry(n, etags[n], digests.get(n)) for n in sorted(etags)],
         }
         if metadata is not None:
             body["metadata"] = metadata
@@ -321,6 +362,7 @@ class Uploader:
         tracker: _Tracker,
         stop: threading.Event,
         cancel: threading.Event | None,
+        digests: dict[int, str],
     ) -> BaseException | None:
         """Send the parts ``concurrency`` at a time, filling ``etags``; return the first failure.
 
@@ -334,6 +376,8 @@ class Uploader:
         failures: list[BaseException] = []
 
         def send(number: int, url: str) -> None:
+            sha256: list[str] = []
+
             def put(to: str) -> httpx.Response:
                 return self._put(
                     to,
@@ -343,6 +387,7 @@ class Uploader:
                     content_type=None,
                     tracker=tracker,
                     halted=stop.is_set,
+                    digest_out=sha256 if self.checksums else None,
                 )
 
             try:
@@ -357,6 +402,8 @@ class Uploader:
                 raise StorageRejected(f"Storage returned no ETag for part {number}")
             with lock:
                 etags[number] = etag
+                if sha256:
+                    digests[number] = sha256[-1]
 
         def worker() -> None:
             while not no_new_parts.is_set():
@@ -407,17 +454,29 @@ class Uploader:
         content_type: str | None,
         tracker: _Tracker,
         halted: Callable[[], bool],
+        checksum: str | None = None,
+        digest_out: list[str] | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """PUT ``length`` bytes from ``offset``, streamed in chunks (progress, prompt stop), with
-        retries on network errors, 408/429 and 5xx after 1 s, 2 s, 4 s…"""
-        headers = {"content-length": str(length)}
+        retries on network errors, 408/429 and 5xx after 1 s, 2 s, 4 s… ``checksum`` (base64
+        SHA-256, as declared) goes in ``x-amz-checksum-sha256``; with ``digest_out`` the bytes
+        are hashed as they go and the base64 SHA-256 of the attempt that succeeded is appended.
+
+        ``extra_headers``: what the server said the PUT must carry (``uploadHeaders``). With a
+        conditional write (``If-None-Match: *``) a retry after a PUT whose answer was lost gets
+        ``412``: the bytes are stored, and complete verifies them."""
+        headers = {**(extra_headers or {}), "content-length": str(length)}
         if content_type is not None:
             headers["content-type"] = content_type
+        if checksum is not None:
+            headers["x-amz-checksum-sha256"] = checksum
         failure: UploadKitError | None = None
         for attempt in range(self.retry.max_retries + 1):
             sent = 0
+            digest = hashlib.sha256() if digest_out is not None else None
 
-            def body() -> Iterator[bytes]:
+            def body(digest: Any = digest) -> Iterator[bytes]:
                 nonlocal sent
                 position, end = offset, offset + length
                 while position < end:
@@ -426,6 +485,8 @@ class Uploader:
                     chunk = source.read(position, min(CHUNK_SIZE, end - position))
                     if not chunk:
                         raise UploadKitError(f"{source.name} became shorter while uploading")
+                    if digest is not None:
+                        digest.update(chunk)
                     position += len(chunk)
                     sent += len(chunk)
                     tracker.add(len(chunk))
@@ -440,7 +501,11 @@ class Uploader:
                 raise
             else:
                 if response.status_code < 300:
+                    if digest is not None and digest_out is not None:
+                        digest_out.append(base64.b64encode(digest.digest()).decode())
                     return response
+                if response.status_code == 412 and attempt > 0 and extra_headers:
+                    return response  # an earlier attempt stored it (see above)
                 failure = _storage_error(response)
                 if not _retryable(response.status_code):
                     tracker.add(-sent)
@@ -450,6 +515,13 @@ class Uploader:
                 _sleep_unless(halted, self.retry.delay(attempt))
         assert failure is not None
         raise failure
+
+
+def _part_entry(number: int, etag: str, sha256: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"partNumber": number, "etag": etag}
+    if sha256 is not None:
+        entry["checksum"] = {"algorithm": "sha256", "value": sha256}
+    return entry
 
 
 class _Mismatch(UploadKitError):
