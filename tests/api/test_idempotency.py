@@ -165,3 +165,13 @@ async def test_a_malformed_key_is_a_400(
         headers={**live_headers, "Idempotency-Key": "k" * 256},
     )
     assert_error(response, 400, "VALIDATION_ERROR")
+
+
+async def test_a_body_the_cap_refuses_is_the_same_400_with_a_key(
+    client: httpx.AsyncClient, runtime: Runtime, live_headers: dict[str, str]
+) -> None:
+    before = await project_count(runtime)
+    headers = {**live_headers, "Idempotency-Key": "not-utf8", "Content-Type": "application/json"}
+    refused = await client.post("/api/v1/projects", content=b'{"name": "\xff"}', headers=headers)
+    assert_error(refused, 400, "VALIDATION_ERROR")
+    assert await project_count(runtime) == before

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from uploadkit_server.api.error_handlers import error_response
+from uploadkit_server.api.error_handlers import RaisedInBody, error_response
 from uploadkit_server.core.auth.service import key_from_headers
 from uploadkit_server.core.idempotency import service
 from uploadkit_server.errors import UploadKitError, ValidationFailed
@@ -59,7 +59,11 @@ class IdempotencyMiddleware:
             )
             await error_response(error)(scope, receive, send)
             return
-        body = await _read_body(receive)
+        try:
+            body = await _read_body(receive)
+        except RaisedInBody as refused:  # the body cap's refusals (size, invalid Unicode)
+            await error_response(refused.error)(scope, receive, send)
+            return
         runtime: Runtime = scope["app"].state.runtime
         scope_hash = hash_api_key(api_key)
         print_ = service.fingerprint(scope["method"], scope["path"], scope["query_string"], body)

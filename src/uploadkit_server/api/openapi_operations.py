@@ -166,7 +166,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", f"{API}/upload/request"): Operation(
         "requestUpload",
         (*AUTHENTICATED, 404, 409, 415),
-        summary="Request a presigned URL for one file",
+        summary="Request a presigned URL for one file, or one each for a batch (`files`)",
         request_example={
             "fileName": "photo.jpg",
             "fileSize": 204800,
@@ -174,6 +174,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "routeSlug": "imageUploader",
         },
         response_example=UPLOAD_TICKET_EXAMPLE,
+    ),
+    ("POST", f"{API}/client-tokens"): Operation(
+        "createClientToken",
+        (*AUTHENTICATED, 404),
+        summary="Mint a short-lived browser token for one route's uploads",
+        request_example={"routeSlug": "imageUploader", "maxFileCount": 1},
     ),
     ("POST", f"{API}/upload/complete"): Operation(
         "completeUpload",
