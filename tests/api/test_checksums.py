@@ -148,8 +148,10 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
         assert list((storage_root / "tmp").iterdir()) == []  # no partial bytes left either
         assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
 
+    # Nothing stored, and the URL still valid: complete says so and the upload stays open.
     early = await complete(client, live_headers, file_id)
-    assert_envelope(early, 422, "UPLOAD_NOT_VERIFIED")  # nothing stored: cannot complete
+    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
 
 
 async def test_correct_checksum_is_accepted_and_sha256_everywhere(

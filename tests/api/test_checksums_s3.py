@@ -76,11 +76,16 @@ def signed_headers(url: str) -> set[str]:
 
 
 async def s3_put(
-    http: httpx.AsyncClient, url: str, data: bytes, *, header: str, value: str
+    http: httpx.AsyncClient,
+    url: str,
+    data: bytes,
+    *,
+    header: str,
+    value: str,
+    upload_headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    return await http.put(
-        url, content=data, headers={"content-type": "application/octet-stream", header: value}
-    )
+    headers = {"content-type": "application/octet-stream", **(upload_headers or {}), header: value}
+    return await http.put(url, content=data, headers=headers)
 
 
 async def bucket_keys(bucket: S3Bucket) -> list[str]:
@@ -190,17 +195,28 @@ class TestAgainstASignatureCheckingStore:
         ticket = await request(
             client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
         )
-        url = ticket.json()["uploadUrl"]
+        url, required = ticket.json()["uploadUrl"], ticket.json()["uploadHeaders"]
+        assert required == {"If-None-Match": "*", "x-amz-checksum-sha256": checksum}
+        conditional = {"If-None-Match": "*"}  # signed too: sent, so only the checksum differs
         other = b64_sha256(b"other")
-        swapped = await s3_put(s3_http, url, data, header="x-amz-checksum-sha256", value=other)
+        swapped = await s3_put(
+            s3_http,
+            url,
+            data,
+            header="x-amz-checksum-sha256",
+            value=other,
+            upload_headers=conditional,
+        )
         assert swapped.status_code == 403
         assert b"SignatureDoesNotMatch" in swapped.content
         dropped = await s3_http.put(
-            url, content=data, headers={"content-type": "application/octet-stream"}
+            url, content=data, headers={"content-type": "application/octet-stream", **conditional}
         )
         assert dropped.status_code == 403
         assert await bucket_keys(strict_s3_bucket) == []
-        put = await s3_put(s3_http, url, data, header="x-amz-checksum-sha256", value=checksum)
+        put = await s3_http.put(
+            url, content=data, headers={"content-type": "application/octet-stream", **required}
+        )
         assert put.status_code == 200, put.text
 
 
