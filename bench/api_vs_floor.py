@@ -107,7 +107,7 @@ def run_wrk(url: str, *, script: Path, seconds: float, connections: int) -> Resu
             "wrk",
             "-t2",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{seconds:g}s",
             "--latency",
             "--timeout",
             "10s",
