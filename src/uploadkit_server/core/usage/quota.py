@@ -56,17 +56,35 @@ async def reserve_upload(
 ) -> None:
     """Hold one monthly upload and ``size`` bytes of storage, or raise ``TierLimitExceeded``."""
     limits = limits_for(tier)
-    await ensure_usage_month(session, account_id=account_id, is_test=is_test, month=month)
-    monthly = update(UsageMonth).where(*_usage_row(account_id, is_test, month))
-    if not is_test and limits.uploads_per_month is not None:
-        monthly = monthly.where(
-            UsageMonth.uploads + UsageMonth.uploads_in_flight < limits.uploads_per_month
+    monthly_limit = None if is_test else limits.uploads_per_month
+    # One statement creates the month's row or takes a slot in it, only below the limit: when
+    # the row exists and is full, the ``WHERE`` of ``DO UPDATE`` leaves it and nothing returns.
+    insert = upsert_insert(session)
+    take_slot = (
+        insert(UsageMonth)
+        .values(
+            account_id=account_id,
+            is_test=is_test,
+            month=month,
+            uploads=0,
+            uploads_in_flight=1,
+            bytes_uploaded=0,
+            bytes_served=0,
         )
-    result = await session.execute(
-        monthly.values(uploads_in_flight=UsageMonth.uploads_in_flight + 1),
-        execution_options={"synchronize_session": False},
+        .on_conflict_do_update(
+            index_elements=[UsageMonth.account_id, UsageMonth.is_test, UsageMonth.month],
+            set_={"uploads_in_flight": UsageMonth.uploads_in_flight + 1},
+            where=(
+                UsageMonth.uploads + UsageMonth.uploads_in_flight < monthly_limit
+                if monthly_limit is not None
+                else None
+            ),
+        )
+        .returning(UsageMonth.uploads_in_flight)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if (monthly_limit is not None and monthly_limit <= 0) or (
+        (await session.execute(take_slot)).first() is None
+    ):
         raise TierLimitExceeded(
             f"Monthly upload limit of {limits.uploads_per_month} reached for the {tier} plan",
             suggestion=_upgrade_hint(billing_url),
