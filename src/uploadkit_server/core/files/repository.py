@@ -140,3 +140,15 @@ async def delete_test_events(session: AsyncSession, *, created_before: datetime)
             UploadEvent.is_test.is_(True), UploadEvent.created_at < created_before
         )
     )
+
+
+async def stored_owner(session: AsyncSession, key: str) -> tuple[str, bool] | None:
+    """Account and mode of the stored (``UPLOADED``) file at ``key``, for served-bytes usage."""
+    row = (
+        await session.execute(
+            select(File.account_id, File.is_test).where(
+                File.key == key, File.status == FileStatus.UPLOADED
+            )
+        )
+    ).first()
+    return None if row is None else (row.account_id, row.is_test)

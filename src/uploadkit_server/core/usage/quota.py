@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.tiers import limits_for
+from uploadkit_server.core.usage.served import UsageCell
 from uploadkit_server.db.models import Account, UsageMonth
 from uploadkit_server.db.session import dialect_name, upsert_insert
 from uploadkit_server.errors import TierLimitExceeded
@@ -160,3 +161,19 @@ async def count_completed_upload(
         .values(uploads=UsageMonth.uploads + 1, bytes_uploaded=UsageMonth.bytes_uploaded + size),
         execution_options={"synchronize_session": False},
     )
+
+
+async def add_served_bytes(session: AsyncSession, pending: dict[UsageCell, int]) -> None:
+    """Add the bytes the CDN served to each cell's month (``served.ServedBytesRecorder``)."""
+    # A stable order, so two processes flushing at once take row locks in the same order.
+    for cell in sorted(pending, key=lambda c: (c.account_id, c.is_test, c.month)):
+        nbytes = pending[cell]
+        await ensure_usage_month(
+            session, account_id=cell.account_id, is_test=cell.is_test, month=cell.month
+        )
+        await session.execute(
+            update(UsageMonth)
+            .where(*_usage_row(cell.account_id, cell.is_test, cell.month))
+            .values(bytes_served=UsageMonth.bytes_served + nbytes),
+            execution_options={"synchronize_session": False},
+        )
