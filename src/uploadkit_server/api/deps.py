@@ -1,6 +1,10 @@
 """Dependencies shared by every endpoint, declared once as ``Annotated`` aliases.
 
 An endpoint that takes ``ApiKeyAuth`` is authenticated; one that does not is visibly public.
+Every dependency here is ``async def``: a plain ``def`` one is run in the thread pool, a hop
+per dependency per request. The key is looked up in the request's own transaction (one
+``BEGIN``/``COMMIT`` per request); endpoints that open their own units of work instead (tus)
+take ``ApiKeyAuthAlone``, whose lookup ends before the endpoint runs.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import StorageBackend
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -32,11 +36,11 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_storage(runtime: RuntimeDep) -> StorageBackend:
+async def get_storage(runtime: RuntimeDep) -> StorageBackend:
     return runtime.storage
 
 
@@ -54,16 +58,18 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_auth(
+async def _authenticate(
     request: Request,
-    runtime: RuntimeDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    runtime: Runtime,
+    session: AsyncSession | None,
+    x_api_key: str | None,
+    authorization: str | None,
 ) -> AuthContext:
     """Authenticate the key and count the request against its rate-limit window.
 
     A key this process knows is counted before any database work (a refused request costs
     one limiter call); an unknown key is authenticated first, so a ``401`` never uses a slot.
+    The lookup runs in ``session`` if given, else in a short session of its own.
     The decision is left on ``request.state`` for ``RateLimitHeadersMiddleware``.
     """
     refuse_client_token(authorization)
@@ -73,8 +79,11 @@ async def get_auth(
     if limiter is not None and known_limit is not None:
         request.state.rate_limit = await count_request(limiter, key_hash, limit=known_limit)
     try:
-        async with runtime.sessionmaker() as session:
+        if session is not None:
             auth = await authenticate(session, key_hash)
+        else:
+            async with runtime.sessionmaker() as own_session:
+                auth = await authenticate(own_session, key_hash)
     except Unauthorized:
         runtime.known_limits.forget(key_hash)  # revoked since: stop counting it
         request.state.rate_limit = None
@@ -89,4 +98,28 @@ async def get_auth(
     return auth
 
 
+async def get_auth(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> AuthContext:
+    """The caller, looked up in the request's transaction (the one ``SessionDep`` gives)."""
+    return await _authenticate(request, runtime, session, x_api_key, authorization)
+
+
+async def get_auth_alone(
+    request: Request,
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> AuthContext:
+    """The caller, looked up in a transaction of its own that ends before the endpoint runs:
+    for endpoints that open their own units of work (on SQLite a request transaction held
+    open beside them would make them wait for it)."""
+    return await _authenticate(request, runtime, None, x_api_key, authorization)
+
+
 ApiKeyAuth = Annotated[AuthContext, Depends(get_auth)]
+ApiKeyAuthAlone = Annotated[AuthContext, Depends(get_auth_alone)]

@@ -51,7 +51,7 @@ CDN_REDIRECT_CACHE_CONTROL = "private, max-age=60"
 router = APIRouter(tags=["storage"])
 
 
-def get_local_storage(storage: StorageDep) -> LocalStorage:
+async def get_local_storage(storage: StorageDep) -> LocalStorage:
     if not isinstance(storage, LocalStorage):
         raise NotFound("This server's storage takes uploads at its own presigned URLs")
     return storage

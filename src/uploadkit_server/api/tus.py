@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
-from uploadkit_server.api.deps import ApiKeyAuth, RuntimeDep
+from uploadkit_server.api.deps import ApiKeyAuthAlone, RuntimeDep
 from uploadkit_server.api.error_handlers import error_response
 from uploadkit_server.core.mime import essence
 from uploadkit_server.core.tus.errors import (
@@ -150,7 +150,7 @@ async def tus_options() -> Response:
 @router.post("", status_code=201)
 @router.post("/", status_code=201)
 async def tus_create(
-    request: Request, _version: TusVersion, auth: ApiKeyAuth, tus: Tus
+    request: Request, _version: TusVersion, auth: ApiKeyAuthAlone, tus: Tus
 ) -> Response:
     headers = request.headers
     length = parse_length("Upload-Length", headers.get("upload-length"))
@@ -192,7 +192,9 @@ async def tus_create(
 
 
 @router.head("/{upload_id}", name="tus_head")
-async def tus_head(upload_id: str, _version: TusVersion, auth: ApiKeyAuth, tus: Tus) -> Response:
+async def tus_head(
+    upload_id: str, _version: TusVersion, auth: ApiKeyAuthAlone, tus: Tus
+) -> Response:
     status = await tus.status(auth, upload_id)
     upload = status.upload
     headers = {**_status_headers(status), "Cache-Control": "no-store"}
@@ -207,7 +209,7 @@ async def tus_head(upload_id: str, _version: TusVersion, auth: ApiKeyAuth, tus: 
 
 @router.patch("/{upload_id}", status_code=204)
 async def tus_patch(
-    upload_id: str, request: Request, _version: TusVersion, auth: ApiKeyAuth, tus: Tus
+    upload_id: str, request: Request, _version: TusVersion, auth: ApiKeyAuthAlone, tus: Tus
 ) -> Response:
     headers = request.headers
     if _content_type(request) != OFFSET_OCTET_STREAM:
@@ -227,6 +229,8 @@ async def tus_patch(
 
 
 @router.delete("/{upload_id}", status_code=204)
-async def tus_delete(upload_id: str, _version: TusVersion, auth: ApiKeyAuth, tus: Tus) -> Response:
+async def tus_delete(
+    upload_id: str, _version: TusVersion, auth: ApiKeyAuthAlone, tus: Tus
+) -> Response:
     await tus.terminate(auth, upload_id)
     return Response(status_code=204)

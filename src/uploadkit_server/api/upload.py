@@ -34,7 +34,7 @@ from uploadkit_server.core.uploads.service import NewUpload, UploadService, part
 router = APIRouter(prefix="/upload", tags=["upload"])
 
 
-def get_upload_service(
+async def get_upload_service(
     session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> UploadService:
     return UploadService(session, storage=storage, settings=settings)

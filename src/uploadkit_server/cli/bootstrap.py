@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.accounts import repository as accounts_repository
 from uploadkit_server.core.accounts.passwords import set_password, set_password_by_email
 from uploadkit_server.core.accounts.service import (
     NewAccount,
@@ -23,7 +23,7 @@ from uploadkit_server.core.accounts.service import (
 from uploadkit_server.core.file_routes.schemas import FileRouteCreate
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.migrate import migrate
-from uploadkit_server.db.models import Account, FileRoute, Tier
+from uploadkit_server.db.models import FileRoute, Tier
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.security import new_id, random_token
 from uploadkit_server.settings import Settings
@@ -109,7 +109,7 @@ async def ensure_dev_account(settings: Settings) -> dict[str, Any] | None:
     project, catch-all route ``files`` and keys, written (mode 0600) to the data directory.
     Returns them, or None if not new."""
     async with migrated_session(settings) as session:
-        if await session.scalar(select(func.count()).select_from(Account)):
+        if await accounts_repository.count_accounts(session):
             return None
         new = await create_account(
             session, email=DEV_EMAIL, tier=Tier.PRO, project_name="Development"

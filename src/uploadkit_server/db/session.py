@@ -1,18 +1,22 @@
 """Engine and session factory.
 
 SQLite (the embedded default) runs in WAL mode and opens every transaction with
-``BEGIN IMMEDIATE``: writers queue on the database lock (``busy_timeout``) instead of failing
-half-way with "database is locked", which makes read-check-write sequences (quotas, limits)
-race-free. PostgreSQL gets row locks and conditional updates from the repositories instead.
+``BEGIN IMMEDIATE``: writers queue for the database lock instead of failing half-way with
+"database is locked", which makes read-check-write sequences (quotas, limits) race-free. A file
+database is reached through ``db/sqlite_loop.py``: statements run on the event loop, writers of
+one process queue on an asyncio lock, and another process holding the lock is waited for with
+``asyncio.sleep`` rather than SQLite's busy handler. PostgreSQL gets row locks and conditional
+updates from the repositories instead.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -23,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from uploadkit_server.db import sqlite_loop
 from uploadkit_server.errors import UploadKitError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -30,22 +35,36 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
-        _configure_sqlite(engine)
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = os.path.abspath(database)
+            engine = create_async_engine(
+                url,
+                echo=echo,
+                async_creator=lambda: sqlite_loop.connect(path),
+                # Connections wait in the writer queue, not in the pool: one per waiting request.
+                pool_size=10,
+                max_overflow=54,
+            )
+            _configure_sqlite(engine, busy_timeout_ms=0)
+        else:
+            engine = create_async_engine(
+                url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            )
+            _configure_sqlite(engine, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver so that "begin" below decides.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # 0 on the event loop: sqlite_loop waits for other processes without blocking it.
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

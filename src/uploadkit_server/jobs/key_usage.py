@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uploadkit_server.core.keys.usage import write_last_used
+from uploadkit_server.core.keys.repository import write_last_used
 from uploadkit_server.runtime import Runtime
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.accounts import repository
 from uploadkit_server.core.keys.service import create_key
 from uploadkit_server.core.projects.service import create_project
 from uploadkit_server.db.models import Account, Project, Tier
@@ -39,7 +39,7 @@ async def create_account(
     rate_limit: int | None = None,
     project_name: str = "Default project",
 ) -> NewAccount:
-    if await session.scalar(select(Account.id).where(Account.email == email)):
+    if await repository.email_taken(session, email):
         raise ValidationFailed(f"An account with email {email} already exists")
     account = Account(id=new_id("acct"), email=email, tier=tier, rate_limit=rate_limit)
     session.add(account)

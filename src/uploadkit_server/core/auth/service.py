@@ -6,11 +6,10 @@ constant time, so neither the plaintext nor timing reveals anything about other 
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.auth.context import AuthContext
-from uploadkit_server.db.models import Account, ApiKey
+from uploadkit_server.core.keys import repository as keys_repository
 from uploadkit_server.errors import Unauthorized
 from uploadkit_server.security import hash_api_key, looks_like_api_key, signatures_match
 
@@ -35,26 +34,21 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str:
 
 
 async def authenticate(session: AsyncSession, key_hash: str) -> AuthContext:
-    row = (
-        await session.execute(
-            select(ApiKey, Account)
-            .join(Account, Account.id == ApiKey.account_id)
-            .where(ApiKey.key_hash == key_hash)
-        )
-    ).first()
+    """The key's context, read in ``session``'s transaction (so a revocation or a tier change
+    committed by any process applies to the very next request)."""
+    row = await keys_repository.find_by_hash(session, key_hash)
     if row is None:
         raise Unauthorized("Invalid API key")
-    api_key, account = row
-    if not signatures_match(api_key.key_hash, key_hash) or api_key.revoked_at is not None:
-        raise Unauthorized("Invalid API key" if api_key.revoked_at is None else "API key revoked")
+    if not signatures_match(row.key_hash, key_hash) or row.revoked_at is not None:
+        raise Unauthorized("Invalid API key" if row.revoked_at is None else "API key revoked")
     return AuthContext(
-        key_id=api_key.id,
+        key_id=row.key_id,
         key_hash=key_hash,
-        account_id=account.id,
-        tier=account.tier,
-        custom_rate_limit=account.rate_limit,
-        project_id=api_key.project_id,
-        is_test=api_key.is_test,
+        account_id=row.account_id,
+        tier=row.tier,
+        custom_rate_limit=row.rate_limit,
+        project_id=row.project_id,
+        is_test=row.is_test,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.db.models import FileRoute, Project
@@ -25,7 +27,14 @@ async def get_for_account(
     )
 
 
-async def get_by_slug(session: AsyncSession, project_id: str, slug: str) -> FileRoute | None:
-    return await session.scalar(
-        select(FileRoute).where(FileRoute.project_id == project_id, FileRoute.slug == slug)
+@cache
+def _by_slug() -> Select[FileRoute]:
+    return select(FileRoute).where(
+        FileRoute.project_id == bindparam("project_id"), FileRoute.slug == bindparam("slug")
     )
+
+
+async def get_by_slug(session: AsyncSession, project_id: str, slug: str) -> FileRoute | None:
+    """Read on every upload request: the statement is built once (``bindparam``), so only the
+    compiled-statement cache is consulted per call."""
+    return await session.scalar(_by_slug(), {"project_id": project_id, "slug": slug})

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Executable, Select, delete, select
+from sqlalchemy import Executable, Integer, Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.db.models import File, FileStatus, UploadEvent
@@ -27,6 +28,24 @@ def _scoped(project_id: str, is_test: bool) -> Select[File]:
     return select(File).where(File.project_id == project_id, File.is_test == is_test)
 
 
+@cache
+def _newest(*, by_route: bool, before: bool) -> Select[File]:
+    """The listing query of one status, built once per shape (it runs for each status of every
+    listing request): only the compiled-statement cache is consulted per call."""
+    query = _scoped_by_params().where(File.status == bindparam("p_status"))
+    if by_route:
+        query = query.where(File.route_slug == bindparam("p_route_slug"))
+    if before:
+        query = query.where(File.pk < bindparam("p_before_pk"))
+    return query.order_by(File.pk.desc()).limit(bindparam("p_limit", type_=Integer))
+
+
+def _scoped_by_params() -> Select[File]:
+    return select(File).where(
+        File.project_id == bindparam("p_project_id"), File.is_test == bindparam("p_is_test")
+    )
+
+
 async def list_newest(
     session: AsyncSession,
     *,
@@ -38,12 +57,16 @@ async def list_newest(
     limit: int,
 ) -> list[File]:
     """Newest first, one status: a range scan of ``ix_files_listing`` at any depth."""
-    query = _scoped(project_id, is_test).where(File.status == status)
-    if route_slug is not None:
-        query = query.where(File.route_slug == route_slug)
-    if before_pk is not None:
-        query = query.where(File.pk < before_pk)
-    return list(await session.scalars(query.order_by(File.pk.desc()).limit(limit)))
+    query = _newest(by_route=route_slug is not None, before=before_pk is not None)
+    params = {
+        "p_project_id": project_id,
+        "p_is_test": is_test,
+        "p_status": status,
+        "p_route_slug": route_slug,
+        "p_before_pk": before_pk,
+        "p_limit": limit,
+    }
+    return list(await session.scalars(query, params))
 
 
 async def find_by_key(
@@ -140,3 +163,15 @@ async def delete_test_events(session: AsyncSession, *, created_before: datetime)
             UploadEvent.is_test.is_(True), UploadEvent.created_at < created_before
         )
     )
+
+
+async def stored_owner(session: AsyncSession, key: str) -> tuple[str, bool] | None:
+    """Account and mode of the stored (``UPLOADED``) file at ``key``, for served-bytes usage."""
+    row = (
+        await session.execute(
+            select(File.account_id, File.is_test).where(
+                File.key == key, File.status == FileStatus.UPLOADED
+            )
+        )
+    ).first()
+    return None if row is None else (row.account_id, row.is_test)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
+from uploadkit_server.core.keys import repository
 from uploadkit_server.core.projects.repository import lock_account
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import ApiKey, Project
@@ -40,17 +40,11 @@ async def create_key(
     if account is None:
         raise NotFound("Account not found")
     limit = limits_for(account.tier).keys_per_project
-    if limit is not None:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(ApiKey)
-            .where(ApiKey.project_id == project.id, ApiKey.revoked_at.is_(None))
+    if limit is not None and await repository.count_usable(session, project.id) >= limit:
+        raise TierLimitExceeded(
+            f"Your {account.tier} plan allows {limit} API keys per project",
+            suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
         )
-        if (count or 0) >= limit:
-            raise TierLimitExceeded(
-                f"Your {account.tier} plan allows {limit} API keys per project",
-                suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
-            )
     plaintext = generate_api_key(is_test=is_test)
     api_key = ApiKey(
         id=new_id("key"),
@@ -68,24 +62,14 @@ async def create_key(
 
 async def list_keys(session: AsyncSession, *, project: Project) -> list[ApiKey]:
     """The project's usable keys, oldest first (revoked keys are gone for good)."""
-    result = await session.scalars(
-        select(ApiKey)
-        .where(ApiKey.project_id == project.id, ApiKey.revoked_at.is_(None))
-        .order_by(ApiKey.pk)
-    )
-    return list(result)
+    return await repository.list_usable(session, project.id)
 
 
 async def revoke_key(session: AsyncSession, auth: AuthContext, *, key_id: str) -> ApiKey:
     """Revoke one of the account's keys; authentication refuses it from the next request on.
     An unknown key, one of another account, or one already revoked is ``NotFound``. A test key
     may revoke test keys only."""
-    account_id = auth.account_id
-    api_key = await session.scalar(
-        select(ApiKey)
-        .where(ApiKey.id == key_id, ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
-        .with_for_update()
-    )
+    api_key = await repository.lock_usable(session, account_id=auth.account_id, key_id=key_id)
     if api_key is None:
         raise NotFound(f"No API key {key_id}")
     if not api_key.is_test:

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from uploadkit_server.clock import utcnow
-from uploadkit_server.db.models import ApiKey
 
 
 class KeyUsageRecorder:
@@ -35,20 +31,3 @@ class KeyUsageRecorder:
             current = self._last_used.get(key_id)
             if current is None or current < moment:
                 self._last_used[key_id] = moment
-
-
-async def write_last_used(session: AsyncSession, pending: dict[str, datetime]) -> None:
-    if not pending:
-        return
-    keys = ApiKey.__table__
-    assert isinstance(keys, Table)
-    # One executemany of a Core UPDATE; sorted ids take row locks in a stable order.
-    statement = (
-        update(keys)
-        .where(keys.c.id == bindparam("key_id"))
-        .where(or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("moment")))
-        .values(last_used_at=bindparam("moment"))
-    )
-    rows = [{"key_id": key_id, "moment": moment} for key_id, moment in sorted(pending.items())]
-    connection = await session.connection()
-    await connection.execute(statement, rows)

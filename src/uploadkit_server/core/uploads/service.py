@@ -109,6 +109,12 @@ class UploadService:
 
     async def _admit(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
         """Route, type, size and quota checks, in the SPEC's order; reserves quota on success."""
+        route = await self._check(auth, body)
+        await self._reserve(auth, body)
+        return route
+
+    async def _check(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
+        """Route, type and size checks, which read but change nothing."""
         route = await self.check_route(auth, body.route_slug, body.content_type)
         tier_max = limits_for(auth.tier).max_file_size
         limit = min(route.max_file_size, tier_max)
@@ -121,6 +127,10 @@ class UploadService:
                     else f"Raise maxFileSize of route '{route.slug}'"
                 ),
             )
+        return route
+
+    async def _reserve(self, auth: AuthContext, body: UploadRequest) -> None:
+        """The monthly upload slot and the storage bytes, or ``TierLimitExceeded``."""
         await quota.reserve_upload(
             self.session,
             account_id=auth.account_id,
@@ -130,7 +140,6 @@ class UploadService:
             month=month_of(utcnow()),
             billing_url=self.settings.billing_url,
         )
-        return route
 
     def _new_file(
         self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
@@ -168,7 +177,7 @@ class UploadService:
 
     async def request_upload(self, auth: AuthContext, body: UploadRequest) -> NewUpload:
         checksum = checksums.check_supported(self.storage, body.checksum)
-        route = await self._admit(auth, body)
+        route = await self._check(auth, body)
         file = self._new_file(auth, body, route, lifetime=URL_LIFETIME_SECONDS)
         file.checksum = checksums.encode(checksum) if checksum is not None else None
         await self.session.flush()
@@ -180,6 +189,10 @@ class UploadService:
             checksum=checksum,
             create_only=True,
         )
+        # Last before the commit: every presign of an account updates the same two rows, so
+        # their row locks (PostgreSQL) are held for as short a time as possible. A refusal
+        # rolls the file row back with the rest.
+        await self._reserve(auth, body)
         return NewUpload(
             file=file,
             upload_url=url,

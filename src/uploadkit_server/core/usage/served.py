@@ -2,7 +2,8 @@
 
 The CDN endpoint looks up whose file it serves (one indexed read), then counts the bytes as they
 actually leave (a client that hangs up early is charged for what it got). The counts gather in
-memory and a periodic job adds them to ``usage_months.bytes_served`` in one transaction; a
+memory and a periodic job adds them to ``usage_months.bytes_served`` in one transaction
+(``quota.add_served_bytes``); a
 process that dies loses at most one job interval of counts.
 """
 
@@ -12,12 +13,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import month_of, utcnow
-from uploadkit_server.core.usage.quota import ensure_usage_month
-from uploadkit_server.db.models import File, FileStatus, UsageMonth
+from uploadkit_server.core.files import repository as files_repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +44,11 @@ class ServedBytesRecorder:
 
 async def owner_of(session: AsyncSession, key: str) -> UsageCell | None:
     """Whose usage the bytes of ``key`` count in, this month; ``None`` for no stored file."""
-    row = (
-        await session.execute(
-            select(File.account_id, File.is_test).where(
-                File.key == key, File.status == FileStatus.UPLOADED
-            )
-        )
-    ).first()
-    if row is None:
+    owner = await files_repository.stored_owner(session, key)
+    if owner is None:
         return None
-    return UsageCell(account_id=row.account_id, is_test=row.is_test, month=month_of(utcnow()))
+    account_id, is_test = owner
+    return UsageCell(account_id=account_id, is_test=is_test, month=month_of(utcnow()))
 
 
 async def count_served(
@@ -64,22 +58,3 @@ async def count_served(
     async for chunk in chunks:
         yield chunk
         on_bytes(len(chunk))
-
-
-async def add_served_bytes(session: AsyncSession, pending: dict[UsageCell, int]) -> None:
-    # A stable order, so two processes flushing at once take row locks in the same order.
-    for cell in sorted(pending, key=lambda c: (c.account_id, c.is_test, c.month)):
-        nbytes = pending[cell]
-        await ensure_usage_month(
-            session, account_id=cell.account_id, is_test=cell.is_test, month=cell.month
-        )
-        await session.execute(
-            update(UsageMonth)
-            .where(
-                UsageMonth.account_id == cell.account_id,
-                UsageMonth.is_test == cell.is_test,
-                UsageMonth.month == cell.month,
-            )
-            .values(bytes_served=UsageMonth.bytes_served + nbytes),
-            execution_options={"synchronize_session": False},
-        )
