@@ -33,6 +33,7 @@ class UploadCaller:
 async def get_upload_caller(
     request: Request,
     runtime: RuntimeDep,
+    session: SessionDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> UploadCaller:
@@ -40,9 +41,11 @@ async def get_upload_caller(
     key that issued it (a browser cannot outrun its server's key)."""
     token = None if x_api_key else bearer_client_token(authorization)
     if token is None:
-        return UploadCaller(auth=await get_auth(request, runtime, x_api_key, authorization))
-    async with runtime.sessionmaker() as session:
-        grant = await authenticate_client_token(session, token)
+        return UploadCaller(
+            auth=await get_auth(request, runtime, session, x_api_key, authorization)
+        )
+    # In the request's transaction, as an API key is (one transaction per request).
+    grant = await authenticate_client_token(session, token)
     if runtime.rate_limiter is not None:
         limit = rate_limit_for(grant.auth.tier, grant.auth.custom_rate_limit)
         request.state.rate_limit = await count_request(
