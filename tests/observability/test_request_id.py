@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,10 @@ def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
     with live_server(env, data_dir=tmp_path / "data") as server:
         response = httpx.get(f"{server.api}/files", timeout=10)
         request_id = response.headers["x-request-id"]
-        log = server.log()
+        # The access line is written once the response is sent: the client may see it first.
+        deadline = time.monotonic() + 10
+        while request_id not in (log := server.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert lines, log
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
