@@ -189,7 +189,11 @@ class Connection:
             return
         lock = writer_lock(self._path)
         try:
-            await asyncio.wait_for(lock.acquire(), BUSY_DEADLINE)
+            # Not ``asyncio.wait_for``: on Python 3.11 it can swallow a cancellation that
+            # arrives as the lock is granted, and a cancelled task (a dispatcher shutting down)
+            # would then carry on as if nothing happened.
+            async with asyncio.timeout(BUSY_DEADLINE):
+                await lock.acquire()
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._turn = lock
