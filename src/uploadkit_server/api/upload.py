@@ -57,9 +57,9 @@ RequestBody = Annotated[
 def _ticket(new: NewUpload) -> UploadTicket:
 
     return UploadTicket(
-        file_id=new.file.id,
+        file_id=new.file_id,
         upload_url=new.upload_url,
-        key=new.file.key,
+        key=new.key,
         cdn_url=new.cdn_url,
         upload_headers=new.upload_headers or None,
     )

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Executable, Integer, Select, bindparam, delete, select
+from sqlalchemy import Executable, Integer, Select, bindparam, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.db.models import File, FileStatus, UploadEvent
@@ -28,11 +29,51 @@ def _scoped(project_id: str, is_test: bool) -> Select[File]:
     return select(File).where(File.project_id == project_id, File.is_test == is_test)
 
 
-@cache
-def _newest(*, by_route: bool, before: bool) -> Select[File]:
-    """The listing query of one status, built once per shape (it runs for each status of every
-    listing request): only the compiled-statement cache is consulted per call."""
-    query = _scoped_by_params().where(File.status == bindparam("p_status"))
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """A file as a listing shows it: its columns only. A page holds up to a hundred, so rows
+    are read as plain tuples, without the ORM's per-row identity and state bookkeeping."""
+
+    pk: int
+    id: str
+    key: str
+    file_name: str
+    file_size: int
+    content_type: str
+    status: str
+    route_slug: str
+    metadata_: dict[str, Any]
+    sha256: str | None
+    detected_type: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+#: In ``ListedFile``'s field order.
+_LISTED_COLUMNS = (
+    File.pk,
+    File.id,
+    File.key,
+    File.file_name,
+    File.file_size,
+    File.content_type,
+    File.status,
+    File.route_slug,
+    File.metadata_,
+    File.sha256,
+    File.detected_type,
+    File.created_at,
+    File.updated_at,
+)
+
+
+def _newest_of_status(index: int, *, by_route: bool, before: bool) -> Select[Any]:
+    """Newest first, one status: a range scan of ``ix_files_listing`` at any depth."""
+    query = select(*_LISTED_COLUMNS).where(
+        File.project_id == bindparam("p_project_id"),
+        File.is_test == bindparam("p_is_test"),
+        File.status == bindparam(f"p_status_{index}"),
+    )
     if by_route:
         query = query.where(File.route_slug == bindparam("p_route_slug"))
     if before:
@@ -40,10 +81,22 @@ def _newest(*, by_route: bool, before: bool) -> Select[File]:
     return query.order_by(File.pk.desc()).limit(bindparam("p_limit", type_=Integer))
 
 
-def _scoped_by_params() -> Select[File]:
-    return select(File).where(
-        File.project_id == bindparam("p_project_id"), File.is_test == bindparam("p_is_test")
-    )
+@cache
+def _newest(*, statuses: int, by_route: bool, before: bool) -> Select[Any]:
+    """The listing query, built once per shape (it runs on every listing request): only the
+    compiled-statement cache is consulted per call.
+
+    Several statuses are one statement: each status's newest ``limit`` rows (an index range
+    scan each, as deep pages need) united and cut to the newest ``limit`` overall. A single
+    ``status IN (…)`` scan would have to sort the whole project instead."""
+    if statuses == 1:
+        return _newest_of_status(0, by_route=by_route, before=before)
+    branches = [
+        select(*_newest_of_status(index, by_route=by_route, before=before).subquery().c)
+        for index in range(statuses)
+    ]
+    united = union_all(*branches).subquery()
+    return select(*united.c).order_by(united.c.pk.desc()).limit(bindparam("p_limit", type_=Integer))
 
 
 async def list_newest(
@@ -51,22 +104,26 @@ async def list_newest(
     *,
     project_id: str,
     is_test: bool,
-    status: str,
+    statuses: Sequence[str],
     route_slug: str | None,
     before_pk: int | None,
     limit: int,
-) -> list[File]:
-    """Newest first, one status: a range scan of ``ix_files_listing`` at any depth."""
-    query = _newest(by_route=route_slug is not None, before=before_pk is not None)
-    params = {
+) -> list[ListedFile]:
+    """The newest ``limit`` files in any of ``statuses``, newest first, in one statement run as
+    Core on the session's connection."""
+    query = _newest(
+        statuses=len(statuses), by_route=route_slug is not None, before=before_pk is not None
+    )
+    params: dict[str, Any] = {
         "p_project_id": project_id,
         "p_is_test": is_test,
-        "p_status": status,
         "p_route_slug": route_slug,
         "p_before_pk": before_pk,
         "p_limit": limit,
     }
-    return list(await session.scalars(query, params))
+    params.update({f"p_status_{index}": status for index, status in enumerate(statuses)})
+    connection = await session.connection()
+    return [ListedFile(*row) for row in await connection.execute(query, params)]
 
 
 async def find_by_key(

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from pydantic import Field, StringConstraints
 
+from uploadkit_server.core.files.repository import ListedFile
 from uploadkit_server.core.schemas import CamelModel, StrictCamelModel, Timestamp
 from uploadkit_server.db.models import File
 
@@ -33,7 +34,7 @@ def file_url(cdn_base: str, key: str) -> str:
     return f"{cdn_base}/{quote(key, safe='/')}"
 
 
-def file_read(file: File, *, cdn_base: str) -> FileRead:
+def file_read(file: File | ListedFile, *, cdn_base: str) -> FileRead:
     return FileRead(
         id=file.id,
         key=file.key,

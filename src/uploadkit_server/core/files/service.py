@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.files import repository
-from uploadkit_server.core.files.repository import FileTrace
+from uploadkit_server.core.files.repository import FileTrace, ListedFile
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.transforms.service import remove_variants
 from uploadkit_server.core.uploads.repository import record_event
@@ -38,7 +38,7 @@ STORAGE_CONCURRENCY = 16
 
 @dataclass(frozen=True, slots=True)
 class FilePage:
-    files: list[File]
+    files: list[ListedFile]
     next_cursor: str | None
     has_more: bool
 
@@ -74,21 +74,17 @@ async def list_files(
     status: str | None = None,
     route_slug: str | None = None,
 ) -> FilePage:
-    """Newest first. Without a status filter, one keyset query per listable status is merged
-    here, so that each is a range scan of the listing index and a deep page costs what the first
-    one does (a single ``status != DELETED`` query would have to sort the whole project)."""
-    rows: list[File] = []
-    for one_status in parse_status(status):
-        rows += await repository.list_newest(
-            session,
-            project_id=auth.project_id,
-            is_test=auth.is_test,
-            status=one_status,
-            route_slug=route_slug,
-            before_pk=page.before_pk,
-            limit=page.limit + 1,
-        )
-    rows.sort(key=lambda file: file.pk, reverse=True)
+    """Newest first; without a status filter, every listable status (one statement that is
+    still an index range scan per status, so a deep page costs what the first one does)."""
+    rows = await repository.list_newest(
+        session,
+        project_id=auth.project_id,
+        is_test=auth.is_test,
+        statuses=parse_status(status),
+        route_slug=route_slug,
+        before_pk=page.before_pk,
+        limit=page.limit + 1,
+    )
     has_more = len(rows) > page.limit
     files = rows[: page.limit]
     next_cursor = encode_cursor(files[-1].pk) if has_more and files else None

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.db.models import File, FileStatus, UploadEvent
+
+
+@cache
+def _insert_file() -> Insert:
+    return insert(File)
+
+
+#: Attribute name -> column name (``metadata_`` is stored in ``metadata``).
+_COLUMN_OF = {attribute.key: attribute.columns[0].key for attribute in inspect(File).column_attrs}
+
+
+async def insert_file(session: AsyncSession, values: dict[str, Any]) -> None:
+    """A new file row from its attribute values, as one Core ``INSERT`` on the session's
+    connection (column defaults apply as for the ORM). The row is not in the session: read
+    it back with a query if the same transaction needs it as an object."""
+    row = {_COLUMN_OF.get(name, name): value for name, value in values.items()}
+    connection = await session.connection()
+    await connection.execute(_insert_file(), row)
 
 
 async def get_upload_for_update(

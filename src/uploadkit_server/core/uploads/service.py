@@ -69,7 +69,8 @@ def part_length(file_size: int, part_size: int, part_number: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class NewUpload:
-    file: File
+    file_id: str
+    key: str
     upload_url: str
     cdn_url: str
     #: Headers the PUT must carry besides Content-Type (S3's signed conditional write).
@@ -141,34 +142,40 @@ class UploadService:
             billing_url=self.settings.billing_url,
         )
 
-    def _new_file(
+    def _new_file_values(
         self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
-    ) -> File:
+    ) -> dict[str, Any]:
+        """The columns of a new file row in flight, by attribute name."""
         now = utcnow()
-        file = File(
-            id=new_id("file"),
-            project_id=auth.project_id,
-            account_id=auth.account_id,
-            route_id=route.id,
-            route_slug=route.slug,
-            is_test=auth.is_test,
-            key=build_object_key(
+        return {
+            "id": new_id("file"),
+            "project_id": auth.project_id,
+            "account_id": auth.account_id,
+            "route_id": route.id,
+            "route_slug": route.slug,
+            "is_test": auth.is_test,
+            "key": build_object_key(
                 project_id=auth.project_id,
                 route_slug=route.slug,
                 is_test=auth.is_test,
                 file_name=body.file_name,
             ),
-            file_name=body.file_name,
-            file_size=body.file_size,
-            content_type=body.content_type,
-            status=FileStatus.UPLOADING,
-            metadata_=dict(body.metadata or {}),
-            reserved_bytes=body.file_size,
-            reserved_month=month_of(now),
-            expires_at=now + timedelta(seconds=lifetime),
-            created_at=now,
-            updated_at=now,
-        )
+            "file_name": body.file_name,
+            "file_size": body.file_size,
+            "content_type": body.content_type,
+            "status": FileStatus.UPLOADING,
+            "metadata_": dict(body.metadata or {}),
+            "reserved_bytes": body.file_size,
+            "reserved_month": month_of(now),
+            "expires_at": now + timedelta(seconds=lifetime),
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _new_file(
+        self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
+    ) -> File:
+        file = File(**self._new_file_values(auth, body, route, lifetime=lifetime))
         self.session.add(file)
         return file
 
@@ -178,13 +185,15 @@ class UploadService:
     async def request_upload(self, auth: AuthContext, body: UploadRequest) -> NewUpload:
         checksum = checksums.check_supported(self.storage, body.checksum)
         route = await self._check(auth, body)
-        file = self._new_file(auth, body, route, lifetime=URL_LIFETIME_SECONDS)
-        file.checksum = checksums.encode(checksum) if checksum is not None else None
-        await self.session.flush()
+        # Inserted as one Core statement: nothing else in the request reads or changes the
+        # row, so the ORM's unit of work would only add bookkeeping to every presign.
+        values = self._new_file_values(auth, body, route, lifetime=URL_LIFETIME_SECONDS)
+        values["checksum"] = checksums.encode(checksum) if checksum is not None else None
+        await repository.insert_file(self.session, values)
         url = await self.storage.presign_put(
-            file.key,
-            content_type=file.content_type,
-            content_length=file.file_size,
+            values["key"],
+            content_type=body.content_type,
+            content_length=body.file_size,
             expires_in=URL_LIFETIME_SECONDS,
             checksum=checksum,
             create_only=True,
@@ -194,9 +203,10 @@ class UploadService:
         # rolls the file row back with the rest.
         await self._reserve(auth, body)
         return NewUpload(
-            file=file,
+            file_id=values["id"],
+            key=values["key"],
             upload_url=url,
-            cdn_url=self.cdn_url(file.key),
+            cdn_url=self.cdn_url(values["key"]),
             upload_headers=self.storage.put_headers(create_only=True, checksum=checksum),
         )
 
