@@ -20,9 +20,9 @@ from fastapi.routing import iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from uploadkit_server.cli.access_log import redact_url
 from uploadkit_server.observability.logging import request_id_var
 from uploadkit_server.observability.metrics import Metrics
+from uploadkit_server.observability.redaction import redact_url
 from uploadkit_server.settings import IPNetwork
 
 REQUEST_ID_HEADER = "X-Request-Id"

@@ -22,6 +22,7 @@ from uploadkit_server.clock import utcnow
 from uploadkit_server.core.tus.repository import open_storage_uploads
 from uploadkit_server.core.uploads.repository import open_multipart_uploads
 from uploadkit_server.core.uploads.schemas import PART_URL_LIFETIME_SECONDS
+from uploadkit_server.jobs.throttle import Throttle
 from uploadkit_server.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -58,18 +59,15 @@ class OrphanedMultipartSweep:
         every: timedelta = DEFAULT_SWEEP_EVERY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.every = every
-        self.clock = clock
-        self._last_run: datetime | None = None
+        self.throttle = Throttle(every, clock)
 
     async def __call__(self, runtime: Runtime) -> int:
         storage = runtime.storage
         if not isinstance(storage, ListsMultipartUploads):
             return 0
-        now = self.clock()
-        if self._last_run is not None and now - self._last_run < self.every:
+        now = self.throttle.due()
+        if now is None:
             return 0
-        self._last_run = now
         cutoff = now - timedelta(
             seconds=PART_URL_LIFETIME_SECONDS + runtime.settings.upload_grace_period
         )

@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.uploads.repository import live_keys
 from uploadkit_server.jobs.orphaned_multipart import DEFAULT_SWEEP_EVERY, SERVER_KEY_PREFIX
+from uploadkit_server.jobs.throttle import Throttle
 from uploadkit_server.runtime import Runtime
 
 logger = logging.getLogger("uploadkit.jobs.orphaned_objects")
@@ -53,18 +54,15 @@ class OrphanedObjectSweep:
         every: timedelta = DEFAULT_SWEEP_EVERY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.every = every
-        self.clock = clock
-        self._last_run: datetime | None = None
+        self.throttle = Throttle(every, clock)
 
     async def __call__(self, runtime: Runtime) -> int:
         storage = runtime.storage
         if not isinstance(storage, ListsObjects):
             return 0
-        now = self.clock()
-        if self._last_run is not None and now - self._last_run < self.every:
+        now = self.throttle.due()
+        if now is None:
             return 0
-        self._last_run = now
         cutoff = now - timedelta(seconds=runtime.settings.orphan_object_age)
         removed = 0
         async for keys in storage.stored_keys(prefix=SERVER_KEY_PREFIX, modified_before=cutoff):
