@@ -8,11 +8,18 @@ process dies mid-attempt, the row becomes due again when its lease runs out, so 
 delivery is sent at least once after a crash.
 
 Batches: while busy, a dispatcher claims many due rows in one statement, and writes the results
-of every attempt that finished meanwhile in one transaction (``repository.record_attempts``),
-so the database costs a few statements per batch, not two transactions per delivery. One task
-does all of a dispatcher's database work, so its claims and writes never wait on each other
-(on SQLite: never in the busy handler). A result waiting to be written still holds its lease;
-if the process dies first, the row is sent again after the lease (at least once).
+of every attempt that finished meanwhile in one statement on PostgreSQL, one transaction on
+SQLite (``repository.record_attempts``), so the database costs a few statements per batch, not
+two transactions per delivery. One task does all of a dispatcher's database work, so its claims
+and writes never wait on each other (on SQLite: never in the busy handler). A result waiting to
+be written still holds its lease; if the process dies first, the row is sent again after the
+lease (at least once).
+
+Claimed ahead: besides the attempts in flight, a dispatcher holds up to ``PREFETCH`` times
+``webhook_concurrency`` claimed rows ready to send, and a finished attempt's slot is refilled
+from them at once, so sending never waits for the database task's next claim (where a round
+trip costs milliseconds, PostgreSQL, that wait was what bounded throughput). A ready row whose
+lease no longer covers a whole attempt is not sent but left to lapse and be claimed again.
 
 Wake-ups: a commit in this process that queued a delivery wakes the dispatcher at once
 (``wakeup.py``); rows queued by other processes are found by polling every
@@ -29,6 +36,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -47,12 +55,15 @@ from uploadkit_server.core.webhooks.sender import (
     send_webhook,
 )
 from uploadkit_server.db.models import DeliveryStatus
+from uploadkit_server.db.session import statement_session
 from uploadkit_server.settings import Settings
 
 logger = logging.getLogger("uploadkit.webhooks")
 
 #: Seconds a lease outlives the longest attempt, to write the result back.
 LEASE_MARGIN_SECONDS = 5.0
+#: Claimed rows held ready to send, as a multiple of ``webhook_concurrency``.
+PREFETCH = 2
 
 
 def next_state(
@@ -84,6 +95,8 @@ class WebhookDispatcher:
         self._client: aiohttp.ClientSession | None = None  # made in the loop, on first use
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
+        self._ready: collections.deque[ClaimedDelivery] = collections.deque()
+        self._capacity = self.concurrency * (1 + PREFETCH)
         self._finished: list[AttemptRecord] = []
         self._claim_batch = max(1, self.concurrency // 4)
         self._wake = asyncio.Event()
@@ -91,7 +104,7 @@ class WebhookDispatcher:
     async def claim(self, limit: int) -> list[ClaimedDelivery]:
         now = utcnow()
         lease = now + timedelta(seconds=self.lease_seconds)
-        async with self.sessionmaker() as session, session.begin():
+        async with statement_session(self.sessionmaker) as session:
             return await repository.claim_due(session, now=now, lease=lease, limit=limit)
 
     async def send(self, claimed: ClaimedDelivery) -> AttemptRecord:
@@ -130,7 +143,7 @@ class WebhookDispatcher:
         """Write finished attempts, all in one transaction."""
         if not records:
             return
-        async with self.sessionmaker() as session, session.begin():
+        async with statement_session(self.sessionmaker) as session:
             written = await repository.record_attempts(session, records)
         for record in records:
             if self.on_attempt is not None and record.claimed.pk in written:
@@ -161,13 +174,29 @@ class WebhookDispatcher:
         await self.record(list(await asyncio.gather(*(self.send(item) for item in claimed))))
         return len(claimed)
 
+    def _fill_slots(self) -> None:
+        """Start ready rows while slots are free; skip those whose lease would lapse before an
+        attempt could finish (they are claimed again once it has)."""
+        if not self._ready:
+            return
+        needed = timedelta(seconds=self.settings.webhook_timeout)
+        now = utcnow()
+        while self._ready and len(self._in_flight) < self.concurrency:
+            claimed = self._ready.popleft()
+            if claimed.lease - now < needed:
+                logger.info("delivery %s waited past its lease; it is claimed again", claimed.id)
+                continue
+            self._spawn(claimed)
+
     def _spawn(self, claimed: ClaimedDelivery) -> None:
         task = asyncio.create_task(self._send_one(claimed), name=f"webhook-{claimed.id}")
         self._in_flight[task] = claimed
 
         def _done(finished: asyncio.Task[None]) -> None:
             self._in_flight.pop(finished, None)
-            self._wake.set()  # a result to write and a slot free: look for more work
+            if not finished.cancelled():
+                self._fill_slots()  # refill the slot now, not after the next database turn
+            self._wake.set()  # a result to write and room to claim: look for more work
 
         task.add_done_callback(_done)
 
@@ -219,17 +248,18 @@ class WebhookDispatcher:
             while True:
                 self._wake.clear()
                 await self._record_finished()
-                free = self.concurrency - len(self._in_flight)
+                free = self._capacity - len(self._in_flight) - len(self._ready)
+                busy = bool(self._in_flight or self._ready)
                 claimed: list[ClaimedDelivery] = []
                 # Claim in batches while busy: a claim per freed slot would cost a transaction
                 # per delivery. A poll (at most webhook_poll_interval later) claims regardless.
-                if free > 0 and (polled or free >= self._claim_batch or not self._in_flight):
+                if free > 0 and (polled or free >= self._claim_batch or not busy):
                     try:
                         claimed = await self.claim(free)
                     except Exception:
                         logger.exception("claiming webhook deliveries failed")
-                for item in claimed:
-                    self._spawn(item)
+                self._ready.extend(claimed)
+                self._fill_slots()
                 if claimed and len(claimed) == free:
                     continue  # a full batch: there may be more due already
                 polled = False
@@ -250,6 +280,8 @@ class WebhookDispatcher:
                 task.cancel()
             await asyncio.gather(*abandoned, return_exceptions=True)
             unsent = [claimed for task, claimed in abandoned.items() if task.cancelled()]
+            unsent += self._ready
+            self._ready.clear()
             await asyncio.shield(self._shutdown_writes(unsent))
 
     async def _shutdown_writes(self, unsent: list[ClaimedDelivery]) -> None:
