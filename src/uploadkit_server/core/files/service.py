@@ -27,7 +27,7 @@ from uploadkit_server.core.files.repository import FileTrace, ListedFile
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.transforms.service import remove_variants
 from uploadkit_server.core.uploads.repository import record_event
-from uploadkit_server.core.usage import quota
+from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
 from uploadkit_server.storage.base import StorageBackend
@@ -127,11 +127,11 @@ async def update_metadata(
 async def release_reservation(session: AsyncSession, file: File) -> None:
     """Give back what the file holds in its account's counters: stored or reserved bytes, and an
     in-flight upload slot. Zeroes the file's own figures, so a second call releases nothing."""
-    await quota.release_storage(
+    await usage_repository.release_storage(
         session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
     )
     if file.reserved_month is not None:
-        await quota.release_upload_slot(
+        await usage_repository.release_upload_slot(
             session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
         )
     file.reserved_bytes = 0
@@ -216,11 +216,13 @@ async def discard_files(
     for file in files:
         held[(file.account_id, file.is_test)] += file.reserved_bytes
         if file.reserved_month is not None:  # only uploads in flight: few
-            await quota.release_upload_slot(
+            await usage_repository.release_upload_slot(
                 session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
             )
     for (account_id, is_test), size in sorted(held.items()):
-        await quota.release_storage(session, account_id=account_id, is_test=is_test, size=size)
+        await usage_repository.release_storage(
+            session, account_id=account_id, is_test=is_test, size=size
+        )
     await remove_variants(session, storage, [file.pk for file in files])
     if delete_rows:
         await repository.delete_rows(session, [file.pk for file in files])

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.core.usage.quota import ensure_usage_month
+from uploadkit_server.core.usage.repository import ensure_usage_month
 from uploadkit_server.db.models import (
     File,
     FileStatus,

@@ -32,6 +32,7 @@ from uploadkit_server.core.uploads.schemas import (
     UploadRequest,
 )
 from uploadkit_server.core.usage import quota
+from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.core.webhooks.outbox import queue_upload_complete
 from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
 from uploadkit_server.errors import (
@@ -395,7 +396,7 @@ class UploadService:
         await self._check_content(file)
         now = utcnow()
         await self._release_slot(file)
-        await quota.count_completed_upload(
+        await usage_repository.count_completed_upload(
             self.session,
             account_id=file.account_id,
             is_test=file.is_test,
@@ -446,7 +447,7 @@ class UploadService:
 
     async def _release_slot(self, file: File) -> None:
         if file.reserved_month is not None:
-            await quota.release_upload_slot(
+            await usage_repository.release_upload_slot(
                 self.session,
                 account_id=file.account_id,
                 is_test=file.is_test,
@@ -460,7 +461,7 @@ class UploadService:
             await self.storage.abort_multipart(file.key, upload_id=file.upload_id)
         await self.storage.delete(file.key)
         await self._release_slot(file)
-        await quota.release_storage(
+        await usage_repository.release_storage(
             self.session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
         )
         file.reserved_bytes = 0
