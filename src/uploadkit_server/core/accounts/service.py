@@ -42,8 +42,7 @@ async def create_account(
     if await repository.email_taken(session, email):
         raise ValidationFailed(f"An account with email {email} already exists")
     account = Account(id=new_id("acct"), email=email, tier=tier, rate_limit=rate_limit)
-    session.add(account)
-    await session.flush()
+    await repository.add_account(session, account)
     project = await create_project(session, account_id=account.id, name=project_name)
     live = await create_key(session, project=project, name="live", is_test=False)
     test = await create_key(session, project=project, name="test", is_test=True)
@@ -55,7 +54,7 @@ async def create_account(
 async def set_tier(
     session: AsyncSession, *, account_id: str, tier: Tier, rate_limit: int | None = None
 ) -> Account:
-    account = await session.get(Account, account_id)
+    account = await repository.get_account(session, account_id)
     if account is None:
         raise NotFound(f"No account {account_id}")
     account.tier = tier

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Executable, Integer, Select, bindparam, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import File, FileStatus, UploadEvent
+from uploadkit_server.db.models import File, FileStatus
 
 #: Rows per ``DELETE … WHERE pk IN (…)``: well under every driver's bound-parameter limit.
 DELETE_CHUNK = 1000
@@ -212,14 +212,6 @@ async def delete_rows(session: AsyncSession, file_pks: Sequence[int]) -> None:
         await session.execute(
             delete(File).where(File.pk.in_(chunk)), execution_options={"synchronize_session": False}
         )
-
-
-async def delete_test_events(session: AsyncSession, *, created_before: datetime) -> None:
-    await session.execute(
-        delete(UploadEvent).where(
-            UploadEvent.is_test.is_(True), UploadEvent.created_at < created_before
-        )
-    )
 
 
 async def stored_owner(session: AsyncSession, key: str) -> tuple[str, bool] | None:

@@ -24,9 +24,10 @@ from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.files import repository
 from uploadkit_server.core.files.repository import FileTrace, ListedFile
+from uploadkit_server.core.logs import repository as events_repository
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.transforms.service import remove_variants
-from uploadkit_server.core.uploads.repository import record_event
+from uploadkit_server.core.usage import quota
 from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
@@ -124,20 +125,6 @@ async def update_metadata(
     return file
 
 
-async def release_reservation(session: AsyncSession, file: File) -> None:
-    """Give back what the file holds in its account's counters: stored or reserved bytes, and an
-    in-flight upload slot. Zeroes the file's own figures, so a second call releases nothing."""
-    await usage_repository.release_storage(
-        session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
-    )
-    if file.reserved_month is not None:
-        await usage_repository.release_upload_slot(
-            session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
-        )
-    file.reserved_bytes = 0
-    file.reserved_month = None
-
-
 async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTrace]) -> None:
     """Remove what storage holds for each file: its multipart upload if one may still be open
     (few: only uploads in flight), then every object in batches. Both are no-ops on what is
@@ -160,12 +147,12 @@ async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTra
 
 
 async def _mark_deleted(session: AsyncSession, file: File) -> None:
-    await release_reservation(session, file)
+    await quota.release_reservation(session, file)
     now = utcnow()
     file.status = FileStatus.DELETED
     file.deleted_at = now
     file.updated_at = now
-    record_event(session, file, "deleted")
+    events_repository.record_event(session, file, "deleted")
 
 
 async def delete_file(
@@ -240,5 +227,5 @@ async def purge_test_files(
     )
     await discard_files(session, storage, files)
     if len(files) < limit:
-        await repository.delete_test_events(session, created_before=created_before)
+        await events_repository.delete_test_events(session, created_before=created_before)
     return len(files)

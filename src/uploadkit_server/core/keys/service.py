@@ -13,7 +13,7 @@ from uploadkit_server.core.keys import repository
 from uploadkit_server.core.projects.repository import lock_account
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import ApiKey, Project
-from uploadkit_server.errors import NotFound, TierLimitExceeded
+from uploadkit_server.errors import NotFound, TierLimitExceeded, upgrade_hint
 from uploadkit_server.security import generate_api_key, hash_api_key, mask_api_key, new_id
 
 
@@ -43,7 +43,7 @@ async def create_key(
     if limit is not None and await repository.count_usable(session, project.id) >= limit:
         raise TierLimitExceeded(
             f"Your {account.tier} plan allows {limit} API keys per project",
-            suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
+            suggestion=upgrade_hint(billing_url),
         )
     plaintext = generate_api_key(is_test=is_test)
     api_key = ApiKey(

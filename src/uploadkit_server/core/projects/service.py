@@ -19,7 +19,7 @@ from uploadkit_server.core.files.service import discard_files
 from uploadkit_server.core.projects import repository
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import Project
-from uploadkit_server.errors import NotFound, TierLimitExceeded
+from uploadkit_server.errors import NotFound, TierLimitExceeded, upgrade_hint
 from uploadkit_server.security import new_id, random_token
 from uploadkit_server.storage.base import StorageBackend
 
@@ -59,7 +59,7 @@ async def create_project(
     if limit is not None and await repository.count_projects(session, account_id) >= limit:
         raise TierLimitExceeded(
             f"Your {account.tier} plan allows {limit} projects",
-            suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
+            suggestion=upgrade_hint(billing_url),
         )
     base = slugify(name)
     slug, n = base, 1

@@ -18,13 +18,12 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.file_routes.repository import get_by_slug
 from uploadkit_server.core.file_routes.schemas import TypeCheck
 from uploadkit_server.core.files.schemas import file_url
+from uploadkit_server.core.logs import repository as events_repository
 from uploadkit_server.core.mime import type_allowed
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.core.uploads import checksums, content_check, repository
 from uploadkit_server.core.uploads.object_keys import build_object_key
 from uploadkit_server.core.uploads.schemas import (
-    MAX_PARTS,
-    MIN_PART_SIZE,
     PART_URL_LIFETIME_SECONDS,
     URL_LIFETIME_SECONDS,
     MultipartComplete,
@@ -45,18 +44,20 @@ from uploadkit_server.errors import (
     UploadNotFound,
     UploadNotVerified,
     ValidationFailed,
+    upgrade_hint,
 )
 from uploadkit_server.security import new_id
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage import base as storage_base
 from uploadkit_server.storage.base import InvalidParts, ObjectNotFound, PartETag, StorageBackend
+from uploadkit_server.storage.multipart_rules import MAX_PART_NUMBER, MIN_PART_SIZE
 
 MIB = 1024 * 1024
 
 
 def choose_part_size(file_size: int) -> int:
     """At least 5 MiB, whole MiB, and few enough parts to stay within 10,000."""
-    size = max(MIN_PART_SIZE, math.ceil(file_size / MAX_PARTS))
+    size = max(MIN_PART_SIZE, math.ceil(file_size / MAX_PART_NUMBER))
     return math.ceil(size / MIB) * MIB
 
 
@@ -124,7 +125,7 @@ class UploadService:
             raise FileTooLarge(
                 f"File size {body.file_size} bytes exceeds the {limit} byte limit",
                 suggestion=(
-                    f"Upgrade your plan at {self.settings.billing_url}"
+                    upgrade_hint(self.settings.billing_url)
                     if tier_max <= route.max_file_size
                     else f"Raise maxFileSize of route '{route.slug}'"
                 ),
@@ -395,7 +396,7 @@ class UploadService:
         await checksums.verify_stored(self.storage, file, stored, sha256=sha256)
         await self._check_content(file)
         now = utcnow()
-        await self._release_slot(file)
+        await quota.release_slot(self.session, file)
         await usage_repository.count_completed_upload(
             self.session,
             account_id=file.account_id,
@@ -408,7 +409,7 @@ class UploadService:
         file.updated_at = now
         if metadata:
             file.metadata_ = {**(file.metadata_ or {}), **metadata}
-        repository.record_event(self.session, file, "uploaded")
+        events_repository.record_event(self.session, file, "uploaded")
         await self.session.flush()
         # Same transaction as UPLOADED: the webhook is queued if and only if this commits.
         await queue_upload_complete(
@@ -445,30 +446,16 @@ class UploadService:
 
     # -- failure, abort, expiry ----------------------------------------------------------
 
-    async def _release_slot(self, file: File) -> None:
-        if file.reserved_month is not None:
-            await usage_repository.release_upload_slot(
-                self.session,
-                account_id=file.account_id,
-                is_test=file.is_test,
-                month=file.reserved_month,
-            )
-            file.reserved_month = None
-
     async def _fail(self, file: File, reason: FailureReason, *, detail: str | None = None) -> None:
         """Mark FAILED, remove what storage holds for it, give back its reservations."""
         if file.upload_id is not None:
             await self.storage.abort_multipart(file.key, upload_id=file.upload_id)
         await self.storage.delete(file.key)
-        await self._release_slot(file)
-        await usage_repository.release_storage(
-            self.session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
-        )
-        file.reserved_bytes = 0
+        await quota.release_reservation(self.session, file)
         file.status = FileStatus.FAILED
         file.failure_reason = reason
         file.updated_at = utcnow()
-        repository.record_event(self.session, file, "failed", detail or reason.value)
+        events_repository.record_event(self.session, file, "failed", detail or reason.value)
         await self.session.flush()
 
     async def abort_multipart(self, auth: AuthContext, file_id: str, upload_id: str) -> None:

@@ -12,11 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.core.usage import repository
-from uploadkit_server.errors import TierLimitExceeded
-
-
-def _upgrade_hint(billing_url: str) -> str:
-    return f"Upgrade your plan at {billing_url}"
+from uploadkit_server.db.models import File
+from uploadkit_server.errors import TierLimitExceeded, upgrade_hint
 
 
 async def reserve_upload(
@@ -38,7 +35,7 @@ async def reserve_upload(
     if (monthly_limit is not None and monthly_limit <= 0) or not taken:
         raise TierLimitExceeded(
             f"Monthly upload limit of {limits.uploads_per_month} reached for the {tier} plan",
-            suggestion=_upgrade_hint(billing_url),
+            suggestion=upgrade_hint(billing_url),
         )
     storage_limit = None if is_test else limits.storage_bytes
     held = await repository.hold_storage(
@@ -47,5 +44,26 @@ async def reserve_upload(
     if not held:
         raise TierLimitExceeded(
             f"Storage limit of {limits.storage_bytes} bytes reached for the {tier} plan",
-            suggestion=_upgrade_hint(billing_url),
+            suggestion=upgrade_hint(billing_url),
         )
+
+
+async def release_slot(session: AsyncSession, file: File) -> None:
+    """Give back the file's in-flight upload slot, if it holds one (its upload ended)."""
+    if file.reserved_month is not None:
+        await repository.release_upload_slot(
+            session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
+        )
+        file.reserved_month = None
+
+
+async def release_reservation(session: AsyncSession, file: File) -> None:
+    """Give back all the file holds in its account's counters: an in-flight upload slot, and
+    its stored or reserved bytes. Zeroes the file's own figures, so a second call releases
+    nothing. The slot goes first: the rows are then locked in the order ``reserve_upload``
+    locks them (PostgreSQL), so a release and a presign of one account cannot deadlock."""
+    await release_slot(session, file)
+    await repository.release_storage(
+        session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
+    )
+    file.reserved_bytes = 0

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, Insert, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.usage.served import UsageCell
-from uploadkit_server.db.models import Account, Project, UsageMonth
-from uploadkit_server.db.session import dialect_name, upsert_insert
+from uploadkit_server.db.models import Account, UsageMonth
+from uploadkit_server.db.session import affected_rows, dialect_insert, dialect_name, upsert_insert
 
 
 async def usage_month(
@@ -36,13 +34,6 @@ async def usage_months(
         .limit(limit)
     )
     return list(result)
-
-
-async def count_projects(session: AsyncSession, account_id: str) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(Project).where(Project.account_id == account_id)
-    )
-    return int(count or 0)
 
 
 async def ensure_usage_month(
@@ -74,8 +65,7 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
     """Create the month's row or take a slot in it, only below the limit: when the row exists
     and is full, the ``WHERE`` of ``DO UPDATE`` leaves it and nothing is returned. Built once
     per dialect and kind (``bindparam`` values), as it runs on every presign."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(UsageMonth).values(
+    statement = dialect_insert(dialect)(UsageMonth).values(
         account_id=bindparam("p_account_id"),
         is_test=bindparam("p_is_test"),
         month=bindparam("p_month"),
@@ -85,11 +75,12 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
         bytes_served=0,
     )
     below_limit = UsageMonth.uploads + UsageMonth.uploads_in_flight < bindparam("p_limit")
-    return statement.on_conflict_do_update(
+    upsert: Insert = statement.on_conflict_do_update(
         index_elements=[UsageMonth.account_id, UsageMonth.is_test, UsageMonth.month],
         set_={"uploads_in_flight": UsageMonth.uploads_in_flight + 1},
         where=below_limit if limited else None,
     ).returning(UsageMonth.uploads_in_flight)
+    return upsert
 
 
 @cache
@@ -132,7 +123,7 @@ async def hold_storage(
         _hold_storage(is_test=is_test, limited=limit is not None),
         {"p_account_id": account_id, "p_size": size, "p_limit": limit},
     )
-    return held.rowcount == 1
+    return affected_rows(held) == 1
 
 
 async def release_storage(

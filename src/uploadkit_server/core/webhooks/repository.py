@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.pagination import PageRequest
@@ -27,6 +26,7 @@ from uploadkit_server.db.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from uploadkit_server.db.session import upsert_insert
 
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
@@ -55,10 +55,8 @@ async def insert_once(session: AsyncSession, delivery: WebhookDelivery) -> Webho
         "created_at": delivery.created_at,
         "updated_at": delivery.updated_at,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(WebhookDelivery)
+        upsert_insert(session)(WebhookDelivery)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["file_id", "event"])
     )
