@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.core.files import service
 from uploadkit_server.core.files.schemas import (
-    ErrorBody,
     FileDeleteResult,
     FileRead,
     FilesDelete,
@@ -26,7 +25,7 @@ from uploadkit_server.core.files.schemas import (
     file_read,
 )
 from uploadkit_server.core.pagination import page_request
-from uploadkit_server.core.schemas import Deleted, Page
+from uploadkit_server.core.schemas import Deleted, ErrorDetail, Page
 
 router = APIRouter(tags=["files"])
 
@@ -81,13 +80,7 @@ async def delete_files(
             FileDeleteResult(
                 key=result.key,
                 deleted=result.deleted,
-                error=ErrorBody(
-                    code=result.error.code,
-                    message=result.error.message,
-                    suggestion=result.error.suggestion,
-                )
-                if result.error
-                else None,
+                error=ErrorDetail.of(result.error) if result.error else None,
             )
             for result in results
         ]

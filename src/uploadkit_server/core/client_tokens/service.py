@@ -15,7 +15,6 @@ route, type, size and quota rule is the API's own.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,13 +35,14 @@ from uploadkit_server.errors import (
     Unauthorized,
     UploadNotFound,
 )
-from uploadkit_server.security import hash_api_key, new_id, signatures_match
-
-TOKEN_PREFIX = "ukct_"
-
-
-def looks_like_client_token(value: str) -> bool:
-    return value.startswith(TOKEN_PREFIX) and 20 <= len(value) <= 200 and value.isascii()
+from uploadkit_server.security import (
+    CLIENT_TOKEN_PREFIX,
+    generate_client_token,
+    hash_api_key,
+    looks_like_client_token,
+    new_id,
+    signatures_match,
+)
 
 
 def bearer_client_token(authorization: str | None) -> str | None:
@@ -51,7 +51,7 @@ def bearer_client_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() == "bearer" and token.startswith(TOKEN_PREFIX):
+    if scheme.lower() == "bearer" and token.startswith(CLIENT_TOKEN_PREFIX):
         return token
     return None
 
@@ -84,7 +84,7 @@ async def issue_token(
     route = await get_by_slug(session, auth.project_id, body.route_slug)
     if route is None:
         raise NotFound(f"File route '{body.route_slug}' not found in this project")
-    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    plaintext = generate_client_token()
     token = ClientToken(
         id=new_id("ct"),
         token_hash=hash_api_key(plaintext),

@@ -20,7 +20,7 @@ from uploadkit_server.core.projects import repository
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import Project
 from uploadkit_server.errors import NotFound, TierLimitExceeded, upgrade_hint
-from uploadkit_server.security import new_id, random_token
+from uploadkit_server.security import generate_signing_key, generate_webhook_secret, new_id
 from uploadkit_server.storage.base import StorageBackend
 
 
@@ -28,17 +28,6 @@ def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     return slug[:80] or "project"
-
-
-def new_signing_key() -> str:
-    return "sig_" + random_token(24)
-
-
-def new_webhook_secret() -> str:
-    import base64
-    import secrets
-
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 async def create_project(
@@ -71,9 +60,9 @@ async def create_project(
         account_id=account_id,
         name=name,
         slug=slug,
-        current_signing_key=new_signing_key(),
-        next_signing_key=new_signing_key(),
-        webhook_secret=new_webhook_secret(),
+        current_signing_key=generate_signing_key(),
+        next_signing_key=generate_signing_key(),
+        webhook_secret=generate_webhook_secret(),
     )
     session.add(project)
     await session.flush()
