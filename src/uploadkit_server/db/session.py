@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, CursorResult, Result
@@ -99,6 +99,12 @@ def affected_rows(result: Result[Any]) -> int:
     returning ``Result``; DML always gives a ``CursorResult``, which has the count."""
     assert isinstance(result, CursorResult), type(result)
     return result.rowcount
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (``SELECT 1``): what the health checks ask of it."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 @asynccontextmanager

@@ -50,3 +50,8 @@ async def file_route_slug(session: AsyncSession, *, project_id: str, file_id: st
 async def delete_expired(session: AsyncSession, *, now: datetime) -> int:
     result = await session.execute(delete(ClientToken).where(ClientToken.expires_at < now))
     return affected_rows(result)
+
+
+async def add_token(session: AsyncSession, token: ClientToken) -> None:
+    session.add(token)
+    await session.flush()

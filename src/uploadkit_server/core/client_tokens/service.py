@@ -99,8 +99,7 @@ async def issue_token(
         uploads_started=0,
         expires_at=utcnow() + timedelta(seconds=body.expires_in),
     )
-    session.add(token)
-    await session.flush()
+    await repository.add_token(session, token)
     return ClientTokenRead(
         id=token.id,
         token=plaintext,

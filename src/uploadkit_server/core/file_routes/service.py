@@ -69,7 +69,7 @@ async def create_route(
         webhook_url=data.webhook_url,
         type_check=data.type_check,
     )
-    session.add(route)
+    repository.add_route(session, route)
     await _flush_unique(session, data.slug)
     return route
 
@@ -118,5 +118,4 @@ async def update_route(
 async def delete_route(session: AsyncSession, auth: AuthContext, route_id: str) -> None:
     route = await get_route(session, auth, route_id)
     require_live(auth, LiveOnly.DELETE_ROUTE)
-    await session.delete(route)
-    await session.flush()
+    await repository.delete_route(session, route)

@@ -55,8 +55,7 @@ async def create_key(
         key_prefix=mask_api_key(plaintext),
         is_test=is_test,
     )
-    session.add(api_key)
-    await session.flush()
+    await repository.add_key(session, api_key)
     return CreatedKey(api_key=api_key, plaintext=plaintext)
 
 

@@ -64,8 +64,7 @@ async def create_project(
         next_signing_key=generate_signing_key(),
         webhook_secret=generate_webhook_secret(),
     )
-    session.add(project)
-    await session.flush()
+    await repository.add_project(session, project)
     return project
 
 

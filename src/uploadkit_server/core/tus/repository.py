@@ -98,3 +98,15 @@ async def open_storage_uploads(session: AsyncSession, *, keys: list[str]) -> set
         )
         found.update((key, upload_id) for key, upload_id in rows if upload_id)
     return found
+
+
+async def add(session: AsyncSession, upload: TusUpload) -> None:
+    """Insert the new upload now (its id is what the client is sent)."""
+    session.add(upload)
+    await session.flush()
+
+
+async def forget(session: AsyncSession, uploads: list[TusUpload]) -> None:
+    """Delete the uploads' rows (their files are the upload flow's)."""
+    for upload in uploads:
+        await session.delete(upload)

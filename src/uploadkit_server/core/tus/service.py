@@ -178,8 +178,7 @@ class TusService:
                     created_at=now,
                     updated_at=now,
                 )
-                session.add(upload)
-                await session.flush()
+                await repository.add(session, upload)
         except BaseException:
             if ref is not None:
                 with anyio.CancelScope(shield=True):
@@ -391,7 +390,7 @@ class TusService:
                 file = await self._uploads(session).complete_upload(auth, file.id, None)
             except UploadKitError as error:
                 if error.keeps_changes:  # FAILED (not verified, type refused): forget the upload
-                    await session.delete(upload)
+                    await repository.forget(session, [upload])
                 raise
             upload.completed_at = self.clock()
             upload.lock_token = None
@@ -413,7 +412,7 @@ class TusService:
             if file is not None and file.status == FileStatus.UPLOADING:
                 await self._uploads(session).abort_upload(auth, file.id)
             ref = upload.store_ref
-            await session.delete(upload)
+            await repository.forget(session, [upload])
         await self.store.discard(ref)
 
     async def expire(self, *, limit: int = 100) -> int:
@@ -427,8 +426,7 @@ class TusService:
         async with unit_of_work(self.sessionmaker) as session:
             expired = await repository.claim_expired(session, now=now, limit=limit)
             refs = [upload.store_ref for upload in expired]
-            for upload in expired:
-                await session.delete(upload)
+            await repository.forget(session, expired)
             await repository.delete_completed_before(session, before=now)
         for ref in refs:
             await self.store.discard(ref)

@@ -30,6 +30,12 @@ async def insert_file(session: AsyncSession, values: dict[str, Any]) -> None:
     await connection.execute(_insert_file(), row)
 
 
+async def add_file(session: AsyncSession, file: File) -> None:
+    """Insert the new file through the ORM, for flows that go on changing it as an object."""
+    session.add(file)
+    await session.flush()
+
+
 async def get_upload_for_update(
     session: AsyncSession, *, file_id: str, project_id: str, is_test: bool
 ) -> File | None:

@@ -174,13 +174,6 @@ class UploadService:
             "updated_at": now,
         }
 
-    def _new_file(
-        self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
-    ) -> File:
-        file = File(**self._new_file_values(auth, body, route, lifetime=lifetime))
-        self.session.add(file)
-        return file
-
     def cdn_url(self, key: str) -> str:
         return file_url(self.settings.effective_cdn_url, key)
 
@@ -236,17 +229,17 @@ class UploadService:
         """Admit an upload whose bytes arrive another way than a presigned URL (tus): the same
         checks and reservations as ``request_upload``, the same file record, no URL."""
         route = await self._admit(auth, body)
-        file = self._new_file(auth, body, route, lifetime=lifetime)
-        await self.session.flush()
+        file = File(**self._new_file_values(auth, body, route, lifetime=lifetime))
+        await repository.add_file(self.session, file)
         return file
 
     async def init_multipart(self, auth: AuthContext, body: UploadRequest) -> NewMultipartUpload:
         checksum = checksums.check_supported(self.storage, body.checksum, multipart=True)
         route = await self._admit(auth, body)
-        file = self._new_file(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS)
+        file = File(**self._new_file_values(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS))
         file.checksum = checksums.encode(checksum) if checksum is not None else None
         file.part_size = choose_part_size(body.file_size)
-        await self.session.flush()
+        await repository.add_file(self.session, file)
         file.upload_id = await self.storage.create_multipart(
             file.key, content_type=file.content_type
         )
