@@ -74,7 +74,7 @@ async def delete_files(
 ) -> JSONResponse:
     """Per-key results in the order given: ``200`` when every key was deleted, ``207`` when
     any was not (unknown, already deleted, or outside this project and mode)."""
-    results = await service.delete_files(session, storage, auth, body.keys)
+    results = await service.delete_files(session, auth, storage=storage, keys=body.keys)
     payload = FilesDeleted(
         results=[
             FileDeleteResult(
@@ -93,7 +93,7 @@ async def delete_files(
 async def get_file(
     key: str, request: Request, auth: ApiKeyAuth, session: SessionDep, settings: SettingsDep
 ) -> FileRead:
-    file = await service.get_file(session, auth, key_from_raw_path(request, key))
+    file = await service.get_file(session, auth, key=key_from_raw_path(request, key))
     return file_read(file, cdn_base=settings.effective_cdn_url)
 
 
@@ -107,7 +107,7 @@ async def update_file(
     settings: SettingsDep,
 ) -> FileRead:
     file = await service.update_metadata(
-        session, auth, key_from_raw_path(request, key), metadata=body.metadata
+        session, auth, key=key_from_raw_path(request, key), metadata=body.metadata
     )
     return file_read(file, cdn_base=settings.effective_cdn_url)
 
@@ -116,5 +116,5 @@ async def update_file(
 async def delete_file(
     key: str, request: Request, auth: ApiKeyAuth, session: SessionDep, storage: StorageDep
 ) -> Deleted:
-    await service.delete_file(session, storage, auth, key_from_raw_path(request, key))
+    await service.delete_file(session, auth, storage=storage, key=key_from_raw_path(request, key))
     return Deleted()

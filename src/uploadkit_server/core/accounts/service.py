@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.accounts import repository
-from uploadkit_server.core.keys.service import create_key
+from uploadkit_server.core.keys.service import mint_key
 from uploadkit_server.core.projects.service import create_project
 from uploadkit_server.db.models import Account, Project, Tier
 from uploadkit_server.errors import NotFound, ValidationFailed
@@ -44,8 +44,8 @@ async def create_account(
     account = Account(id=new_id("acct"), email=email, tier=tier, rate_limit=rate_limit)
     await repository.add_account(session, account)
     project = await create_project(session, account_id=account.id, name=project_name)
-    live = await create_key(session, project=project, name="live", is_test=False)
-    test = await create_key(session, project=project, name="test", is_test=True)
+    live = await mint_key(session, project=project, name="live", is_test=False)
+    test = await mint_key(session, project=project, name="test", is_test=True)
     return NewAccount(
         account=account, project=project, live_key=live.plaintext, test_key=test.plaintext
     )

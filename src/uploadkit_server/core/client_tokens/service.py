@@ -77,7 +77,7 @@ class ClientGrant:
 
 
 async def issue_token(
-    session: AsyncSession, auth: AuthContext, body: ClientTokenCreate, *, with_key: bool = True
+    session: AsyncSession, auth: AuthContext, *, body: ClientTokenCreate, with_key: bool = True
 ) -> ClientTokenRead:
     """Mint a token under ``auth``'s project and mode. ``with_key=False`` is the dashboard's
     own token (its caller is a signed-in user, not a key): it lives until it expires."""

@@ -93,7 +93,7 @@ async def list_files(
 
 
 async def get_file(
-    session: AsyncSession, auth: AuthContext, key: str, *, lock: bool = False
+    session: AsyncSession, auth: AuthContext, *, key: str, lock: bool = False
 ) -> File:
     file = await repository.find_by_key(
         session, project_id=auth.project_id, is_test=auth.is_test, key=key, lock=lock
@@ -116,9 +116,9 @@ def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
 
 
 async def update_metadata(
-    session: AsyncSession, auth: AuthContext, key: str, *, metadata: dict[str, Any]
+    session: AsyncSession, auth: AuthContext, *, key: str, metadata: dict[str, Any]
 ) -> File:
-    file = await get_file(session, auth, key, lock=True)
+    file = await get_file(session, auth, key=key, lock=True)
     file.metadata_ = merge_metadata(file.metadata_ or {}, metadata)
     file.updated_at = utcnow()
     await session.flush()
@@ -156,9 +156,9 @@ async def _mark_deleted(session: AsyncSession, file: File) -> None:
 
 
 async def delete_file(
-    session: AsyncSession, storage: StorageBackend, auth: AuthContext, key: str
+    session: AsyncSession, auth: AuthContext, *, storage: StorageBackend, key: str
 ) -> None:
-    file = await get_file(session, auth, key, lock=True)
+    file = await get_file(session, auth, key=key, lock=True)
     await _mark_deleted(session, file)
     await session.flush()
     await remove_variants(session, storage, [file.pk])  # image transform variants go too
@@ -166,7 +166,7 @@ async def delete_file(
 
 
 async def delete_files(
-    session: AsyncSession, storage: StorageBackend, auth: AuthContext, keys: Sequence[str]
+    session: AsyncSession, auth: AuthContext, *, storage: StorageBackend, keys: Sequence[str]
 ) -> list[BulkDeleteResult]:
     """Delete each key independently; the result says, per key in the order given, whether it
     was deleted or why not. A key given twice is deleted once and reported as not found after."""

@@ -104,3 +104,8 @@ async def write_last_used(session: AsyncSession, pending: dict[str, datetime]) -
 async def add_key(session: AsyncSession, api_key: ApiKey) -> None:
     session.add(api_key)
     await session.flush()
+
+
+async def revoke(session: AsyncSession, api_key: ApiKey, *, at: datetime) -> None:
+    api_key.revoked_at = at
+    await session.flush()

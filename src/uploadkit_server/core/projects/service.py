@@ -91,7 +91,7 @@ async def rename_project(
 
 
 async def delete_project(
-    session: AsyncSession, storage: StorageBackend, auth: AuthContext, *, project_id: str
+    session: AsyncSession, auth: AuthContext, *, storage: StorageBackend, project_id: str
 ) -> None:
     """Delete the project and everything it owns.
 

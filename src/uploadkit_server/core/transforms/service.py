@@ -58,8 +58,8 @@ CASCADE_BATCH = 500
 async def create_transform(
     session: AsyncSession,
     auth: AuthContext,
-    body: TransformCreate,
     *,
+    body: TransformCreate,
     settings: Settings,
     signer: VariantSigner,
     now: datetime | None = None,

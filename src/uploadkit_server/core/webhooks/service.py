@@ -57,7 +57,7 @@ async def rotate_signing_keys(session: AsyncSession, auth: AuthContext) -> Signi
 
 
 async def rotate_webhook_secret(
-    session: AsyncSession, auth: AuthContext, request: RotateSecretRequest | None
+    session: AsyncSession, auth: AuthContext, *, request: RotateSecretRequest | None = None
 ) -> SigningKeysRead:
     """A new ``whsec_`` secret becomes current. For the grace period, every attempt is signed
     with both (two ``v1,`` signatures in ``webhook-signature``), so receivers still holding the
@@ -120,7 +120,7 @@ async def _find(session: AsyncSession, auth: AuthContext, delivery_id: str) -> W
 
 
 async def get_delivery(
-    session: AsyncSession, auth: AuthContext, delivery_id: str
+    session: AsyncSession, auth: AuthContext, *, delivery_id: str
 ) -> WebhookDeliveryDetail:
     delivery = await _find(session, auth, delivery_id)
     attempts = await repository.list_attempts(session, delivery.pk)
@@ -132,7 +132,7 @@ async def get_delivery(
 
 
 async def redeliver(
-    session: AsyncSession, auth: AuthContext, delivery_id: str
+    session: AsyncSession, auth: AuthContext, *, delivery_id: str
 ) -> WebhookDeliveryRead:
     """Queue the delivery again, whatever its state (dead and delivered included), with a fresh
     retry schedule. Same id and body, newly signed."""
@@ -142,7 +142,7 @@ async def redeliver(
     return WebhookDeliveryRead.model_validate(delivery)
 
 
-async def delete_delivery(session: AsyncSession, auth: AuthContext, delivery_id: str) -> None:
+async def delete_delivery(session: AsyncSession, auth: AuthContext, *, delivery_id: str) -> None:
     delivery = await _find(session, auth, delivery_id)
     await repository.delete_delivery(session, delivery.pk)
 
