@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import Account, ApiKey, ClientToken, File
+from uploadkit_server.db.models import Account, ApiKey, ClientToken
 from uploadkit_server.db.session import affected_rows
 
 
@@ -39,12 +39,6 @@ async def count_upload(session: AsyncSession, token_id: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return affected_rows(result) > 0
-
-
-async def file_route_slug(session: AsyncSession, *, project_id: str, file_id: str) -> str | None:
-    return await session.scalar(
-        select(File.route_slug).where(File.id == file_id, File.project_id == project_id)
-    )
 
 
 async def delete_expired(session: AsyncSession, *, now: datetime) -> int:

@@ -26,6 +26,7 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.client_tokens import repository
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate, ClientTokenRead
 from uploadkit_server.core.file_routes.repository import get_by_slug
+from uploadkit_server.core.files import repository as files_repository
 from uploadkit_server.core.uploads.schemas import UploadRequest
 from uploadkit_server.db.models import ClientToken
 from uploadkit_server.errors import (
@@ -175,7 +176,7 @@ async def admit_request(
 async def check_file(session: AsyncSession, grant: ClientGrant, file_id: str) -> None:
     """A token reaches only uploads of its own route (others look absent, as in another
     project)."""
-    slug = await repository.file_route_slug(
+    slug = await files_repository.route_slug_of(
         session, project_id=grant.auth.project_id, file_id=file_id
     )
     if slug != grant.route_slug:

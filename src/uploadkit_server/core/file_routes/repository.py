@@ -49,3 +49,8 @@ def add_route(session: AsyncSession, route: FileRoute) -> None:
 async def delete_route(session: AsyncSession, route: FileRoute) -> None:
     await session.delete(route)
     await session.flush()
+
+
+async def webhook_url(session: AsyncSession, route_id: str) -> str | None:
+    """The route's ``webhookUrl`` as it is now (``None`` if unset or the route is gone)."""
+    return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))

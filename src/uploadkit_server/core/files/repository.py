@@ -224,3 +224,10 @@ async def stored_owner(session: AsyncSession, key: str) -> tuple[str, bool] | No
         )
     ).first()
     return None if row is None else (row.account_id, row.is_test)
+
+
+async def route_slug_of(session: AsyncSession, *, project_id: str, file_id: str) -> str | None:
+    """The slug of the route the project's file ``file_id`` was uploaded through."""
+    return await session.scalar(
+        select(File.route_slug).where(File.id == file_id, File.project_id == project_id)
+    )

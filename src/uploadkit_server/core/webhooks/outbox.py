@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
+from uploadkit_server.core.file_routes import repository as file_routes_repository
 from uploadkit_server.core.files.schemas import file_read
 from uploadkit_server.core.webhooks import repository, wakeup
 from uploadkit_server.db.models import DeliveryStatus, File, WebhookDelivery
@@ -43,7 +44,7 @@ async def queue_upload_complete(
     """
     if file.route_id is None:
         return None
-    webhook_url = await repository.route_webhook_url(session, file.route_id)
+    webhook_url = await file_routes_repository.webhook_url(session, file.route_id)
     if not webhook_url:
         return None
     await session.flush()  # the file's updated_at and status as they will be committed

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uploadkit_server.core.pagination import PageRequest
 from uploadkit_server.db.models import (
     DeliveryStatus,
-    FileRoute,
     Project,
     WebhookAttempt,
     WebhookDelivery,
@@ -390,10 +389,6 @@ async def release_leases(session: AsyncSession, claimed: Sequence[ClaimedDeliver
         .values(locked_until=None),
         [{"b_pk": item.pk, "b_lease": item.lease} for item in claimed],
     )
-
-
-async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
-    return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))
 
 
 async def get_project(session: AsyncSession, project_id: str) -> Project | None:
