@@ -44,8 +44,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def set_password(session: AsyncSession, *, account: Account, password: str) -> None:
     """Set (or replace) the password; sessions signed for the old one stop working."""
-    account.password_hash = hash_password(password)
-    await session.flush()
+    await repository.set_password_hash(session, account, hash_password(password))
 
 
 async def set_password_by_email(session: AsyncSession, *, email: str, password: str) -> Account:
@@ -65,6 +64,5 @@ async def verify_sign_in(session: AsyncSession, *, email: str, password: str) ->
     if not _verify(account.password_hash, password):
         raise Unauthorized("Wrong email or password")
     if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
-        await session.flush()
+        await repository.set_password_hash(session, account, _hasher.hash(password))
     return account

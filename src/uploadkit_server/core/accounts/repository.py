@@ -28,3 +28,16 @@ async def count_accounts(session: AsyncSession) -> int:
 
 async def email_taken(session: AsyncSession, email: str) -> bool:
     return await session.scalar(select(Account.id).where(Account.email == email)) is not None
+
+
+async def set_plan(
+    session: AsyncSession, account: Account, *, tier: str, rate_limit: int | None
+) -> None:
+    account.tier = tier
+    account.rate_limit = rate_limit
+    await session.flush()
+
+
+async def set_password_hash(session: AsyncSession, account: Account, password_hash: str) -> None:
+    account.password_hash = password_hash
+    await session.flush()

@@ -57,8 +57,9 @@ async def set_tier(
     account = await repository.get_account(session, account_id)
     if account is None:
         raise NotFound(f"No account {account_id}")
-    account.tier = tier
-    if rate_limit is not None or tier is not Tier.ENTERPRISE:
-        account.rate_limit = rate_limit
-    await session.flush()
+    # An enterprise account keeps its custom rate limit unless a new one is given.
+    keep = rate_limit is None and tier is Tier.ENTERPRISE
+    await repository.set_plan(
+        session, account, tier=tier, rate_limit=account.rate_limit if keep else rate_limit
+    )
     return account

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Executable, Integer, Select, bindparam, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.clock import utcnow
 from uploadkit_server.db.models import File, FileStatus
 
 #: Rows per ``DELETE … WHERE pk IN (…)``: well under every driver's bound-parameter limit.
@@ -231,3 +232,9 @@ async def route_slug_of(session: AsyncSession, *, project_id: str, file_id: str)
     return await session.scalar(
         select(File.route_slug).where(File.id == file_id, File.project_id == project_id)
     )
+
+
+async def set_metadata(session: AsyncSession, file: File, metadata: dict[str, Any]) -> None:
+    file.metadata_ = metadata
+    file.updated_at = utcnow()
+    await session.flush()

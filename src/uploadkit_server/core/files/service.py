@@ -119,9 +119,7 @@ async def update_metadata(
     session: AsyncSession, auth: AuthContext, *, key: str, metadata: dict[str, Any]
 ) -> File:
     file = await get_file(session, auth, key=key, lock=True)
-    file.metadata_ = merge_metadata(file.metadata_ or {}, metadata)
-    file.updated_at = utcnow()
-    await session.flush()
+    await repository.set_metadata(session, file, merge_metadata(file.metadata_ or {}, metadata))
     return file
 
 

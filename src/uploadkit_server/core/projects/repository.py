@@ -60,3 +60,8 @@ async def add_project(session: AsyncSession, project: Project) -> None:
     """Insert the new project now, so its keys and routes can follow in the transaction."""
     session.add(project)
     await session.flush()
+
+
+async def rename_project(session: AsyncSession, project: Project, name: str) -> None:
+    project.name = name
+    await session.flush()

@@ -85,8 +85,7 @@ async def rename_project(
     """The slug stays: it was derived from the first name, and may be in use as an identifier."""
     project = await get_project(session, account_id=auth.account_id, project_id=project_id)
     require_live(auth, LiveOnly.UPDATE_PROJECT)
-    project.name = name
-    await session.flush()
+    await repository.rename_project(session, project, name)
     return project
 
 
