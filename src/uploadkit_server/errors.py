@@ -11,6 +11,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def upgrade_hint(billing_url: str | None) -> str | None:
+    """The suggestion of a refusal that a bigger plan lifts: where to upgrade, or ``None`` (the
+    error's default suggestion) when no billing page is known (``uploadkit admin``)."""
+    return f"Upgrade your plan at {billing_url}" if billing_url else None
+
+
 class UploadKitError(Exception):
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
     status: ClassVar[int] = 500

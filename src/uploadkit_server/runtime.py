@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from uploadkit_server.core.auth.rate_limit import KnownLimits
-from uploadkit_server.core.keys.usage import KeyUsageRecorder
+from uploadkit_server.core.keys.last_used import LastUsedRecorder
 from uploadkit_server.core.transforms.delivery import Transformer
 from uploadkit_server.core.tus.store import TusStore
 from uploadkit_server.core.usage.served import ServedBytesRecorder
@@ -29,7 +29,7 @@ class Runtime:
     #: Rate limits of recently authenticated keys, so they are counted before the database.
     known_limits: KnownLimits = field(default_factory=KnownLimits)
     #: When each API key was last used, written to the database by a periodic job.
-    key_usage: KeyUsageRecorder = field(default_factory=KeyUsageRecorder)
+    key_usage: LastUsedRecorder = field(default_factory=LastUsedRecorder)
     #: Bytes the CDN served, added to the monthly usage by a periodic job.
     served_bytes: ServedBytesRecorder = field(default_factory=ServedBytesRecorder)
     #: Image transformations: engine, worker limit, generations in flight (``core/transforms``).

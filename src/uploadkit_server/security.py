@@ -1,4 +1,5 @@
-"""Identifiers, API keys and HMAC signatures: the few places where secrets are made or compared."""
+"""Identifiers, API keys, client tokens, webhook secrets and HMAC signatures: the one module
+where secrets are made or compared."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hmac
 import secrets
 
 API_KEY_PREFIXES = ("uk_live_", "uk_test_")
+CLIENT_TOKEN_PREFIX = "ukct_"
 
 
 def new_id(prefix: str) -> str:
@@ -22,6 +24,25 @@ def random_token(nbytes: int = 16) -> str:
 
 def generate_api_key(*, is_test: bool) -> str:
     return ("uk_test_" if is_test else "uk_live_") + secrets.token_urlsafe(32)
+
+
+def generate_client_token() -> str:
+    """A browser's upload token (``core/client_tokens``): stored, like API keys, as a hash."""
+    return CLIENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def looks_like_client_token(value: str) -> bool:
+    return value.startswith(CLIENT_TOKEN_PREFIX) and 20 <= len(value) <= 200 and value.isascii()
+
+
+def generate_signing_key() -> str:
+    """A project's Upstash-compatible webhook signing key (``sig_…``)."""
+    return "sig_" + random_token(24)
+
+
+def generate_webhook_secret() -> str:
+    """A project's Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def hash_api_key(plaintext: str) -> str:

@@ -344,7 +344,7 @@ async def test_concurrent_requests_never_exceed_monthly_uploads(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     from uploadkit_server.clock import month_of, utcnow
-    from uploadkit_server.core.usage.quota import ensure_usage_month
+    from uploadkit_server.core.usage.repository import ensure_usage_month
 
     free = await make_account(runtime, email="monthly@example.com", tier=Tier.FREE)
     headers = {"x-api-key": free.live_key}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from uploadkit_server.clock import utcnow
-from uploadkit_server.core.webhooks.outbox import enqueue_upload_complete
+from uploadkit_server.core.webhooks.outbox import queue_upload_complete
 from uploadkit_server.db.models import File, FileRoute, FileStatus
 from uploadkit_server.security import new_id, random_token
 
@@ -52,8 +52,7 @@ async def queue_deliveries(
                 uploaded_at=now,
             )
             session.add(file)
-            delivery = await enqueue_upload_complete(
-                session, file=file, webhook_url=url, cdn_base=cdn_base
-            )
+            delivery = await queue_upload_complete(session, file=file, cdn_base=cdn_base)
+            assert delivery is not None  # the route has the webhook URL
             ids.append(delivery.id)
     return ids

@@ -16,9 +16,9 @@ from tests.support.uploads import upload_file
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.clock import utcnow
-from uploadkit_server.core.projects.service import new_webhook_secret
 from uploadkit_server.core.webhooks import repository
 from uploadkit_server.runtime import Runtime
+from uploadkit_server.security import generate_webhook_secret
 
 ROTATE = "/api/v1/webhooks/signing-keys/rotate-secret"
 
@@ -72,7 +72,7 @@ async def test_both_secrets_verify_during_the_grace_period(
             "onUploadComplete"
         )
     with pytest.raises(WebhookVerificationError):
-        Webhook(new_webhook_secret()).verify(received.body, received.headers)
+        Webhook(generate_webhook_secret()).verify(received.body, received.headers)
 
 
 async def test_after_the_grace_period_only_the_new_secret_verifies(

@@ -15,8 +15,8 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from uploadkit_server.clock import utcnow
-from uploadkit_server.core.projects.service import new_signing_key, new_webhook_secret
 from uploadkit_server.core.webhooks.signing import signed_headers
+from uploadkit_server.security import generate_signing_key, generate_webhook_secret
 
 URL = "https://example.com/api/webhooks/uploadkit"
 BODY = b'{"event":"onUploadComplete","file":{"id":"file_1"},"metadata":{"k":"\xc3\xa9"}}'
@@ -34,8 +34,8 @@ def sign(*, key: str, secret: str, minutes_ago: int = 0) -> dict[str, str]:
 
 
 def test_upstash_signature_has_the_qstash_claims() -> None:
-    key = new_signing_key()
-    headers = sign(key=key, secret=new_webhook_secret())
+    key = generate_signing_key()
+    headers = sign(key=key, secret=generate_webhook_secret())
     claims = jwt.decode(headers["Upstash-Signature"], key, algorithms=["HS256"], issuer="Upstash")
     assert set(claims) == {"iss", "sub", "iat", "nbf", "exp", "jti", "body"}
     assert claims["sub"] == URL and claims["nbf"] == claims["iat"] <= claims["exp"]
@@ -45,22 +45,22 @@ def test_upstash_signature_has_the_qstash_claims() -> None:
 
 
 def test_qstash_receiver_accepts_current_and_next_key() -> None:
-    current, upcoming = new_signing_key(), new_signing_key()
-    secret = new_webhook_secret()
+    current, upcoming = generate_signing_key(), generate_signing_key()
+    secret = generate_webhook_secret()
     for key in (current, upcoming):
         signature = sign(key=key, secret=secret)["Upstash-Signature"]
         Receiver(current, upcoming).verify(signature=signature, body=BODY.decode(), url=URL)
-    stranger = sign(key=new_signing_key(), secret=secret)["Upstash-Signature"]
+    stranger = sign(key=generate_signing_key(), secret=secret)["Upstash-Signature"]
     with pytest.raises(SignatureError):
         Receiver(current, upcoming).verify(signature=stranger, body=BODY.decode(), url=URL)
 
 
 def test_qstash_receiver_refuses_expired_and_tampered() -> None:
-    key = new_signing_key()
-    old = sign(key=key, secret=new_webhook_secret(), minutes_ago=10)["Upstash-Signature"]
+    key = generate_signing_key()
+    old = sign(key=key, secret=generate_webhook_secret(), minutes_ago=10)["Upstash-Signature"]
     with pytest.raises(SignatureError, match="expired"):
         Receiver(key, key).verify(signature=old, body=BODY.decode())
-    fresh = sign(key=key, secret=new_webhook_secret())["Upstash-Signature"]
+    fresh = sign(key=key, secret=generate_webhook_secret())["Upstash-Signature"]
     with pytest.raises(SignatureError, match="body hash"):
         Receiver(key, key).verify(signature=fresh, body=BODY.decode() + " ")
     with pytest.raises(SignatureError, match="subject"):
@@ -68,8 +68,8 @@ def test_qstash_receiver_refuses_expired_and_tampered() -> None:
 
 
 def test_standard_webhooks_library_accepts_and_refuses() -> None:
-    secret = new_webhook_secret()
-    headers = sign(key=new_signing_key(), secret=secret)
+    secret = generate_webhook_secret()
+    headers = sign(key=generate_signing_key(), secret=secret)
     assert headers["webhook-id"] == "msg_abc"
     assert Webhook(secret).verify(BODY, headers) == {
         "event": "onUploadComplete",
@@ -77,8 +77,10 @@ def test_standard_webhooks_library_accepts_and_refuses() -> None:
         "metadata": {"k": "é"},
     }
     with pytest.raises(WebhookVerificationError):
-        Webhook(new_webhook_secret()).verify(BODY, headers)
+        Webhook(generate_webhook_secret()).verify(BODY, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(BODY.replace(b"file_1", b"file_2"), headers)
     with pytest.raises(WebhookVerificationError):  # replayed much later
-        Webhook(secret).verify(BODY, sign(key=new_signing_key(), secret=secret, minutes_ago=10))
+        Webhook(secret).verify(
+            BODY, sign(key=generate_signing_key(), secret=secret, minutes_ago=10)
+        )

@@ -62,4 +62,4 @@ UploadAuth = Annotated[UploadCaller, Depends(get_upload_caller)]
 async def create_client_token(
     body: ClientTokenCreate, auth: ApiKeyAuth, session: SessionDep
 ) -> ClientTokenRead:
-    return await issue_token(session, auth, body)
+    return await issue_token(session, auth, body=body)

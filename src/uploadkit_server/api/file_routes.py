@@ -20,7 +20,7 @@ router = APIRouter(tags=["file routes"])
 async def list_routes(
     project_id: str, auth: ApiKeyAuth, session: SessionDep
 ) -> Items[FileRouteRead]:
-    routes = await service.list_routes(session, auth, project_id)
+    routes = await service.list_routes(session, auth, project_id=project_id)
     return Items[FileRouteRead](items=[FileRouteRead.model_validate(r) for r in routes])
 
 
@@ -32,13 +32,15 @@ async def create_route(
     session: SessionDep,
     settings: SettingsDep,
 ) -> FileRouteRead:
-    route = await service.create_route(session, auth, project_id, body, settings)
+    route = await service.create_route(
+        session, auth, project_id=project_id, data=body, settings=settings
+    )
     return FileRouteRead.model_validate(route)
 
 
 @router.get("/routers/{route_id}")
 async def get_route(route_id: str, auth: ApiKeyAuth, session: SessionDep) -> FileRouteRead:
-    return FileRouteRead.model_validate(await service.get_route(session, auth, route_id))
+    return FileRouteRead.model_validate(await service.get_route(session, auth, route_id=route_id))
 
 
 @router.patch("/routers/{route_id}")
@@ -49,11 +51,13 @@ async def update_route(
     session: SessionDep,
     settings: SettingsDep,
 ) -> FileRouteRead:
-    route = await service.update_route(session, auth, route_id, body, settings)
+    route = await service.update_route(
+        session, auth, route_id=route_id, data=body, settings=settings
+    )
     return FileRouteRead.model_validate(route)
 
 
 @router.delete("/routers/{route_id}")
 async def delete_route(route_id: str, auth: ApiKeyAuth, session: SessionDep) -> Deleted:
-    await service.delete_route(session, auth, route_id)
+    await service.delete_route(session, auth, route_id=route_id)
     return Deleted()

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.core.files import service
 from uploadkit_server.core.files.schemas import (
-    ErrorBody,
     FileDeleteResult,
     FileRead,
     FilesDelete,
@@ -26,7 +25,7 @@ from uploadkit_server.core.files.schemas import (
     file_read,
 )
 from uploadkit_server.core.pagination import page_request
-from uploadkit_server.core.schemas import Deleted, Page
+from uploadkit_server.core.schemas import Deleted, ErrorDetail, Page
 
 router = APIRouter(tags=["files"])
 
@@ -75,19 +74,13 @@ async def delete_files(
 ) -> JSONResponse:
     """Per-key results in the order given: ``200`` when every key was deleted, ``207`` when
     any was not (unknown, already deleted, or outside this project and mode)."""
-    results = await service.delete_files(session, storage, auth, body.keys)
+    results = await service.delete_files(session, auth, storage=storage, keys=body.keys)
     payload = FilesDeleted(
         results=[
             FileDeleteResult(
                 key=result.key,
                 deleted=result.deleted,
-                error=ErrorBody(
-                    code=result.error.code,
-                    message=result.error.message,
-                    suggestion=result.error.suggestion,
-                )
-                if result.error
-                else None,
+                error=ErrorDetail.of(result.error) if result.error else None,
             )
             for result in results
         ]
@@ -100,7 +93,7 @@ async def delete_files(
 async def get_file(
     key: str, request: Request, auth: ApiKeyAuth, session: SessionDep, settings: SettingsDep
 ) -> FileRead:
-    file = await service.get_file(session, auth, key_from_raw_path(request, key))
+    file = await service.get_file(session, auth, key=key_from_raw_path(request, key))
     return file_read(file, cdn_base=settings.effective_cdn_url)
 
 
@@ -114,7 +107,7 @@ async def update_file(
     settings: SettingsDep,
 ) -> FileRead:
     file = await service.update_metadata(
-        session, auth, key_from_raw_path(request, key), metadata=body.metadata
+        session, auth, key=key_from_raw_path(request, key), metadata=body.metadata
     )
     return file_read(file, cdn_base=settings.effective_cdn_url)
 
@@ -123,5 +116,5 @@ async def update_file(
 async def delete_file(
     key: str, request: Request, auth: ApiKeyAuth, session: SessionDep, storage: StorageDep
 ) -> Deleted:
-    await service.delete_file(session, storage, auth, key_from_raw_path(request, key))
+    await service.delete_file(session, auth, storage=storage, key=key_from_raw_path(request, key))
     return Deleted()

@@ -12,9 +12,9 @@ import asyncio
 
 from fastapi import APIRouter
 from redis.asyncio import Redis
-from sqlalchemy import text
 
 from uploadkit_server.api.deps import RuntimeDep
+from uploadkit_server.db.session import ping
 from uploadkit_server.errors import UploadKitError
 
 router = APIRouter(tags=["health"])
@@ -31,14 +31,8 @@ class NotReady(UploadKitError):
 
 @router.get("/healthz")
 async def health(runtime: RuntimeDep) -> dict[str, str]:
-    async with runtime.engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+    await ping(runtime.engine)
     return {"status": "ok"}
-
-
-async def _database(runtime: RuntimeDep) -> None:
-    async with runtime.engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
 
 
 async def _redis(url: str) -> None:
@@ -51,7 +45,7 @@ async def _redis(url: str) -> None:
 
 @router.get("/readyz")
 async def ready(runtime: RuntimeDep) -> dict[str, object]:
-    checks = {"database": _database(runtime), "storage": runtime.storage.head(PROBE_KEY)}
+    checks = {"database": ping(runtime.engine), "storage": runtime.storage.head(PROBE_KEY)}
     if runtime.settings.redis_url:
         checks["redis"] = _redis(runtime.settings.redis_url)
     results: dict[str, str] = {}

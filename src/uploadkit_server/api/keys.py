@@ -7,7 +7,6 @@ from fastapi import APIRouter, status
 from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep
 from uploadkit_server.core.keys import service
 from uploadkit_server.core.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Revoked
-from uploadkit_server.core.projects.service import get_project
 from uploadkit_server.core.schemas import Items
 
 router = APIRouter(tags=["keys"])
@@ -15,8 +14,7 @@ router = APIRouter(tags=["keys"])
 
 @router.get("/projects/{project_id}/keys")
 async def list_keys(project_id: str, auth: ApiKeyAuth, session: SessionDep) -> Items[ApiKeyRead]:
-    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
-    keys = await service.list_keys(session, project=project)
+    keys = await service.list_keys(session, auth, project_id=project_id)
     return Items(items=[ApiKeyRead.model_validate(key) for key in keys])
 
 
@@ -28,14 +26,13 @@ async def create_key(
     session: SessionDep,
     settings: SettingsDep,
 ) -> ApiKeyCreated:
-    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
     created = await service.create_key(
         session,
-        project=project,
+        auth,
+        project_id=project_id,
         name=body.name,
         is_test=body.is_test,
         billing_url=settings.billing_url,
-        caller=auth,
     )
     return ApiKeyCreated(api_key=ApiKeyRead.model_validate(created.api_key), key=created.plaintext)
 

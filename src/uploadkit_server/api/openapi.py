@@ -22,7 +22,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from uploadkit_server.api.openapi_operations import (
     API,
@@ -32,23 +31,9 @@ from uploadkit_server.api.openapi_operations import (
     UNDOCUMENTED_ALIASES,
     Operation,
 )
+from uploadkit_server.core.schemas import ErrorResponse
 
 __all__ = ["OPERATIONS", "UNDOCUMENTED_ALIASES", "build_document", "install_openapi"]
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable machine code, UPPER_SNAKE", examples=["NOT_FOUND"])
-    message: str = Field(description="What went wrong, for people", examples=["File not found"])
-    suggestion: str | None = Field(default=None, description="What to do about it")
-    details: dict[str, list[str]] | None = Field(
-        default=None, description="Per-field messages of a VALIDATION_ERROR"
-    )
-
-
-class ErrorResponse(BaseModel):
-    """Every error response: ``{"error": {code, message, suggestion?, details?}}``."""
-
-    error: ErrorDetail
 
 
 #: Why each status is sent, used as the response's description.

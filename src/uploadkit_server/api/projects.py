@@ -50,5 +50,5 @@ async def rename_project(
 async def delete_project(
     project_id: str, auth: ApiKeyAuth, session: SessionDep, storage: StorageDep
 ) -> Deleted:
-    await service.delete_project(session, storage, auth, project_id=project_id)
+    await service.delete_project(session, auth, storage=storage, project_id=project_id)
     return Deleted()

@@ -62,7 +62,7 @@ async def create_image_transform(
     transformer: TransformerDep,
 ) -> TransformRead:
     return await service.create_transform(
-        session, auth, body, settings=settings, signer=transformer.signer
+        session, auth, body=body, settings=settings, signer=transformer.signer
     )
 
 

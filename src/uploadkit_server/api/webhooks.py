@@ -33,7 +33,7 @@ async def rotate_signing_keys(auth: ApiKeyAuth, session: SessionDep) -> SigningK
 async def rotate_webhook_secret(
     auth: ApiKeyAuth, session: SessionDep, body: RotateSecretRequest | None = None
 ) -> SigningKeysRead:
-    return await service.rotate_webhook_secret(session, auth, body)
+    return await service.rotate_webhook_secret(session, auth, request=body)
 
 
 @router.get("/deliveries")
@@ -51,15 +51,15 @@ async def list_deliveries(
 async def get_delivery(
     delivery_id: str, auth: ApiKeyAuth, session: SessionDep
 ) -> WebhookDeliveryDetail:
-    return await service.get_delivery(session, auth, delivery_id)
+    return await service.get_delivery(session, auth, delivery_id=delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver")
 async def redeliver(delivery_id: str, auth: ApiKeyAuth, session: SessionDep) -> WebhookDeliveryRead:
-    return await service.redeliver(session, auth, delivery_id)
+    return await service.redeliver(session, auth, delivery_id=delivery_id)
 
 
 @router.delete("/deliveries/{delivery_id}")
 async def delete_delivery(delivery_id: str, auth: ApiKeyAuth, session: SessionDep) -> Deleted:
-    await service.delete_delivery(session, auth, delivery_id)
+    await service.delete_delivery(session, auth, delivery_id=delivery_id)
     return Deleted()

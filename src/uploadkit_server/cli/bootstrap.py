@@ -20,6 +20,7 @@ from uploadkit_server.core.accounts.service import (
     parse_tier,
     set_tier,
 )
+from uploadkit_server.core.file_routes import repository as file_routes_repository
 from uploadkit_server.core.file_routes.schemas import FileRouteCreate
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.migrate import migrate
@@ -117,7 +118,8 @@ async def ensure_dev_account(settings: Settings) -> dict[str, Any] | None:
         password = random_token(12)  # for the dashboard; shown once, kept in the keys file
         await set_password(session, account=new.account, password=password)
         route = FileRouteCreate(slug="files", max_file_size=limits_for(Tier.PRO).max_file_size)
-        session.add(
+        file_routes_repository.add_route(
+            session,
             FileRoute(
                 id=new_id("route"),
                 project_id=new.project.id,
@@ -125,7 +127,7 @@ async def ensure_dev_account(settings: Settings) -> dict[str, Any] | None:
                 max_file_size=route.max_file_size,
                 max_file_count=route.max_file_count,
                 allowed_types=route.allowed_types,
-            )
+            ),
         )
         data = account_json(new) | {"route": route.slug, "password": password}
     path = Path(settings.data_dir) / DEV_KEYS_FILE

@@ -1,14 +1,16 @@
-"""Schema building blocks shared by every domain: camelCase JSON, API timestamps, pages."""
+"""Schema building blocks shared by every domain: camelCase JSON, API timestamps, pages, and
+the error envelope."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from uploadkit_server.clock import isoformat
+from uploadkit_server.errors import UploadKitError
 
 #: The largest integer both databases store (a signed 64-bit ``BIGINT``): any integer from a
 #: request that reaches a query is bounded by it, so an oversized one is a ``400``, not an
@@ -61,3 +63,30 @@ class Page(CamelModel, Generic[ItemT]):
 
 class Deleted(CamelModel):
     deleted: bool = True
+
+
+class ErrorDetail(BaseModel):
+    """One error as ``UploadKitError.to_body`` writes it: in an error response, and per item in
+    results that report failures one by one (``DELETE /files``)."""
+
+    code: str = Field(description="Stable machine code, UPPER_SNAKE", examples=["NOT_FOUND"])
+    message: str = Field(description="What went wrong, for people", examples=["File not found"])
+    suggestion: str | None = Field(default=None, description="What to do about it")
+    details: dict[str, list[str]] | None = Field(
+        default=None, description="Per-field messages of a VALIDATION_ERROR"
+    )
+
+    @classmethod
+    def of(cls, error: UploadKitError) -> ErrorDetail:
+        return cls(
+            code=error.code,
+            message=error.message,
+            suggestion=error.suggestion,
+            details=error.details,
+        )
+
+
+class ErrorResponse(BaseModel):
+    """Every error response: ``{"error": {code, message, suggestion?, details?}}``."""
+
+    error: ErrorDetail

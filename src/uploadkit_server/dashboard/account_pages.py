@@ -217,5 +217,7 @@ async def project_delete(
             f"/dashboard/projects/{project_id}/delete",
             error="Type the project's name exactly to delete it",
         )
-    await projects.delete_project(session, storage, viewer.owner(project), project_id=project_id)
+    await projects.delete_project(
+        session, viewer.owner(project), storage=storage, project_id=project_id
+    )
     return back("/dashboard/projects", notice=f"Project {project.name} deleted")

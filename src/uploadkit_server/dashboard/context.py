@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.api.deps import RuntimeDep, SessionDep
+from uploadkit_server.core.accounts import repository as accounts_repository
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.projects.service import get_project, list_projects
 from uploadkit_server.dashboard.session import (
@@ -117,7 +118,7 @@ async def get_viewer(request: Request, runtime: RuntimeDep, session: SessionDep)
     claims = decode_session(runtime.secret_key, request.cookies.get(SESSION_COOKIE))
     if claims is None:
         raise SignInRequired
-    account = await session.get(Account, claims.account_id)
+    account = await accounts_repository.get_account(session, claims.account_id)
     if account is None or not signatures_match(
         password_fingerprint(runtime.secret_key, account.password_hash),
         claims.password_fingerprint,

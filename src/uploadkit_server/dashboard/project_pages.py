@@ -34,7 +34,7 @@ from uploadkit_server.dashboard.context import (
     render,
     validation_message,
 )
-from uploadkit_server.errors import NotFound, UploadKitError
+from uploadkit_server.errors import UploadKitError
 
 router = APIRouter(prefix="/dashboard/projects/{project_id}", include_in_schema=False)
 
@@ -52,7 +52,7 @@ async def route_list(
     project_id: str, request: Request, session: SessionDep, viewer: ViewerDep
 ) -> HTMLResponse:
     project = await viewer.project(session, project_id)
-    routes = await file_routes.list_routes(session, viewer.auth(project), project.id)
+    routes = await file_routes.list_routes(session, viewer.auth(project), project_id=project.id)
     context = {"viewer": viewer, "project": project, "routes": routes, "page": "routes"}
     return render(request, "routes.html", context)
 
@@ -87,7 +87,11 @@ async def route_create(
             }
         )
         await file_routes.create_route(
-            session, viewer.owner(project), project.id, data, runtime.settings
+            session,
+            viewer.owner(project),
+            project_id=project.id,
+            data=data,
+            settings=runtime.settings,
         )
     except ValidationError as error:
         return back(here, error=validation_message(error))
@@ -102,9 +106,9 @@ async def route_edit_form(
     project_id: str, route_id: str, request: Request, session: SessionDep, viewer: ViewerDep
 ) -> HTMLResponse:
     project = await viewer.project(session, project_id)
-    route = await file_routes.get_route(session, viewer.auth(project), route_id)
-    if route.project_id != project.id:
-        raise NotFound(f"File route {route_id} not found")
+    route = await file_routes.get_route(
+        session, viewer.auth(project), route_id=route_id, project_id=project.id
+    )
     context = {"viewer": viewer, "project": project, "route": route, "page": "routes"}
     return render(request, "route_edit.html", context)
 
@@ -140,11 +144,13 @@ async def route_update(
                 "typeCheck": type_check,
             }
         )
-        route = await file_routes.get_route(session, viewer.auth(project), route_id)
-        if route.project_id != project.id:
-            raise NotFound(f"File route {route_id} not found")
         await file_routes.update_route(
-            session, viewer.owner(project), route_id, data, runtime.settings
+            session,
+            viewer.owner(project),
+            route_id=route_id,
+            data=data,
+            settings=runtime.settings,
+            project_id=project.id,
         )
     except ValidationError as error:
         return back(f"{here}/{route_id}/edit", error=validation_message(error))
@@ -166,7 +172,7 @@ async def route_delete(
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
     project = await viewer.project(session, project_id)
-    await file_routes.delete_route(session, viewer.owner(project), route_id)
+    await file_routes.delete_route(session, viewer.owner(project), route_id=route_id)
     return back(f"/dashboard/projects/{project_id}/routes", notice="Route deleted")
 
 
@@ -184,7 +190,7 @@ async def file_list(
 ) -> HTMLResponse:
     project = await viewer.project(session, project_id)
     auth = viewer.auth(project)
-    routes = await file_routes.list_routes(session, auth, project.id)
+    routes = await file_routes.list_routes(session, auth, project_id=project.id)
     page = await files.list_files(
         session,
         auth,
@@ -201,7 +207,7 @@ async def file_list(
         token = await issue_token(
             session,
             auth,
-            ClientTokenCreate(route_slug=upload_route, max_file_count=DASHBOARD_TOKEN_FILES),
+            body=ClientTokenCreate(route_slug=upload_route, max_file_count=DASHBOARD_TOKEN_FILES),
             with_key=False,
         )
     context: dict[str, Any] = {
@@ -234,7 +240,9 @@ async def file_delete(
     if not key:
         return back(here, error="Choose the files to delete")
     project = await viewer.project(session, project_id)
-    results = await files.delete_files(session, storage, viewer.auth(project), key[:100])
+    results = await files.delete_files(
+        session, viewer.auth(project), storage=storage, keys=key[:100]
+    )
     deleted = sum(result.deleted for result in results)
     return back(here, notice=f"Deleted {deleted} of {len(results)} files")
 
@@ -248,7 +256,7 @@ async def key_list(
         "viewer": viewer,
         "project": project,
         "page": "keys",
-        "keys": await keys.list_keys(session, project=project),
+        "keys": await keys.list_keys(session, viewer.auth(project), project_id=project.id),
         "created": None,
     }
     return render(request, "keys.html", context)
@@ -271,7 +279,8 @@ async def key_create(
     try:
         created = await keys.create_key(
             session,
-            project=project,
+            viewer.owner(project),
+            project_id=project.id,
             name=name.strip(),
             is_test=test is not None,
             billing_url=runtime.settings.billing_url,
@@ -283,7 +292,7 @@ async def key_create(
         "viewer": viewer,
         "project": project,
         "page": "keys",
-        "keys": await keys.list_keys(session, project=project),
+        "keys": await keys.list_keys(session, viewer.auth(project), project_id=project.id),
         "created": created,
     }
     return render(request, "keys.html", context)
@@ -335,7 +344,7 @@ async def webhook_detail(
     project_id: str, delivery_id: str, request: Request, session: SessionDep, viewer: ViewerDep
 ) -> HTMLResponse:
     project = await viewer.project(session, project_id)
-    delivery = await webhooks.get_delivery(session, viewer.auth(project), delivery_id)
+    delivery = await webhooks.get_delivery(session, viewer.auth(project), delivery_id=delivery_id)
     context = {"viewer": viewer, "project": project, "page": "webhooks", "delivery": delivery}
     return render(request, "webhook_detail.html", context)
 
@@ -352,7 +361,7 @@ async def webhook_redeliver(
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
     project = await viewer.project(session, project_id)
-    await webhooks.redeliver(session, viewer.auth(project), delivery_id)
+    await webhooks.redeliver(session, viewer.auth(project), delivery_id=delivery_id)
     return back(f"/dashboard/projects/{project_id}/webhooks/{delivery_id}", notice="Queued again")
 
 
@@ -373,7 +382,7 @@ async def webhook_rotate(
         await webhooks.rotate_signing_keys(session, viewer.owner(project))
         return back(here, notice="Signing keys rotated")
     if what == "secret":
-        await webhooks.rotate_webhook_secret(session, viewer.owner(project), None)
+        await webhooks.rotate_webhook_secret(session, viewer.owner(project))
         return back(here, notice="Webhook secret rotated; the old one signs too for a while")
     return back(here, error="Nothing to rotate by that name")
 

@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -83,9 +83,28 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def dialect_insert(dialect: str) -> Any:
+    """The ``insert`` construct of ``dialect``, which has ``on_conflict_do_nothing/_update``: for
+    statements built once per dialect and cached."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
 def upsert_insert(session: AsyncSession) -> Any:
-    """The dialect's ``insert`` construct, which has ``on_conflict_do_nothing/_update``."""
-    return pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    """The ``insert`` construct of the session's dialect (see ``dialect_insert``)."""
+    return dialect_insert(dialect_name(session))
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an ``UPDATE`` or ``DELETE`` matched. ``AsyncSession.execute`` is typed as
+    returning ``Result``; DML always gives a ``CursorResult``, which has the count."""
+    assert isinstance(result, CursorResult), type(result)
+    return result.rowcount
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (``SELECT 1``): what the health checks ask of it."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""Write the recorded ``lastUsedAt`` of API keys (see ``core/keys/usage.py``)."""
+"""Write the recorded ``lastUsedAt`` of API keys (see ``core/keys/last_used.py``)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uploadkit_server.core.usage.quota import add_served_bytes
+from uploadkit_server.core.usage.repository import add_served_bytes
 from uploadkit_server.runtime import Runtime
 
 

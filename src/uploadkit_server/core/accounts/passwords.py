@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.accounts import repository
 from uploadkit_server.db.models import Account
 from uploadkit_server.errors import NotFound, Unauthorized, ValidationFailed
 
@@ -44,12 +44,11 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def set_password(session: AsyncSession, *, account: Account, password: str) -> None:
     """Set (or replace) the password; sessions signed for the old one stop working."""
-    account.password_hash = hash_password(password)
-    await session.flush()
+    await repository.set_password_hash(session, account, hash_password(password))
 
 
 async def set_password_by_email(session: AsyncSession, *, email: str, password: str) -> Account:
-    account = await session.scalar(select(Account).where(Account.email == email))
+    account = await repository.find_by_email(session, email)
     if account is None:
         raise NotFound(f"No account with email {email}")
     await set_password(session, account=account, password=password)
@@ -58,13 +57,12 @@ async def set_password_by_email(session: AsyncSession, *, email: str, password: 
 
 async def verify_sign_in(session: AsyncSession, *, email: str, password: str) -> Account:
     """The account whose email and password these are; ``Unauthorized`` otherwise."""
-    account = await session.scalar(select(Account).where(Account.email == email.strip()))
+    account = await repository.find_by_email(session, email.strip())
     if account is None or account.password_hash is None:
         _verify(_DUMMY_HASH, password)
         raise Unauthorized("Wrong email or password")
     if not _verify(account.password_hash, password):
         raise Unauthorized("Wrong email or password")
     if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
-        await session.flush()
+        await repository.set_password_hash(session, account, _hasher.hash(password))
     return account

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.accounts import repository
-from uploadkit_server.core.keys.service import create_key
+from uploadkit_server.core.keys.service import mint_key
 from uploadkit_server.core.projects.service import create_project
 from uploadkit_server.db.models import Account, Project, Tier
 from uploadkit_server.errors import NotFound, ValidationFailed
@@ -42,11 +42,10 @@ async def create_account(
     if await repository.email_taken(session, email):
         raise ValidationFailed(f"An account with email {email} already exists")
     account = Account(id=new_id("acct"), email=email, tier=tier, rate_limit=rate_limit)
-    session.add(account)
-    await session.flush()
+    await repository.add_account(session, account)
     project = await create_project(session, account_id=account.id, name=project_name)
-    live = await create_key(session, project=project, name="live", is_test=False)
-    test = await create_key(session, project=project, name="test", is_test=True)
+    live = await mint_key(session, project=project, name="live", is_test=False)
+    test = await mint_key(session, project=project, name="test", is_test=True)
     return NewAccount(
         account=account, project=project, live_key=live.plaintext, test_key=test.plaintext
     )
@@ -55,11 +54,12 @@ async def create_account(
 async def set_tier(
     session: AsyncSession, *, account_id: str, tier: Tier, rate_limit: int | None = None
 ) -> Account:
-    account = await session.get(Account, account_id)
+    account = await repository.get_account(session, account_id)
     if account is None:
         raise NotFound(f"No account {account_id}")
-    account.tier = tier
-    if rate_limit is not None or tier is not Tier.ENTERPRISE:
-        account.rate_limit = rate_limit
-    await session.flush()
+    # An enterprise account keeps its custom rate limit unless a new one is given.
+    keep = rate_limit is None and tier is Tier.ENTERPRISE
+    await repository.set_plan(
+        session, account, tier=tier, rate_limit=account.rate_limit if keep else rate_limit
+    )
     return account

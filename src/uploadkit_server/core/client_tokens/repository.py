@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import Account, ApiKey, ClientToken, File
+from uploadkit_server.db.models import Account, ApiKey, ClientToken
+from uploadkit_server.db.session import affected_rows
 
 
 async def find_by_hash(
@@ -37,15 +38,14 @@ async def count_upload(session: AsyncSession, token_id: str) -> bool:
         .values(uploads_started=ClientToken.uploads_started + 1)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def file_route_slug(session: AsyncSession, *, project_id: str, file_id: str) -> str | None:
-    return await session.scalar(
-        select(File.route_slug).where(File.id == file_id, File.project_id == project_id)
-    )
+    return affected_rows(result) > 0
 
 
 async def delete_expired(session: AsyncSession, *, now: datetime) -> int:
     result = await session.execute(delete(ClientToken).where(ClientToken.expires_at < now))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return affected_rows(result)
+
+
+async def add_token(session: AsyncSession, token: ClientToken) -> None:
+    session.add(token)
+    await session.flush()

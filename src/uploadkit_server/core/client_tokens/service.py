@@ -15,7 +15,6 @@ route, type, size and quota rule is the API's own.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.client_tokens import repository
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate, ClientTokenRead
 from uploadkit_server.core.file_routes.repository import get_by_slug
+from uploadkit_server.core.files import repository as files_repository
 from uploadkit_server.core.uploads.schemas import UploadRequest
 from uploadkit_server.db.models import ClientToken
 from uploadkit_server.errors import (
@@ -36,13 +36,14 @@ from uploadkit_server.errors import (
     Unauthorized,
     UploadNotFound,
 )
-from uploadkit_server.security import hash_api_key, new_id, signatures_match
-
-TOKEN_PREFIX = "ukct_"
-
-
-def looks_like_client_token(value: str) -> bool:
-    return value.startswith(TOKEN_PREFIX) and 20 <= len(value) <= 200 and value.isascii()
+from uploadkit_server.security import (
+    CLIENT_TOKEN_PREFIX,
+    generate_client_token,
+    hash_api_key,
+    looks_like_client_token,
+    new_id,
+    signatures_match,
+)
 
 
 def bearer_client_token(authorization: str | None) -> str | None:
@@ -51,7 +52,7 @@ def bearer_client_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() == "bearer" and token.startswith(TOKEN_PREFIX):
+    if scheme.lower() == "bearer" and token.startswith(CLIENT_TOKEN_PREFIX):
         return token
     return None
 
@@ -77,14 +78,14 @@ class ClientGrant:
 
 
 async def issue_token(
-    session: AsyncSession, auth: AuthContext, body: ClientTokenCreate, *, with_key: bool = True
+    session: AsyncSession, auth: AuthContext, *, body: ClientTokenCreate, with_key: bool = True
 ) -> ClientTokenRead:
     """Mint a token under ``auth``'s project and mode. ``with_key=False`` is the dashboard's
     own token (its caller is a signed-in user, not a key): it lives until it expires."""
     route = await get_by_slug(session, auth.project_id, body.route_slug)
     if route is None:
         raise NotFound(f"File route '{body.route_slug}' not found in this project")
-    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    plaintext = generate_client_token()
     token = ClientToken(
         id=new_id("ct"),
         token_hash=hash_api_key(plaintext),
@@ -99,8 +100,7 @@ async def issue_token(
         uploads_started=0,
         expires_at=utcnow() + timedelta(seconds=body.expires_in),
     )
-    session.add(token)
-    await session.flush()
+    await repository.add_token(session, token)
     return ClientTokenRead(
         id=token.id,
         token=plaintext,
@@ -176,7 +176,7 @@ async def admit_request(
 async def check_file(session: AsyncSession, grant: ClientGrant, file_id: str) -> None:
     """A token reaches only uploads of its own route (others look absent, as in another
     project)."""
-    slug = await repository.file_route_slug(
+    slug = await files_repository.route_slug_of(
         session, project_id=grant.auth.project_id, file_id=file_id
     )
     if slug != grant.route_slug:

@@ -38,3 +38,19 @@ async def get_by_slug(session: AsyncSession, project_id: str, slug: str) -> File
     """Read on every upload request: the statement is built once (``bindparam``), so only the
     compiled-statement cache is consulted per call."""
     return await session.scalar(_by_slug(), {"project_id": project_id, "slug": slug})
+
+
+def add_route(session: AsyncSession, route: FileRoute) -> None:
+    """Add the new route to the session; it is inserted at the next flush, where a slug taken
+    meanwhile fails the unique constraint (``service._flush_unique``)."""
+    session.add(route)
+
+
+async def delete_route(session: AsyncSession, route: FileRoute) -> None:
+    await session.delete(route)
+    await session.flush()
+
+
+async def webhook_url(session: AsyncSession, route_id: str) -> str | None:
+    """The route's ``webhookUrl`` as it is now (``None`` if unset or the route is gone)."""
+    return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))

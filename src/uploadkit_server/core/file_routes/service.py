@@ -50,6 +50,7 @@ async def _flush_unique(session: AsyncSession, slug: str) -> None:
 async def create_route(
     session: AsyncSession,
     auth: AuthContext,
+    *,
     project_id: str,
     data: FileRouteCreate,
     settings: Settings,
@@ -69,19 +70,24 @@ async def create_route(
         webhook_url=data.webhook_url,
         type_check=data.type_check,
     )
-    session.add(route)
+    repository.add_route(session, route)
     await _flush_unique(session, data.slug)
     return route
 
 
-async def list_routes(session: AsyncSession, auth: AuthContext, project_id: str) -> list[FileRoute]:
+async def list_routes(
+    session: AsyncSession, auth: AuthContext, *, project_id: str
+) -> list[FileRoute]:
     project = await _project(session, auth, project_id)
     return await repository.list_for_project(session, project.id)
 
 
-async def get_route(session: AsyncSession, auth: AuthContext, route_id: str) -> FileRoute:
+async def get_route(
+    session: AsyncSession, auth: AuthContext, *, route_id: str, project_id: str | None = None
+) -> FileRoute:
+    """The account's route ``route_id``; with ``project_id``, only if it is that project's."""
     route = await repository.get_for_account(session, auth.account_id, route_id)
-    if route is None:
+    if route is None or (project_id is not None and route.project_id != project_id):
         raise NotFound(f"File route {route_id} not found")
     return route
 
@@ -89,11 +95,13 @@ async def get_route(session: AsyncSession, auth: AuthContext, route_id: str) -> 
 async def update_route(
     session: AsyncSession,
     auth: AuthContext,
+    *,
     route_id: str,
     data: FileRouteUpdate,
     settings: Settings,
+    project_id: str | None = None,
 ) -> FileRoute:
-    route = await get_route(session, auth, route_id)
+    route = await get_route(session, auth, route_id=route_id, project_id=project_id)
     require_live(auth, LiveOnly.UPDATE_ROUTE)
     changes = data.model_dump(exclude_unset=True, by_alias=False)  # snake_case: column names
     if "webhook_url" in changes:
@@ -115,8 +123,7 @@ async def update_route(
     return route
 
 
-async def delete_route(session: AsyncSession, auth: AuthContext, route_id: str) -> None:
-    route = await get_route(session, auth, route_id)
+async def delete_route(session: AsyncSession, auth: AuthContext, *, route_id: str) -> None:
+    route = await get_route(session, auth, route_id=route_id)
     require_live(auth, LiveOnly.DELETE_ROUTE)
-    await session.delete(route)
-    await session.flush()
+    await repository.delete_route(session, route)

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Executable, Integer, Select, bindparam, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import File, FileStatus, UploadEvent
+from uploadkit_server.clock import utcnow
+from uploadkit_server.db.models import File, FileStatus
 
 #: Rows per ``DELETE … WHERE pk IN (…)``: well under every driver's bound-parameter limit.
 DELETE_CHUNK = 1000
@@ -214,14 +215,6 @@ async def delete_rows(session: AsyncSession, file_pks: Sequence[int]) -> None:
         )
 
 
-async def delete_test_events(session: AsyncSession, *, created_before: datetime) -> None:
-    await session.execute(
-        delete(UploadEvent).where(
-            UploadEvent.is_test.is_(True), UploadEvent.created_at < created_before
-        )
-    )
-
-
 async def stored_owner(session: AsyncSession, key: str) -> tuple[str, bool] | None:
     """Account and mode of the stored (``UPLOADED``) file at ``key``, for served-bytes usage."""
     row = (
@@ -232,3 +225,16 @@ async def stored_owner(session: AsyncSession, key: str) -> tuple[str, bool] | No
         )
     ).first()
     return None if row is None else (row.account_id, row.is_test)
+
+
+async def route_slug_of(session: AsyncSession, *, project_id: str, file_id: str) -> str | None:
+    """The slug of the route the project's file ``file_id`` was uploaded through."""
+    return await session.scalar(
+        select(File.route_slug).where(File.id == file_id, File.project_id == project_id)
+    )
+
+
+async def set_metadata(session: AsyncSession, file: File, metadata: dict[str, Any]) -> None:
+    file.metadata_ = metadata
+    file.updated_at = utcnow()
+    await session.flush()

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from pydantic import Field, StringConstraints
 
 from uploadkit_server.core.files.repository import ListedFile
-from uploadkit_server.core.schemas import CamelModel, StrictCamelModel, Timestamp
+from uploadkit_server.core.schemas import CamelModel, ErrorDetail, StrictCamelModel, Timestamp
 from uploadkit_server.db.models import File
 
 
@@ -66,16 +66,10 @@ class FilesDelete(StrictCamelModel):
     )
 
 
-class ErrorBody(CamelModel):
-    code: str
-    message: str
-    suggestion: str
-
-
 class FileDeleteResult(CamelModel):
     key: str
     deleted: bool
-    error: ErrorBody | None = None
+    error: ErrorDetail | None = None
 
 
 class FilesDeleted(CamelModel):

@@ -24,10 +24,11 @@ from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.files import repository
 from uploadkit_server.core.files.repository import FileTrace, ListedFile
+from uploadkit_server.core.logs import repository as events_repository
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.transforms.service import remove_variants
-from uploadkit_server.core.uploads.repository import record_event
 from uploadkit_server.core.usage import quota
+from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
 from uploadkit_server.storage.base import StorageBackend
@@ -92,7 +93,7 @@ async def list_files(
 
 
 async def get_file(
-    session: AsyncSession, auth: AuthContext, key: str, *, lock: bool = False
+    session: AsyncSession, auth: AuthContext, *, key: str, lock: bool = False
 ) -> File:
     file = await repository.find_by_key(
         session, project_id=auth.project_id, is_test=auth.is_test, key=key, lock=lock
@@ -115,27 +116,11 @@ def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
 
 
 async def update_metadata(
-    session: AsyncSession, auth: AuthContext, key: str, *, metadata: dict[str, Any]
+    session: AsyncSession, auth: AuthContext, *, key: str, metadata: dict[str, Any]
 ) -> File:
-    file = await get_file(session, auth, key, lock=True)
-    file.metadata_ = merge_metadata(file.metadata_ or {}, metadata)
-    file.updated_at = utcnow()
-    await session.flush()
+    file = await get_file(session, auth, key=key, lock=True)
+    await repository.set_metadata(session, file, merge_metadata(file.metadata_ or {}, metadata))
     return file
-
-
-async def release_reservation(session: AsyncSession, file: File) -> None:
-    """Give back what the file holds in its account's counters: stored or reserved bytes, and an
-    in-flight upload slot. Zeroes the file's own figures, so a second call releases nothing."""
-    await quota.release_storage(
-        session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
-    )
-    if file.reserved_month is not None:
-        await quota.release_upload_slot(
-            session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
-        )
-    file.reserved_bytes = 0
-    file.reserved_month = None
 
 
 async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTrace]) -> None:
@@ -160,18 +145,18 @@ async def remove_objects(storage: StorageBackend, files: Iterable[File | FileTra
 
 
 async def _mark_deleted(session: AsyncSession, file: File) -> None:
-    await release_reservation(session, file)
+    await quota.release_reservation(session, file)
     now = utcnow()
     file.status = FileStatus.DELETED
     file.deleted_at = now
     file.updated_at = now
-    record_event(session, file, "deleted")
+    events_repository.record_event(session, file, "deleted")
 
 
 async def delete_file(
-    session: AsyncSession, storage: StorageBackend, auth: AuthContext, key: str
+    session: AsyncSession, auth: AuthContext, *, storage: StorageBackend, key: str
 ) -> None:
-    file = await get_file(session, auth, key, lock=True)
+    file = await get_file(session, auth, key=key, lock=True)
     await _mark_deleted(session, file)
     await session.flush()
     await remove_variants(session, storage, [file.pk])  # image transform variants go too
@@ -179,7 +164,7 @@ async def delete_file(
 
 
 async def delete_files(
-    session: AsyncSession, storage: StorageBackend, auth: AuthContext, keys: Sequence[str]
+    session: AsyncSession, auth: AuthContext, *, storage: StorageBackend, keys: Sequence[str]
 ) -> list[BulkDeleteResult]:
     """Delete each key independently; the result says, per key in the order given, whether it
     was deleted or why not. A key given twice is deleted once and reported as not found after."""
@@ -216,11 +201,13 @@ async def discard_files(
     for file in files:
         held[(file.account_id, file.is_test)] += file.reserved_bytes
         if file.reserved_month is not None:  # only uploads in flight: few
-            await quota.release_upload_slot(
+            await usage_repository.release_upload_slot(
                 session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
             )
     for (account_id, is_test), size in sorted(held.items()):
-        await quota.release_storage(session, account_id=account_id, is_test=is_test, size=size)
+        await usage_repository.release_storage(
+            session, account_id=account_id, is_test=is_test, size=size
+        )
     await remove_variants(session, storage, [file.pk for file in files])
     if delete_rows:
         await repository.delete_rows(session, [file.pk for file in files])
@@ -238,5 +225,5 @@ async def purge_test_files(
     )
     await discard_files(session, storage, files)
     if len(files) < limit:
-        await repository.delete_test_events(session, created_before=created_before)
+        await events_repository.delete_test_events(session, created_before=created_before)
     return len(files)

@@ -99,3 +99,13 @@ async def write_last_used(session: AsyncSession, pending: dict[str, datetime]) -
     rows = [{"key_id": key_id, "moment": moment} for key_id, moment in sorted(pending.items())]
     connection = await session.connection()
     await connection.execute(statement, rows)
+
+
+async def add_key(session: AsyncSession, api_key: ApiKey) -> None:
+    session.add(api_key)
+    await session.flush()
+
+
+async def revoke(session: AsyncSession, api_key: ApiKey, *, at: datetime) -> None:
+    api_key.revoked_at = at
+    await session.flush()

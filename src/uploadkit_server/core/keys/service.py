@@ -11,9 +11,10 @@ from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
 from uploadkit_server.core.keys import repository
 from uploadkit_server.core.projects.repository import lock_account
+from uploadkit_server.core.projects.service import get_project
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import ApiKey, Project
-from uploadkit_server.errors import NotFound, TierLimitExceeded
+from uploadkit_server.errors import NotFound, TierLimitExceeded, upgrade_hint
 from uploadkit_server.security import generate_api_key, hash_api_key, mask_api_key, new_id
 
 
@@ -25,17 +26,33 @@ class CreatedKey:
 
 async def create_key(
     session: AsyncSession,
+    auth: AuthContext,
+    *,
+    project_id: str,
+    name: str = "",
+    is_test: bool = False,
+    billing_url: str | None = None,
+) -> CreatedKey:
+    """A new key for one of ``auth``'s account's projects (another account's is ``NotFound``).
+    A test key may mint test keys only."""
+    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
+    if not is_test:
+        require_live(auth, LiveOnly.CREATE_LIVE_KEY)
+    return await mint_key(
+        session, project=project, name=name, is_test=is_test, billing_url=billing_url
+    )
+
+
+async def mint_key(
+    session: AsyncSession,
     *,
     project: Project,
     name: str = "",
     is_test: bool = False,
     billing_url: str | None = None,
-    caller: AuthContext | None = None,
 ) -> CreatedKey:
-    """``caller`` is the API key asking; ``None`` is the operator (``uploadkit admin``). A test
-    key may mint test keys only."""
-    if caller is not None and not is_test:
-        require_live(caller, LiveOnly.CREATE_LIVE_KEY)
+    """A new key for ``project`` within the tier's limit, with no caller to check: the
+    operator's (``uploadkit admin``, account creation) and ``create_key``'s last step."""
     account = await lock_account(session, project.account_id)
     if account is None:
         raise NotFound("Account not found")
@@ -43,7 +60,7 @@ async def create_key(
     if limit is not None and await repository.count_usable(session, project.id) >= limit:
         raise TierLimitExceeded(
             f"Your {account.tier} plan allows {limit} API keys per project",
-            suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
+            suggestion=upgrade_hint(billing_url),
         )
     plaintext = generate_api_key(is_test=is_test)
     api_key = ApiKey(
@@ -55,13 +72,14 @@ async def create_key(
         key_prefix=mask_api_key(plaintext),
         is_test=is_test,
     )
-    session.add(api_key)
-    await session.flush()
+    await repository.add_key(session, api_key)
     return CreatedKey(api_key=api_key, plaintext=plaintext)
 
 
-async def list_keys(session: AsyncSession, *, project: Project) -> list[ApiKey]:
-    """The project's usable keys, oldest first (revoked keys are gone for good)."""
+async def list_keys(session: AsyncSession, auth: AuthContext, *, project_id: str) -> list[ApiKey]:
+    """The usable keys of one of the account's projects, oldest first (revoked keys are gone
+    for good)."""
+    project = await get_project(session, account_id=auth.account_id, project_id=project_id)
     return await repository.list_usable(session, project.id)
 
 
@@ -74,6 +92,5 @@ async def revoke_key(session: AsyncSession, auth: AuthContext, *, key_id: str) -
         raise NotFound(f"No API key {key_id}")
     if not api_key.is_test:
         require_live(auth, LiveOnly.REVOKE_LIVE_KEY)
-    api_key.revoked_at = utcnow()
-    await session.flush()
+    await repository.revoke(session, api_key, at=utcnow())
     return api_key

@@ -54,3 +54,14 @@ async def delete_project_row(session: AsyncSession, project_id: str) -> None:
     """Delete the project; the database cascades to its keys, routes, files, upload events and
     webhook deliveries (with their attempts)."""
     await session.execute(delete(Project).where(Project.id == project_id))
+
+
+async def add_project(session: AsyncSession, project: Project) -> None:
+    """Insert the new project now, so its keys and routes can follow in the transaction."""
+    session.add(project)
+    await session.flush()
+
+
+async def rename_project(session: AsyncSession, project: Project, name: str) -> None:
+    project.name = name
+    await session.flush()

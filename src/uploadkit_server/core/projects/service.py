@@ -19,8 +19,8 @@ from uploadkit_server.core.files.service import discard_files
 from uploadkit_server.core.projects import repository
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import Project
-from uploadkit_server.errors import NotFound, TierLimitExceeded
-from uploadkit_server.security import new_id, random_token
+from uploadkit_server.errors import NotFound, TierLimitExceeded, upgrade_hint
+from uploadkit_server.security import generate_signing_key, generate_webhook_secret, new_id
 from uploadkit_server.storage.base import StorageBackend
 
 
@@ -28,17 +28,6 @@ def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     return slug[:80] or "project"
-
-
-def new_signing_key() -> str:
-    return "sig_" + random_token(24)
-
-
-def new_webhook_secret() -> str:
-    import base64
-    import secrets
-
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 async def create_project(
@@ -59,7 +48,7 @@ async def create_project(
     if limit is not None and await repository.count_projects(session, account_id) >= limit:
         raise TierLimitExceeded(
             f"Your {account.tier} plan allows {limit} projects",
-            suggestion=f"Upgrade your plan at {billing_url}" if billing_url else None,
+            suggestion=upgrade_hint(billing_url),
         )
     base = slugify(name)
     slug, n = base, 1
@@ -71,12 +60,11 @@ async def create_project(
         account_id=account_id,
         name=name,
         slug=slug,
-        current_signing_key=new_signing_key(),
-        next_signing_key=new_signing_key(),
-        webhook_secret=new_webhook_secret(),
+        current_signing_key=generate_signing_key(),
+        next_signing_key=generate_signing_key(),
+        webhook_secret=generate_webhook_secret(),
     )
-    session.add(project)
-    await session.flush()
+    await repository.add_project(session, project)
     return project
 
 
@@ -97,13 +85,12 @@ async def rename_project(
     """The slug stays: it was derived from the first name, and may be in use as an identifier."""
     project = await get_project(session, account_id=auth.account_id, project_id=project_id)
     require_live(auth, LiveOnly.UPDATE_PROJECT)
-    project.name = name
-    await session.flush()
+    await repository.rename_project(session, project, name)
     return project
 
 
 async def delete_project(
-    session: AsyncSession, storage: StorageBackend, auth: AuthContext, *, project_id: str
+    session: AsyncSession, auth: AuthContext, *, storage: StorageBackend, project_id: str
 ) -> None:
     """Delete the project and everything it owns.
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.core.usage.quota import ensure_usage_month
+from uploadkit_server.core.usage.repository import ensure_usage_month
 from uploadkit_server.db.models import (
     File,
     FileStatus,
@@ -26,7 +26,7 @@ from uploadkit_server.db.models import (
     TransformVariant,
     UsageMonth,
 )
-from uploadkit_server.db.session import upsert_insert
+from uploadkit_server.db.session import affected_rows, upsert_insert
 
 PENDING = "pending"
 READY = "ready"
@@ -103,7 +103,7 @@ async def add_units(
         statement.values(transform_units=UsageMonth.transform_units + units),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return affected_rows(result) == 1
 
 
 async def units_used(session: AsyncSession, *, account_id: str, month: str) -> int:
@@ -230,7 +230,7 @@ async def take_over_claim(
         .values(claim_token=token, lease_until=lease_until),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return affected_rows(result) == 1
 
 
 async def mark_ready(
@@ -263,7 +263,7 @@ async def mark_ready(
         ),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return affected_rows(result) == 1
 
 
 async def drop_claim(session: AsyncSession, *, pk: int, token: str) -> None:

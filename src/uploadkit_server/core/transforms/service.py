@@ -32,7 +32,7 @@ from uploadkit_server.core.transforms.schemas import (
     TransformUsage,
 )
 from uploadkit_server.core.transforms.signing import Delivery, VariantSigner
-from uploadkit_server.errors import NotFound
+from uploadkit_server.errors import NotFound, upgrade_hint
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import StorageBackend
 
@@ -55,15 +55,11 @@ TRANSFORMABLE_TYPES = frozenset(
 CASCADE_BATCH = 500
 
 
-def _upgrade_hint(settings: Settings) -> str:
-    return f"Upgrade your plan at {settings.billing_url}"
-
-
 async def create_transform(
     session: AsyncSession,
     auth: AuthContext,
-    body: TransformCreate,
     *,
+    body: TransformCreate,
     settings: Settings,
     signer: VariantSigner,
     now: datetime | None = None,
@@ -73,7 +69,7 @@ async def create_transform(
     if limit == 0:
         raise TransformsRequirePaidPlan(
             f"Image transformations are not available on the {auth.tier} plan",
-            suggestion=_upgrade_hint(settings),
+            suggestion=upgrade_hint(settings.billing_url),
         )
     if auth.is_test:
         raise TransformsRequireLiveKey(
@@ -109,7 +105,7 @@ async def create_transform(
     ):
         raise TransformLimitExceeded(
             f"Monthly image transform limit of {limit} units reached for the {auth.tier} plan",
-            suggestion=_upgrade_hint(settings),
+            suggestion=upgrade_hint(settings.billing_url),
         )
     used = await repository.units_used(session, account_id=source.account_id, month=month)
     expires_at: datetime | None = None

@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.db.models import File, TusUpload
+from uploadkit_server.db.session import affected_rows
 
 
 async def get(
@@ -45,7 +46,7 @@ async def renew_lease(
         .where(TusUpload.id == upload_id, TusUpload.lock_token == token)
         .values(locked_until=until)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return affected_rows(result) > 0
 
 
 async def release_lease(session: AsyncSession, *, upload_id: str, token: str) -> None:
@@ -78,7 +79,7 @@ async def delete_completed_before(session: AsyncSession, *, before: datetime) ->
     result = await session.execute(
         delete(TusUpload).where(TusUpload.completed_at.is_not(None), TusUpload.expires_at < before)
     )
-    return int(getattr(result, "rowcount", 0))
+    return affected_rows(result)
 
 
 async def open_storage_uploads(session: AsyncSession, *, keys: list[str]) -> set[tuple[str, str]]:
@@ -97,3 +98,15 @@ async def open_storage_uploads(session: AsyncSession, *, keys: list[str]) -> set
         )
         found.update((key, upload_id) for key, upload_id in rows if upload_id)
     return found
+
+
+async def add(session: AsyncSession, upload: TusUpload) -> None:
+    """Insert the new upload now (its id is what the client is sent)."""
+    session.add(upload)
+    await session.flush()
+
+
+async def forget(session: AsyncSession, uploads: list[TusUpload]) -> None:
+    """Delete the uploads' rows (their files are the upload flow's)."""
+    for upload in uploads:
+        await session.delete(upload)

@@ -144,10 +144,12 @@ class TusService:
                 file: File | None = None
                 lifetime = self.settings.tus_upload_lifetime
                 if length is not None:
-                    file = await uploads.open_upload(auth, request, lifetime=lifetime)
+                    file = await uploads.open_upload(auth, body=request, lifetime=lifetime)
                     key = file.key
                 else:
-                    await uploads.check_route(auth, request.route_slug, request.content_type)
+                    await uploads.check_route(
+                        auth, route_slug=request.route_slug, content_type=request.content_type
+                    )
                     key = build_object_key(
                         project_id=auth.project_id,
                         route_slug=request.route_slug,
@@ -178,8 +180,7 @@ class TusService:
                     created_at=now,
                     updated_at=now,
                 )
-                session.add(upload)
-                await session.flush()
+                await repository.add(session, upload)
         except BaseException:
             if ref is not None:
                 with anyio.CancelScope(shield=True):
@@ -313,7 +314,7 @@ class TusService:
             )
         request = _request(_metadata_of(upload), length, dict(upload.metadata_ or {}))
         file = await self._uploads(session).open_upload(
-            auth, request, lifetime=self.settings.tus_upload_lifetime
+            auth, body=request, lifetime=self.settings.tus_upload_lifetime
         )
         # The store was started for the key chosen at creation: the file takes it.
         file.key = upload.key
@@ -388,10 +389,12 @@ class TusService:
             file.upload_id = None  # the store's multipart upload is the object now
             await session.flush()
             try:
-                file = await self._uploads(session).complete_upload(auth, file.id, None)
+                file = await self._uploads(session).complete_upload(
+                    auth, file_id=file.id, metadata=None
+                )
             except UploadKitError as error:
                 if error.keeps_changes:  # FAILED (not verified, type refused): forget the upload
-                    await session.delete(upload)
+                    await repository.forget(session, [upload])
                 raise
             upload.completed_at = self.clock()
             upload.lock_token = None
@@ -411,9 +414,9 @@ class TusService:
                     f"Upload {upload_id} is complete; delete its file with DELETE /files/{{key}}"
                 )
             if file is not None and file.status == FileStatus.UPLOADING:
-                await self._uploads(session).abort_upload(auth, file.id)
+                await self._uploads(session).abort_upload(auth, file_id=file.id)
             ref = upload.store_ref
-            await session.delete(upload)
+            await repository.forget(session, [upload])
         await self.store.discard(ref)
 
     async def expire(self, *, limit: int = 100) -> int:
@@ -427,8 +430,7 @@ class TusService:
         async with unit_of_work(self.sessionmaker) as session:
             expired = await repository.claim_expired(session, now=now, limit=limit)
             refs = [upload.store_ref for upload in expired]
-            for upload in expired:
-                await session.delete(upload)
+            await repository.forget(session, expired)
             await repository.delete_completed_before(session, before=now)
         for ref in refs:
             await self.store.discard(ref)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Insert, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import File, FileStatus, UploadEvent
+from uploadkit_server.db.models import File, FileStatus
 
 
 @cache
@@ -28,6 +28,12 @@ async def insert_file(session: AsyncSession, values: dict[str, Any]) -> None:
     row = {_COLUMN_OF.get(name, name): value for name, value in values.items()}
     connection = await session.connection()
     await connection.execute(_insert_file(), row)
+
+
+async def add_file(session: AsyncSession, file: File) -> None:
+    """Insert the new file through the ORM, for flows that go on changing it as an object."""
+    session.add(file)
+    await session.flush()
 
 
 async def get_upload_for_update(
@@ -79,19 +85,6 @@ async def live_keys(session: AsyncSession, *, keys: list[str]) -> set[str]:
         )
         found.update(rows)
     return found
-
-
-def record_event(session: AsyncSession, file: File, event: str, detail: str | None = None) -> None:
-    session.add(
-        UploadEvent(
-            project_id=file.project_id,
-            is_test=file.is_test,
-            event=event,
-            file_id=file.id,
-            file_key=file.key,
-            detail=detail,
-        )
-    )
 
 
 async def open_multipart_uploads(session: AsyncSession, *, keys: list[str]) -> set[tuple[str, str]]:

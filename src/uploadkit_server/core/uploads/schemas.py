@@ -11,11 +11,10 @@ from pydantic import Field, field_validator, model_validator
 
 from uploadkit_server.core.mime import essence, is_valid_type
 from uploadkit_server.core.schemas import MAX_INT64, CamelModel, StrictCamelModel
+from uploadkit_server.storage.multipart_rules import MAX_PART_NUMBER
 
 URL_LIFETIME_SECONDS = 15 * 60
 PART_URL_LIFETIME_SECONDS = 60 * 60
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PARTS = 10_000
 
 
 class ChecksumAlgorithm(StrEnum):
@@ -146,7 +145,7 @@ class MultipartTicket(CamelModel):
 
 
 class PartETagIn(StrictCamelModel):
-    part_number: int = Field(ge=1, le=MAX_PARTS)
+    part_number: int = Field(ge=1, le=MAX_PART_NUMBER)
     etag: str = Field(min_length=1, max_length=200)
     #: The part's SHA-256 as the client computed it; complete is refused if storage differs.
     checksum: Checksum | None = None
@@ -162,7 +161,7 @@ class PartETagIn(StrictCamelModel):
 class MultipartComplete(StrictCamelModel):
     file_id: str = Field(min_length=1, max_length=40)
     upload_id: str = Field(min_length=1, max_length=1024)
-    parts: list[PartETagIn] = Field(min_length=1, max_length=MAX_PARTS)
+    parts: list[PartETagIn] = Field(min_length=1, max_length=MAX_PART_NUMBER)
     metadata: dict[str, Any] | None = None
     #: The whole object's SHA-256, if not given at init (a client can hash while it uploads).
     checksum: Checksum | None = None
@@ -203,7 +202,7 @@ class MultipartParts(CamelModel):
 class SignParts(StrictCamelModel):
     file_id: str = Field(min_length=1, max_length=40)
     upload_id: str = Field(min_length=1, max_length=1024)
-    part_numbers: list[int] = Field(min_length=1, max_length=MAX_PARTS)
+    part_numbers: list[int] = Field(min_length=1, max_length=MAX_PART_NUMBER)
 
 
 class SignedParts(CamelModel):

@@ -7,7 +7,6 @@ Complete is idempotent: a file already ``UPLOADED`` is returned as it is, nothin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,23 +14,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import month_of, utcnow
 from uploadkit_server.core.auth.context import AuthContext
+from uploadkit_server.core.client_tokens import service as client_tokens
+from uploadkit_server.core.client_tokens.service import ClientGrant
 from uploadkit_server.core.file_routes.repository import get_by_slug
 from uploadkit_server.core.file_routes.schemas import TypeCheck
 from uploadkit_server.core.files.schemas import file_url
+from uploadkit_server.core.logs import repository as events_repository
 from uploadkit_server.core.mime import type_allowed
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.core.uploads import checksums, content_check, repository
 from uploadkit_server.core.uploads.object_keys import build_object_key
 from uploadkit_server.core.uploads.schemas import (
-    MAX_PARTS,
-    MIN_PART_SIZE,
     PART_URL_LIFETIME_SECONDS,
     URL_LIFETIME_SECONDS,
     MultipartComplete,
+    MultipartParts,
+    MultipartTicket,
     PartUrl,
+    SignedParts,
+    SignParts,
+    StoredPartRead,
+    UploadBatchRequest,
+    UploadBatchTicket,
     UploadRequest,
+    UploadTicket,
 )
 from uploadkit_server.core.usage import quota
+from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.core.webhooks.outbox import queue_upload_complete
 from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
 from uploadkit_server.errors import (
@@ -44,18 +53,20 @@ from uploadkit_server.errors import (
     UploadNotFound,
     UploadNotVerified,
     ValidationFailed,
+    upgrade_hint,
 )
 from uploadkit_server.security import new_id
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage import base as storage_base
 from uploadkit_server.storage.base import InvalidParts, ObjectNotFound, PartETag, StorageBackend
+from uploadkit_server.storage.multipart_rules import MAX_PART_NUMBER, MIN_PART_SIZE
 
 MIB = 1024 * 1024
 
 
 def choose_part_size(file_size: int) -> int:
     """At least 5 MiB, whole MiB, and few enough parts to stay within 10,000."""
-    size = max(MIN_PART_SIZE, math.ceil(file_size / MAX_PARTS))
+    size = max(MIN_PART_SIZE, math.ceil(file_size / MAX_PART_NUMBER))
     return math.ceil(size / MIB) * MIB
 
 
@@ -67,24 +78,11 @@ def part_length(file_size: int, part_size: int, part_number: int) -> int:
     return min(part_size, file_size - (part_number - 1) * part_size)
 
 
-@dataclass(frozen=True, slots=True)
-class NewUpload:
-    file_id: str
-    key: str
-    upload_url: str
-    cdn_url: str
-    #: Headers the PUT must carry besides Content-Type (S3's signed conditional write).
-    upload_headers: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class NewMultipartUpload:
-    file: File
-    cdn_url: str
-    parts: list[PartUrl]
-
-
 class UploadService:
+    """The upload flow for one request's session. Every caller method takes the caller's
+    ``auth`` and, for a browser with a client token, its ``grant``: the token's route, size,
+    budget and fixed metadata apply on top of the API's own rules, here and nowhere else."""
+
     def __init__(
         self, session: AsyncSession, *, storage: StorageBackend, settings: Settings
     ) -> None:
@@ -94,7 +92,9 @@ class UploadService:
 
     # -- request -------------------------------------------------------------------------
 
-    async def check_route(self, auth: AuthContext, route_slug: str, content_type: str) -> FileRoute:
+    async def check_route(
+        self, auth: AuthContext, *, route_slug: str, content_type: str
+    ) -> FileRoute:
         """The route exists and allows the type: the first checks of a request, alone (a tus
         upload whose length is not known yet gets these at creation and the rest later)."""
         route = await get_by_slug(self.session, auth.project_id, route_slug)
@@ -116,14 +116,16 @@ class UploadService:
 
     async def _check(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
         """Route, type and size checks, which read but change nothing."""
-        route = await self.check_route(auth, body.route_slug, body.content_type)
+        route = await self.check_route(
+            auth, route_slug=body.route_slug, content_type=body.content_type
+        )
         tier_max = limits_for(auth.tier).max_file_size
         limit = min(route.max_file_size, tier_max)
         if body.file_size > limit:
             raise FileTooLarge(
                 f"File size {body.file_size} bytes exceeds the {limit} byte limit",
                 suggestion=(
-                    f"Upgrade your plan at {self.settings.billing_url}"
+                    upgrade_hint(self.settings.billing_url)
                     if tier_max <= route.max_file_size
                     else f"Raise maxFileSize of route '{route.slug}'"
                 ),
@@ -172,17 +174,26 @@ class UploadService:
             "updated_at": now,
         }
 
-    def _new_file(
-        self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
-    ) -> File:
-        file = File(**self._new_file_values(auth, body, route, lifetime=lifetime))
-        self.session.add(file)
-        return file
-
     def cdn_url(self, key: str) -> str:
         return file_url(self.settings.effective_cdn_url, key)
 
-    async def request_upload(self, auth: AuthContext, body: UploadRequest) -> NewUpload:
+    async def _admit_client(self, grant: ClientGrant | None, body: UploadRequest) -> UploadRequest:
+        """The body as a client token lets it through (budget taken, fixed metadata laid over);
+        unchanged for an API key."""
+        if grant is None:
+            return body
+        return await client_tokens.admit_request(self.session, grant, body)
+
+    async def _check_client_file(self, grant: ClientGrant | None, file_id: str) -> None:
+        if grant is not None:
+            await client_tokens.check_file(self.session, grant, file_id)
+
+    async def request_upload(
+        self, auth: AuthContext, *, body: UploadRequest, grant: ClientGrant | None = None
+    ) -> UploadTicket:
+        return await self._presign(auth, await self._admit_client(grant, body))
+
+    async def _presign(self, auth: AuthContext, body: UploadRequest) -> UploadTicket:
         checksum = checksums.check_supported(self.storage, body.checksum)
         route = await self._check(auth, body)
         # Inserted as one Core statement: nothing else in the request reads or changes the
@@ -202,22 +213,24 @@ class UploadService:
         # their row locks (PostgreSQL) are held for as short a time as possible. A refusal
         # rolls the file row back with the rest.
         await self._reserve(auth, body)
-        return NewUpload(
+        return UploadTicket(
             file_id=values["id"],
             key=values["key"],
             upload_url=url,
             cdn_url=self.cdn_url(values["key"]),
-            upload_headers=self.storage.put_headers(create_only=True, checksum=checksum),
+            upload_headers=self.storage.put_headers(create_only=True, checksum=checksum) or None,
         )
 
     async def request_batch(
-        self, auth: AuthContext, route_slug: str, bodies: list[UploadRequest]
-    ) -> list[NewUpload]:
+        self, auth: AuthContext, *, body: UploadBatchRequest, grant: ClientGrant | None = None
+    ) -> UploadBatchTicket:
         """Several files for one route in one request, as UploadKit counts ``maxFileCount``:
         files per request. More than the route allows is refused before anything is checked
         or reserved; otherwise each file is admitted as ``request_upload`` admits one, and
         the first refusal (type, size, quota: the whole batch counts against the quota)
         rolls back the request's transaction, so no file of the batch exists."""
+        route_slug = body.route_slug
+        bodies = [await self._admit_client(grant, one) for one in body.requests()]
         route = await get_by_slug(self.session, auth.project_id, route_slug)
         if route is None:
             raise NotFound(f"File route '{route_slug}' not found in this project")
@@ -228,30 +241,40 @@ class UploadService:
                 details={"files": [f"at most {route.max_file_count} files"]},
                 suggestion="Send fewer files per request, or raise the route's maxFileCount",
             )
-        return [await self.request_upload(auth, body) for body in bodies]
+        return UploadBatchTicket(files=[await self._presign(auth, one) for one in bodies])
 
-    async def open_upload(self, auth: AuthContext, body: UploadRequest, *, lifetime: int) -> File:
+    async def open_upload(self, auth: AuthContext, *, body: UploadRequest, lifetime: int) -> File:
         """Admit an upload whose bytes arrive another way than a presigned URL (tus): the same
         checks and reservations as ``request_upload``, the same file record, no URL."""
         route = await self._admit(auth, body)
-        file = self._new_file(auth, body, route, lifetime=lifetime)
-        await self.session.flush()
+        file = File(**self._new_file_values(auth, body, route, lifetime=lifetime))
+        await repository.add_file(self.session, file)
         return file
 
-    async def init_multipart(self, auth: AuthContext, body: UploadRequest) -> NewMultipartUpload:
+    async def init_multipart(
+        self, auth: AuthContext, *, body: UploadRequest, grant: ClientGrant | None = None
+    ) -> MultipartTicket:
+        body = await self._admit_client(grant, body)
         checksum = checksums.check_supported(self.storage, body.checksum, multipart=True)
         route = await self._admit(auth, body)
-        file = self._new_file(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS)
+        file = File(**self._new_file_values(auth, body, route, lifetime=PART_URL_LIFETIME_SECONDS))
         file.checksum = checksums.encode(checksum) if checksum is not None else None
         file.part_size = choose_part_size(body.file_size)
-        await self.session.flush()
+        await repository.add_file(self.session, file)
         file.upload_id = await self.storage.create_multipart(
             file.key, content_type=file.content_type
         )
         numbers = range(1, part_count(file.file_size, file.part_size) + 1)
         parts = await self._sign_parts(file, numbers)
         await self.session.flush()
-        return NewMultipartUpload(file=file, cdn_url=self.cdn_url(file.key), parts=parts)
+        return MultipartTicket(
+            file_id=file.id,
+            upload_id=file.upload_id,
+            key=file.key,
+            cdn_url=self.cdn_url(file.key),
+            part_size=file.part_size,
+            parts=parts,
+        )
 
     async def _sign_parts(self, file: File, numbers: range | list[int]) -> list[PartUrl]:
         assert file.upload_id is not None and file.part_size is not None
@@ -292,8 +315,16 @@ class UploadService:
         return file
 
     async def complete_upload(
-        self, auth: AuthContext, file_id: str, metadata: dict[str, Any] | None
+        self,
+        auth: AuthContext,
+        *,
+        file_id: str,
+        metadata: dict[str, Any] | None,
+        grant: ClientGrant | None = None,
     ) -> File:
+        await self._check_client_file(grant, file_id)
+        if grant is not None:
+            metadata = client_tokens.fixed_metadata(grant, metadata)
         file = await self._locked_upload(auth, file_id)
         if file.status == FileStatus.UPLOADED:
             return file
@@ -303,7 +334,13 @@ class UploadService:
             )
         return await self._verify_and_finish(file, metadata)
 
-    async def complete_multipart(self, auth: AuthContext, body: MultipartComplete) -> File:
+    async def complete_multipart(
+        self, auth: AuthContext, *, body: MultipartComplete, grant: ClientGrant | None = None
+    ) -> File:
+        await self._check_client_file(grant, body.file_id)
+        if grant is not None:
+            metadata = client_tokens.fixed_metadata(grant, body.metadata)
+            body = body.model_copy(update={"metadata": metadata})
         file = await self._locked_upload(auth, body.file_id, body.upload_id)
         if file.status == FileStatus.UPLOADED:
             return file
@@ -394,8 +431,8 @@ class UploadService:
         await checksums.verify_stored(self.storage, file, stored, sha256=sha256)
         await self._check_content(file)
         now = utcnow()
-        await self._release_slot(file)
-        await quota.count_completed_upload(
+        await quota.release_slot(self.session, file)
+        await usage_repository.count_completed_upload(
             self.session,
             account_id=file.account_id,
             is_test=file.is_test,
@@ -407,7 +444,7 @@ class UploadService:
         file.updated_at = now
         if metadata:
             file.metadata_ = {**(file.metadata_ or {}), **metadata}
-        repository.record_event(self.session, file, "uploaded")
+        events_repository.record_event(self.session, file, "uploaded")
         await self.session.flush()
         # Same transaction as UPLOADED: the webhook is queued if and only if this commits.
         await queue_upload_complete(
@@ -444,41 +481,35 @@ class UploadService:
 
     # -- failure, abort, expiry ----------------------------------------------------------
 
-    async def _release_slot(self, file: File) -> None:
-        if file.reserved_month is not None:
-            await quota.release_upload_slot(
-                self.session,
-                account_id=file.account_id,
-                is_test=file.is_test,
-                month=file.reserved_month,
-            )
-            file.reserved_month = None
-
     async def _fail(self, file: File, reason: FailureReason, *, detail: str | None = None) -> None:
         """Mark FAILED, remove what storage holds for it, give back its reservations."""
         if file.upload_id is not None:
             await self.storage.abort_multipart(file.key, upload_id=file.upload_id)
         await self.storage.delete(file.key)
-        await self._release_slot(file)
-        await quota.release_storage(
-            self.session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
-        )
-        file.reserved_bytes = 0
+        await quota.release_reservation(self.session, file)
         file.status = FileStatus.FAILED
         file.failure_reason = reason
         file.updated_at = utcnow()
-        repository.record_event(self.session, file, "failed", detail or reason.value)
+        events_repository.record_event(self.session, file, "failed", detail or reason.value)
         await self.session.flush()
 
-    async def abort_multipart(self, auth: AuthContext, file_id: str, upload_id: str) -> None:
-        file = await self._locked_upload(auth, file_id, upload_id)
-        if file.status == FileStatus.UPLOADED:
-            raise ValidationFailed(f"Upload {file_id} is already complete; delete the file instead")
-        await self._fail(file, FailureReason.ABORTED)
+    async def abort_multipart(
+        self,
+        auth: AuthContext,
+        *,
+        file_id: str,
+        upload_id: str,
+        grant: ClientGrant | None = None,
+    ) -> None:
+        await self._check_client_file(grant, file_id)
+        await self._abort(auth, file_id, upload_id)
 
-    async def abort_upload(self, auth: AuthContext, file_id: str) -> None:
+    async def abort_upload(self, auth: AuthContext, *, file_id: str) -> None:
         """Abort an upload in flight whatever its kind (tus termination)."""
-        file = await self._locked_upload(auth, file_id)
+        await self._abort(auth, file_id, None)
+
+    async def _abort(self, auth: AuthContext, file_id: str, upload_id: str | None) -> None:
+        file = await self._locked_upload(auth, file_id, upload_id)
         if file.status == FileStatus.UPLOADED:
             raise ValidationFailed(f"Upload {file_id} is already complete; delete the file instead")
         await self._fail(file, FailureReason.ABORTED)
@@ -500,19 +531,35 @@ class UploadService:
         return file
 
     async def list_parts(
-        self, auth: AuthContext, file_id: str, upload_id: str
-    ) -> tuple[File, list[Any]]:
+        self,
+        auth: AuthContext,
+        *,
+        file_id: str,
+        upload_id: str,
+        grant: ClientGrant | None = None,
+    ) -> MultipartParts:
+        await self._check_client_file(grant, file_id)
         file = await self._open_multipart(auth, file_id, upload_id)
-        assert file.upload_id is not None
+        assert file.upload_id is not None and file.part_size is not None
         try:
             parts = await self.storage.list_parts(file.key, upload_id=file.upload_id)
         except ObjectNotFound:
             raise UploadNotFound(f"Multipart upload {upload_id} no longer exists") from None
-        return file, parts
+        return MultipartParts(
+            file_id=file.id,
+            upload_id=upload_id,
+            part_size=file.part_size,
+            part_count=part_count(file.file_size, file.part_size),
+            parts=[
+                StoredPartRead(part_number=p.part_number, etag=p.etag, size=p.size) for p in parts
+            ],
+        )
 
     async def sign_parts(
-        self, auth: AuthContext, file_id: str, upload_id: str, numbers: list[int]
-    ) -> list[PartUrl]:
+        self, auth: AuthContext, *, body: SignParts, grant: ClientGrant | None = None
+    ) -> SignedParts:
+        await self._check_client_file(grant, body.file_id)
+        file_id, upload_id, numbers = body.file_id, body.upload_id, body.part_numbers
         file = await self._open_multipart(auth, file_id, upload_id)
         assert file.part_size is not None
         count = part_count(file.file_size, file.part_size)
@@ -526,4 +573,4 @@ class UploadService:
         file.expires_at = utcnow() + timedelta(seconds=PART_URL_LIFETIME_SECONDS)
         parts = await self._sign_parts(file, sorted(set(numbers)))
         await self.session.flush()
-        return parts
+        return SignedParts(file_id=file_id, upload_id=upload_id, parts=parts)

@@ -1,11 +1,20 @@
-"""Reads of the usage counters (the writes are in ``quota.py``)."""
+"""All SQL of the usage counters: ``usage_months`` and the storage held on ``accounts``.
+
+Every check is a conditional UPDATE (``… SET n = n + 1 WHERE n + 1 <= limit``): the database
+decides atomically, so concurrent requests that together would pass a limit never all succeed.
+The decisions made from their answers (which limit, which error) are in ``quota.py``.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from functools import cache
+
+from sqlalchemy import ColumnElement, Insert, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uploadkit_server.db.models import Project, UsageMonth
+from uploadkit_server.core.usage.served import UsageCell
+from uploadkit_server.db.models import Account, UsageMonth
+from uploadkit_server.db.session import affected_rows, dialect_insert, dialect_name, upsert_insert
 
 
 async def usage_month(
@@ -27,8 +36,142 @@ async def usage_months(
     return list(result)
 
 
-async def count_projects(session: AsyncSession, account_id: str) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(Project).where(Project.account_id == account_id)
+async def ensure_usage_month(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str
+) -> None:
+    values = {
+        "account_id": account_id,
+        "is_test": is_test,
+        "month": month,
+        "uploads": 0,
+        "uploads_in_flight": 0,
+        "bytes_uploaded": 0,
+        "bytes_served": 0,
+    }
+    insert = upsert_insert(session)
+    await session.execute(insert(UsageMonth).values(**values).on_conflict_do_nothing())
+
+
+def _usage_row(account_id: str, is_test: bool, month: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        UsageMonth.account_id == account_id,
+        UsageMonth.is_test == is_test,
+        UsageMonth.month == month,
     )
-    return int(count or 0)
+
+
+@cache
+def _take_slot(dialect: str, *, limited: bool) -> Insert:
+    """Create the month's row or take a slot in it, only below the limit: when the row exists
+    and is full, the ``WHERE`` of ``DO UPDATE`` leaves it and nothing is returned. Built once
+    per dialect and kind (``bindparam`` values), as it runs on every presign."""
+    statement = dialect_insert(dialect)(UsageMonth).values(
+        account_id=bindparam("p_account_id"),
+        is_test=bindparam("p_is_test"),
+        month=bindparam("p_month"),
+        uploads=0,
+        uploads_in_flight=1,
+        bytes_uploaded=0,
+        bytes_served=0,
+    )
+    below_limit = UsageMonth.uploads + UsageMonth.uploads_in_flight < bindparam("p_limit")
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[UsageMonth.account_id, UsageMonth.is_test, UsageMonth.month],
+        set_={"uploads_in_flight": UsageMonth.uploads_in_flight + 1},
+        where=below_limit if limited else None,
+    ).returning(UsageMonth.uploads_in_flight)
+    return upsert
+
+
+@cache
+def _hold_storage(*, is_test: bool, limited: bool) -> Update:
+    """Add ``p_size`` bytes to the account's (live or test) storage, only within ``p_limit``."""
+    column = Account.test_storage_bytes if is_test else Account.storage_bytes
+    statement = update(Account).where(Account.id == bindparam("p_account_id"))
+    if limited:
+        statement = statement.where(
+            Account.storage_bytes + bindparam("p_size") <= bindparam("p_limit")
+        )
+    return statement.values({column: column + bindparam("p_size")})
+
+
+async def take_upload_slot(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str, limit: int | None
+) -> bool:
+    """Count one upload in flight for the month, only while uploads plus those in flight stay
+    below ``limit`` (``None``: no limit). Core, on the session's connection: this runs on every
+    presign, and the ORM's bulk-update layer has nothing to synchronise here."""
+    connection = await session.connection()
+    taken = await connection.execute(
+        _take_slot(dialect_name(session), limited=limit is not None),
+        {
+            "p_account_id": account_id,
+            "p_is_test": is_test,
+            "p_month": month,
+            "p_limit": limit,
+        },
+    )
+    return taken.first() is not None
+
+
+async def hold_storage(
+    session: AsyncSession, *, account_id: str, is_test: bool, size: int, limit: int | None
+) -> bool:
+    """Add ``size`` bytes to the account's storage, only within ``limit`` (``None``: no limit)."""
+    connection = await session.connection()
+    held = await connection.execute(
+        _hold_storage(is_test=is_test, limited=limit is not None),
+        {"p_account_id": account_id, "p_size": size, "p_limit": limit},
+    )
+    return affected_rows(held) == 1
+
+
+async def release_storage(
+    session: AsyncSession, *, account_id: str, is_test: bool, size: int
+) -> None:
+    if size <= 0:
+        return
+    column = Account.test_storage_bytes if is_test else Account.storage_bytes
+    await session.execute(
+        update(Account).where(Account.id == account_id).values({column: column - size}),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def release_upload_slot(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str
+) -> None:
+    await session.execute(
+        update(UsageMonth)
+        .where(*_usage_row(account_id, is_test, month), UsageMonth.uploads_in_flight > 0)
+        .values(uploads_in_flight=UsageMonth.uploads_in_flight - 1),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def count_completed_upload(
+    session: AsyncSession, *, account_id: str, is_test: bool, month: str, size: int
+) -> None:
+    await ensure_usage_month(session, account_id=account_id, is_test=is_test, month=month)
+    await session.execute(
+        update(UsageMonth)
+        .where(*_usage_row(account_id, is_test, month))
+        .values(uploads=UsageMonth.uploads + 1, bytes_uploaded=UsageMonth.bytes_uploaded + size),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def add_served_bytes(session: AsyncSession, pending: dict[UsageCell, int]) -> None:
+    """Add the bytes the CDN served to each cell's month (``served.ServedBytesRecorder``)."""
+    # A stable order, so two processes flushing at once take row locks in the same order.
+    for cell in sorted(pending, key=lambda c: (c.account_id, c.is_test, c.month)):
+        nbytes = pending[cell]
+        await ensure_usage_month(
+            session, account_id=cell.account_id, is_test=cell.is_test, month=cell.month
+        )
+        await session.execute(
+            update(UsageMonth)
+            .where(*_usage_row(cell.account_id, cell.is_test, cell.month))
+            .values(bytes_served=UsageMonth.bytes_served + nbytes),
+            execution_options={"synchronize_session": False},
+        )

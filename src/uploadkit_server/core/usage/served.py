@@ -3,7 +3,7 @@
 The CDN endpoint looks up whose file it serves (one indexed read), then counts the bytes as they
 actually leave (a client that hangs up early is charged for what it got). The counts gather in
 memory and a periodic job adds them to ``usage_months.bytes_served`` in one transaction
-(``quota.add_served_bytes``); a
+(``repository.add_served_bytes``); a
 process that dies loses at most one job interval of counts.
 """
 

@@ -12,12 +12,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import month_of, utcnow
+from uploadkit_server.core.accounts import repository as accounts_repository
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.pagination import MAX_LIMIT
+from uploadkit_server.core.projects import repository as projects_repository
 from uploadkit_server.core.tiers import limits_for, rate_limit_for, transform_units_for
 from uploadkit_server.core.usage import repository
 from uploadkit_server.core.usage.schemas import TierLimitsRead, UsageMonthRead, UsageRead
-from uploadkit_server.db.models import Account
 from uploadkit_server.errors import NotFound, ValidationFailed
 
 DEFAULT_HISTORY_MONTHS = 12
@@ -39,7 +40,7 @@ def tier_limits(tier: str, custom_rate_limit: int | None) -> TierLimitsRead:
 async def current_usage(
     session: AsyncSession, auth: AuthContext, *, now: datetime | None = None
 ) -> UsageRead:
-    account = await session.get(Account, auth.account_id)
+    account = await accounts_repository.get_account(session, auth.account_id)
     if account is None:
         raise NotFound("Account not found")
     month = month_of(now or utcnow())
@@ -56,7 +57,7 @@ async def current_usage(
         bytes_served=row.bytes_served if row else 0,
         transform_units=row.transform_units if row else 0,
         storage_bytes=max(account.test_storage_bytes if auth.is_test else account.storage_bytes, 0),
-        projects=await repository.count_projects(session, account.id),
+        projects=await projects_repository.count_projects(session, account.id),
         quota_applies=not auth.is_test,
         limits=tier_limits(account.tier, account.rate_limit),
     )

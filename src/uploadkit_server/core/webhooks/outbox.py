@@ -1,6 +1,6 @@
 """Queueing events: a delivery row written in the caller's transaction (the transactional outbox).
 
-The upload service calls ``enqueue_upload_complete`` in the same transaction that marks the file
+The upload service calls ``queue_upload_complete`` in the same transaction that marks the file
 ``UPLOADED``: both are committed or neither is, so a crash can never lose a webhook or send one
 for an upload that did not complete. Dispatchers act on the row after commit.
 """
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
+from uploadkit_server.core.file_routes import repository as file_routes_repository
 from uploadkit_server.core.files.schemas import file_read
 from uploadkit_server.core.webhooks import repository, wakeup
 from uploadkit_server.db.models import DeliveryStatus, File, WebhookDelivery
@@ -31,14 +32,21 @@ def upload_complete_body(file: File, *, cdn_base: str) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-async def enqueue_upload_complete(
-    session: AsyncSession, *, file: File, webhook_url: str, cdn_base: str
-) -> WebhookDelivery:
-    """Queue the file's ``onUploadComplete`` once; calling it again returns the same delivery.
+async def queue_upload_complete(
+    session: AsyncSession, *, file: File, cdn_base: str
+) -> WebhookDelivery | None:
+    """Queue the file's ``onUploadComplete`` once, if its route has a ``webhookUrl`` (read now,
+    so a URL changed after the upload was requested applies); ``None`` when it has none.
+    Calling it again returns the same delivery.
 
     Call it after setting the file's status to ``UPLOADED``, in that same transaction. The
     dispatchers of this process are woken when the transaction commits.
     """
+    if file.route_id is None:
+        return None
+    webhook_url = await file_routes_repository.webhook_url(session, file.route_id)
+    if not webhook_url:
+        return None
     await session.flush()  # the file's updated_at and status as they will be committed
     now = utcnow()
     delivery = WebhookDelivery(
@@ -57,18 +65,3 @@ async def enqueue_upload_complete(
     stored = await repository.insert_once(session, delivery)
     wakeup.notify_after_commit(session)
     return stored
-
-
-async def queue_upload_complete(
-    session: AsyncSession, *, file: File, cdn_base: str
-) -> WebhookDelivery | None:
-    """Queue the file's ``onUploadComplete`` if its route has a ``webhookUrl`` (read now, so a
-    URL changed after the upload was requested applies)."""
-    if file.route_id is None:
-        return None
-    webhook_url = await repository.route_webhook_url(session, file.route_id)
-    if not webhook_url:
-        return None
-    return await enqueue_upload_complete(
-        session, file=file, webhook_url=webhook_url, cdn_base=cdn_base
-    )

@@ -16,17 +16,16 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.pagination import PageRequest
 from uploadkit_server.db.models import (
     DeliveryStatus,
-    FileRoute,
     Project,
     WebhookAttempt,
     WebhookDelivery,
 )
+from uploadkit_server.db.session import upsert_insert
 
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
@@ -55,10 +54,8 @@ async def insert_once(session: AsyncSession, delivery: WebhookDelivery) -> Webho
         "created_at": delivery.created_at,
         "updated_at": delivery.updated_at,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(WebhookDelivery)
+        upsert_insert(session)(WebhookDelivery)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["file_id", "event"])
     )
@@ -489,10 +486,6 @@ async def release_leases(session: AsyncSession, claimed: Sequence[ClaimedDeliver
         .values(locked_until=None),
         [{"b_pk": item.pk, "b_lease": item.lease} for item in claimed],
     )
-
-
-async def route_webhook_url(session: AsyncSession, route_id: str) -> str | None:
-    return await session.scalar(select(FileRoute.webhook_url).where(FileRoute.id == route_id))
 
 
 async def get_project(session: AsyncSession, project_id: str) -> Project | None:

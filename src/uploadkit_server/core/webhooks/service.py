@@ -12,7 +12,6 @@ from uploadkit_server.clock import utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.sandbox import LiveOnly, require_live
 from uploadkit_server.core.pagination import encode_cursor, page_request
-from uploadkit_server.core.projects.service import new_signing_key, new_webhook_secret
 from uploadkit_server.core.schemas import Page
 from uploadkit_server.core.webhooks import repository, wakeup
 from uploadkit_server.core.webhooks.schemas import (
@@ -24,6 +23,7 @@ from uploadkit_server.core.webhooks.schemas import (
 )
 from uploadkit_server.db.models import DeliveryStatus, WebhookDelivery
 from uploadkit_server.errors import NotFound, ValidationFailed
+from uploadkit_server.security import generate_signing_key, generate_webhook_secret
 
 
 async def signing_keys(session: AsyncSession, auth: AuthContext) -> SigningKeysRead:
@@ -51,13 +51,13 @@ async def rotate_signing_keys(session: AsyncSession, auth: AuthContext) -> Signi
     """The next key becomes current and a new next key is minted. Receivers configured with the
     old pair keep verifying, because the new current key is their old next one."""
     require_live(auth, LiveOnly.ROTATE_SIGNING_KEYS)
-    await repository.rotate_signing_keys(session, auth.project_id, new_next=new_signing_key())
+    await repository.rotate_signing_keys(session, auth.project_id, new_next=generate_signing_key())
     session.expire_all()
     return await signing_keys(session, auth)
 
 
 async def rotate_webhook_secret(
-    session: AsyncSession, auth: AuthContext, request: RotateSecretRequest | None
+    session: AsyncSession, auth: AuthContext, *, request: RotateSecretRequest | None = None
 ) -> SigningKeysRead:
     """A new ``whsec_`` secret becomes current. For the grace period, every attempt is signed
     with both (two ``v1,`` signatures in ``webhook-signature``), so receivers still holding the
@@ -68,7 +68,7 @@ async def rotate_webhook_secret(
     await repository.rotate_webhook_secret(
         session,
         auth.project_id,
-        new_secret=new_webhook_secret(),
+        new_secret=generate_webhook_secret(),
         previous_expires_at=utcnow() + timedelta(seconds=grace),
     )
     session.expire_all()
@@ -120,7 +120,7 @@ async def _find(session: AsyncSession, auth: AuthContext, delivery_id: str) -> W
 
 
 async def get_delivery(
-    session: AsyncSession, auth: AuthContext, delivery_id: str
+    session: AsyncSession, auth: AuthContext, *, delivery_id: str
 ) -> WebhookDeliveryDetail:
     delivery = await _find(session, auth, delivery_id)
     attempts = await repository.list_attempts(session, delivery.pk)
@@ -132,7 +132,7 @@ async def get_delivery(
 
 
 async def redeliver(
-    session: AsyncSession, auth: AuthContext, delivery_id: str
+    session: AsyncSession, auth: AuthContext, *, delivery_id: str
 ) -> WebhookDeliveryRead:
     """Queue the delivery again, whatever its state (dead and delivered included), with a fresh
     retry schedule. Same id and body, newly signed."""
@@ -142,7 +142,7 @@ async def redeliver(
     return WebhookDeliveryRead.model_validate(delivery)
 
 
-async def delete_delivery(session: AsyncSession, auth: AuthContext, delivery_id: str) -> None:
+async def delete_delivery(session: AsyncSession, auth: AuthContext, *, delivery_id: str) -> None:
     delivery = await _find(session, auth, delivery_id)
     await repository.delete_delivery(session, delivery.pk)
 

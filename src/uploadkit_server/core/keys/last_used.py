@@ -13,7 +13,7 @@ from datetime import datetime
 from uploadkit_server.clock import utcnow
 
 
-class KeyUsageRecorder:
+class LastUsedRecorder:
     def __init__(self) -> None:
         self._last_used: dict[str, datetime] = {}
 
