@@ -3,13 +3,24 @@
 Every check is a conditional UPDATE (``… SET n = n + 1 WHERE n + 1 <= limit``): the database
 decides atomically, so concurrent requests that together would pass a limit never all succeed.
 The decisions made from their answers (which limit, which error) are in ``quota.py``.
+
+Every presign of an account updates the same two rows (its month, its storage), so on
+PostgreSQL presigns of one account take turns on those row locks, each held until its
+transaction's commit. A transaction that takes an upload slot therefore commits without waiting
+for its WAL record to reach the disk (``synchronous_commit`` off for that transaction only):
+the locks are then held for the commit's round trip instead of a disk flush (3 to 4 ms here), and
+the next presign's turn comes that much sooner. Consistency is untouched (the counters and the
+file row commit or vanish together, the conditional updates still decide), quotas stay exact;
+what a crash of the database server itself (not of UploadKit) could lose is the last fraction
+of a second of reservations, which the client then sees as an upload ticket that no longer
+exists. Completions, webhooks and every other write keep the server's synchronous commit.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import ColumnElement, Insert, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.usage.served import UsageCell
@@ -80,6 +91,10 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
         set_={"uploads_in_flight": UsageMonth.uploads_in_flight + 1},
         where=below_limit if limited else None,
     ).returning(UsageMonth.uploads_in_flight)
+    if dialect == "postgresql":
+        # Evaluated for the row a slot was taken in, so only a reserving transaction commits
+        # without the flush wait (see the module docstring); no round trip of its own.
+        upsert = upsert.returning(func.set_config("synchronous_commit", "off", true()))
     return upsert
 
 
