@@ -221,10 +221,10 @@ class ApiBodyLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        too_large = error_response(PayloadTooLarge(f"Request body exceeds {self.max_bytes} bytes"))
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(scope, receive, send)
+            too_large = PayloadTooLarge(f"Request body exceeds {self.max_bytes} bytes")
+            await error_response(too_large)(scope, receive, send)
             return
         received = 0
         check_unicode = _is_json(_header(scope, b"content-type"))

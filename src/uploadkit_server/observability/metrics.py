@@ -63,8 +63,17 @@ class _Snapshot:
         return [depth, oldest]
 
 
+@dataclass(frozen=True, slots=True)
+class _RequestSeries:
+    requests: Counter
+    latency: Histogram
+    received: Counter
+    sent: Counter
+
+
 class Metrics:
     def __init__(self) -> None:
+        self._series: dict[tuple[str, str, int], _RequestSeries] = {}
         # Multi-process values are in files; a registry is only needed to render this process's.
         self.registry = CollectorRegistry()
         registry = None if multiprocess() else self.registry
@@ -118,16 +127,33 @@ class Metrics:
             registry=registry,
         )
 
+    def _request_series(self, method: str, route: str, status: int) -> _RequestSeries:
+        """The labelled children one request updates, looked up once per label combination
+        (``labels()`` formats, validates and locks on every call; a request would pay that
+        four times). The combinations are bounded: routes are templates."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            code = str(status)
+            series = _RequestSeries(
+                requests=self.requests.labels(method, route, code),
+                latency=self.latency.labels(method, route, code),
+                received=self.bytes_received.labels(route),
+                sent=self.bytes_served.labels(route),
+            )
+            self._series[key] = series
+        return series
+
     def observe_request(
         self, *, method: str, route: str, status: int, seconds: float, received: int, sent: int
     ) -> None:
-        code = str(status)
-        self.requests.labels(method, route, code).inc()
-        self.latency.labels(method, route, code).observe(seconds)
+        series = self._request_series(method, route, status)
+        series.requests.inc()
+        series.latency.observe(seconds)
         if received:
-            self.bytes_received.labels(route).inc(received)
+            series.received.inc(received)
         if sent:
-            self.bytes_served.labels(route).inc(sent)
+            series.sent.inc(sent)
         if status == 429:
             self.rate_limited.labels(route).inc()
         if route in UPLOAD_OUTCOMES:
