@@ -135,7 +135,7 @@ class Receiver:
 
     async def start(self) -> None:
         self.process.start()
-        for _ in range(200):
+        for _ in range(1200):  # up to a minute: a spawned process starts slowly on a busy host
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError:
