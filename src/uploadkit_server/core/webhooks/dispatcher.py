@@ -97,6 +97,7 @@ class WebhookDispatcher:
         self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
         self._ready: collections.deque[ClaimedDelivery] = collections.deque()
         self._capacity = self.concurrency * (1 + PREFETCH)
+        self._stopping = False
         self._finished: list[AttemptRecord] = []
         self._claim_batch = max(1, self.concurrency // 4)
         self._wake = asyncio.Event()
@@ -177,7 +178,7 @@ class WebhookDispatcher:
     def _fill_slots(self) -> None:
         """Start ready rows while slots are free; skip those whose lease would lapse before an
         attempt could finish (they are claimed again once it has)."""
-        if not self._ready:
+        if not self._ready or self._stopping:
             return
         needed = timedelta(seconds=self.settings.webhook_timeout)
         now = utcnow()
@@ -275,6 +276,7 @@ class WebhookDispatcher:
             # Shutting down: attempts still in flight are abandoned and their rows handed back
             # now rather than when the lease lapses (the receiver may have got them; at least
             # once either way); results already in are written.
+            self._stopping = True  # no ready row is started from here on
             abandoned = dict(self._in_flight)
             for task in abandoned:
                 task.cancel()
@@ -289,6 +291,7 @@ class WebhookDispatcher:
         await self._release(unsent)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self.run(), name="uploadkit-webhooks")
 
     async def stop(self) -> None:
