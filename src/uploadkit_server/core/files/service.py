@@ -12,7 +12,6 @@ left behind by a committed delete.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,6 @@ from uploadkit_server.core.logs import repository as events_repository
 from uploadkit_server.core.pagination import PageRequest, encode_cursor
 from uploadkit_server.core.transforms.service import remove_variants
 from uploadkit_server.core.usage import quota
-from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.errors import NotFound, UploadKitError, ValidationFailed
 from uploadkit_server.storage.base import StorageBackend
@@ -197,17 +195,7 @@ async def discard_files(
     """Remove files outright (project deletion, test-mode purge): give back what they held, in
     one update per account and mode, delete the records (unless a cascade will), then remove
     the objects. The caller has locked the rows."""
-    held: defaultdict[tuple[str, bool], int] = defaultdict(int)
-    for file in files:
-        held[(file.account_id, file.is_test)] += file.reserved_bytes
-        if file.reserved_month is not None:  # only uploads in flight: few
-            await usage_repository.release_upload_slot(
-                session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
-            )
-    for (account_id, is_test), size in sorted(held.items()):
-        await usage_repository.release_storage(
-            session, account_id=account_id, is_test=is_test, size=size
-        )
+    await quota.release_reservations(session, files)
     await remove_variants(session, storage, [file.pk for file in files])
     if delete_rows:
         await repository.delete_rows(session, [file.pk for file in files])

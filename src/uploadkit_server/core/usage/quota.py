@@ -2,14 +2,19 @@
 
 Every check is a conditional UPDATE in ``repository.py`` (``… SET n = n + 1 WHERE n + 1 <=
 limit``): the database decides atomically, so concurrent requests that together would pass a
-limit never all succeed. This module picks the limits and turns a refusal into the error.
-Live storage counts stored files plus uploads in flight; test mode is counted but never limited.
+limit never all succeed. This module picks the limits, turns a refusal into the error, and
+gives back what a file held when it fails or goes (the one place that does). Live storage
+counts stored files plus uploads in flight; test mode is counted but never limited.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.core.files.repository import FileTrace
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.core.usage import repository
 from uploadkit_server.db.models import File
@@ -67,3 +72,18 @@ async def release_reservation(session: AsyncSession, file: File) -> None:
         session, account_id=file.account_id, is_test=file.is_test, size=file.reserved_bytes
     )
     file.reserved_bytes = 0
+
+
+async def release_reservations(session: AsyncSession, files: Sequence[FileTrace]) -> None:
+    """``release_reservation`` for many files whose rows go (project deletion, test-mode purge):
+    the bytes in one update per account and mode, the slots (only uploads in flight: few) one
+    by one. Slots first, as above."""
+    held: defaultdict[tuple[str, bool], int] = defaultdict(int)
+    for file in files:
+        held[(file.account_id, file.is_test)] += file.reserved_bytes
+        if file.reserved_month is not None:
+            await repository.release_upload_slot(
+                session, account_id=file.account_id, is_test=file.is_test, month=file.reserved_month
+            )
+    for (account_id, is_test), size in sorted(held.items()):
+        await repository.release_storage(session, account_id=account_id, is_test=is_test, size=size)
