@@ -67,8 +67,7 @@ async def close_runtime(runtime: Runtime) -> None:
         await flush_key_usage(runtime)
     with contextlib.suppress(Exception):
         await flush_served_bytes(runtime)
-    if runtime.rate_limiter is not None:
-        await runtime.rate_limiter.close()
+    await runtime.rate_limiter.close()
     if runtime.tus_store is not None:
         await runtime.tus_store.close()
     await runtime.storage.close()

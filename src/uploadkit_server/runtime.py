@@ -23,7 +23,8 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: StorageBackend
-    rate_limiter: RateLimiter | None = None
+    #: Counts each API key's requests (``ratelimit/``); every runtime has one.
+    rate_limiter: RateLimiter
     #: Where tus uploads keep their bytes until complete; ``None`` where tus is unavailable.
     tus_store: TusStore | None = None
     #: Rate limits of recently authenticated keys, so they are counted before the database.
