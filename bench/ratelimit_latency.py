@@ -7,8 +7,9 @@ Measures, for each backend: sequential decisions (the latency a request pays), a
 from 64 concurrent tasks (throughput of one process). Backends: in-memory, Redis (one Lua
 script per decision), and the fallback path while Redis is unreachable (what a request pays
 during an outage). Keys are spread over 1,000 API keys with a limit no request reaches.
-Then whole authenticated HTTP requests (in-process ASGI, SQLite) without a limiter, with
-the memory one and with the Redis one, taking turns, to show the cost on a real request.
+Then whole authenticated HTTP requests (in-process ASGI, SQLite) without counting (the
+``UnlimitedRateLimiter``, row "none"), with the memory limiter and with the Redis one, taking
+turns, to show the cost on a real request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from uploadkit_server.ratelimit.base import RateLimiter
 from uploadkit_server.ratelimit.fallback import FallbackRateLimiter
 from uploadkit_server.ratelimit.memory import MemoryRateLimiter
 from uploadkit_server.ratelimit.redis import RedisRateLimiter
+from uploadkit_server.ratelimit.unlimited import UnlimitedRateLimiter
 
 KEYS = [secrets.token_hex(32) for _ in range(1000)]
 LIMIT = 1_000_000
@@ -107,7 +109,7 @@ async def end_to_end(redis_url: str, prefix: str, *, requests: int) -> None:
             runtime = app.state.runtime
             if variant == "none":
                 await runtime.rate_limiter.close()
-                runtime.rate_limiter = None
+                runtime.rate_limiter = UnlimitedRateLimiter()
             async with runtime.sessionmaker() as session, session.begin():
                 new = await create_account(
                     session, email="bench@example.com", tier=Tier.ENTERPRISE, rate_limit=LIMIT

@@ -47,6 +47,7 @@ from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
+from uploadkit_server.core.webhooks.wakeup import DeliveryWakeup
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.models import (
     DeliveryStatus,
@@ -299,7 +300,8 @@ async def run(
     )
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
-    sessionmaker = create_sessionmaker(engine)
+    wakeup = DeliveryWakeup()  # as a runtime has: commits here wake the dispatchers below
+    sessionmaker = wakeup.wake_on_commit(create_sessionmaker(engine))
     async with sessionmaker() as session, session.begin():
         owner = await create_account(session, email="bench@example.com", tier=Tier.PRO)
 
@@ -331,7 +333,7 @@ async def run(
                     f"ratio to plain aiohttp {rate / floor:.2f}"
                 )
 
-        dispatcher = WebhookDispatcher(settings=settings, sessionmaker=sessionmaker)
+        dispatcher = WebhookDispatcher(settings=settings, sessionmaker=sessionmaker, wakeup=wakeup)
         dispatcher.start()
         delays = await latency_samples(sessionmaker, owner, receiver.url, samples=samples)
         await dispatcher.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import stat
 from pathlib import Path
 
@@ -73,3 +74,12 @@ def test_durations_must_be_positive(name: str, value: str, monkeypatch: pytest.M
     monkeypatch.setenv(f"UPLOADKIT_{name}", value)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    table = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)`", table, flags=re.MULTILINE))
+    documented |= set(re.findall(r"^\| `[A-Z0-9_]+`, `([A-Z0-9_]+)`", table, flags=re.MULTILINE))
+    settings = {name.upper() for name in Settings.model_fields}
+    assert settings - documented == set(), "settings missing from docs/configuration.md"
+    assert documented - settings - {"HOST", "PORT"} == set(), "documented but not a setting"

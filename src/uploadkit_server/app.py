@@ -21,15 +21,14 @@ from uploadkit_server.api.openapi import install_openapi
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
 from uploadkit_server.api.router import api_router, public_router
 from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
+from uploadkit_server.background import BackgroundWork
 from uploadkit_server.core.transforms.delivery import create_transformer
 from uploadkit_server.core.tus.factory import create_tus_store
-from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
+from uploadkit_server.core.webhooks.wakeup import DeliveryWakeup
 from uploadkit_server.dashboard import install_dashboard
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.jobs.key_usage import flush_key_usage
-from uploadkit_server.jobs.runner import JobRunner
-from uploadkit_server.jobs.schedule import background_jobs, process_local_jobs
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.observability.metrics import Metrics
 from uploadkit_server.ratelimit.factory import create_rate_limiter
@@ -47,13 +46,15 @@ async def build_runtime(settings: Settings) -> Runtime:
     engine = create_engine(settings.effective_database_url)
     await migrate(engine)
     storage = create_storage(settings, secret_key=secret_key)
+    delivery_wakeup = DeliveryWakeup()
     runtime = Runtime(
         settings=settings,
         secret_key=secret_key,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=delivery_wakeup.wake_on_commit(create_sessionmaker(engine)),
         storage=storage,
         rate_limiter=create_rate_limiter(settings),
+        delivery_wakeup=delivery_wakeup,
         tus_store=create_tus_store(settings, storage),
     )
     runtime.transformer = create_transformer(
@@ -67,8 +68,7 @@ async def close_runtime(runtime: Runtime) -> None:
         await flush_key_usage(runtime)
     with contextlib.suppress(Exception):
         await flush_served_bytes(runtime)
-    if runtime.rate_limiter is not None:
-        await runtime.rate_limiter.close()
+    await runtime.rate_limiter.close()
     if runtime.tus_store is not None:
         await runtime.tus_store.close()
     await runtime.storage.close()
@@ -82,25 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await build_runtime(settings)
         app.state.runtime = runtime
-        runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
-        if settings.run_background_jobs:
-            runner.start()
-        local_runner = JobRunner(runtime, process_local_jobs(), interval=settings.job_interval)
-        local_runner.start()
-        dispatcher = WebhookDispatcher(
-            settings=settings,
-            sessionmaker=runtime.sessionmaker,
-            on_attempt=metrics.webhook_attempts_counted,
-        )
-        app.state.webhook_dispatcher = dispatcher
-        if settings.webhook_dispatcher:
-            dispatcher.start()
         try:
-            yield
+            background = BackgroundWork.for_server(
+                runtime, on_attempt=metrics.webhook_attempts_counted
+            )
+            async with background:
+                yield
         finally:
-            await dispatcher.stop()
-            await runner.stop()
-            await local_runner.stop()
             await close_runtime(runtime)
 
     metrics = Metrics()
@@ -119,6 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_dashboard(app)  # /dashboard and /static (uploadkit.js)
     install_openapi(app)
     app.state.metrics = metrics
+    # Middleware, innermost first: each ``add_middleware`` wraps everything added before it,
+    # so the last one added sees a request first and its response last. A request passes
+    # Observability → HTTPS rule → CORS → NUL check → body cap → idempotency → rate-limit
+    # headers → the endpoint.
     # Innermost: sees the responses the error handlers render, adds X-RateLimit-* to them.
     app.add_middleware(RateLimitHeadersMiddleware)
     # Inside the body cap: replays a POST's kept response (with its X-RateLimit-* headers not
@@ -126,10 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         IdempotencyMiddleware, prefix=f"{API_PREFIX}/", exempt=(f"{API_PREFIX}/tus",)
     )
-    # Added last = outermost: the HTTPS rule sees every request first.
-    # tus PATCH bodies are upload bytes, capped by the upload's length instead.
+    # Caps API bodies before anything inside reads one; tus PATCH bodies are upload bytes,
+    # capped by the upload's length instead.
     app.add_middleware(ApiBodyLimitMiddleware, exempt=(f"{API_PREFIX}/tus",))
+    # Refuses a NUL in the path or query before any endpoint (or the database) sees it.
     app.add_middleware(RejectNulMiddleware)
+    # Outside the checks above, so their refusals carry CORS headers a browser can read.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -149,10 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         max_age=600,
     )
+    # Before everything but the metrics: plain HTTP is refused before any other work.
     app.add_middleware(
         HttpsRuleMiddleware, rule=settings.require_https, trusted_proxies=settings.trusted_proxies
     )
-    # Outermost: times and counts every answer, refusals of the middleware above included.
+    # Outermost: times and counts every answer, the HTTPS rule's refusals included.
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=metrics,

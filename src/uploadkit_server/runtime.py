@@ -11,6 +11,7 @@ from uploadkit_server.core.keys.last_used import LastUsedRecorder
 from uploadkit_server.core.transforms.delivery import Transformer
 from uploadkit_server.core.tus.store import TusStore
 from uploadkit_server.core.usage.served import ServedBytesRecorder
+from uploadkit_server.core.webhooks.wakeup import DeliveryWakeup
 from uploadkit_server.ratelimit.base import RateLimiter
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import StorageBackend
@@ -23,7 +24,11 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: StorageBackend
-    rate_limiter: RateLimiter | None = None
+    #: Counts each API key's requests (``ratelimit/``); every runtime has one.
+    rate_limiter: RateLimiter
+    #: Wakes this runtime's dispatchers when its sessions commit a delivery (``sessionmaker``
+    #: is configured with it).
+    delivery_wakeup: DeliveryWakeup
     #: Where tus uploads keep their bytes until complete; ``None`` where tus is unavailable.
     tus_store: TusStore | None = None
     #: Rate limits of recently authenticated keys, so they are counted before the database.

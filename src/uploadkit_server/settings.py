@@ -56,8 +56,16 @@ class Settings(BaseSettings):
         env_prefix="UPLOADKIT_", env_file=".env", extra="ignore", validate_default=True
     )
 
+    # Each option's environment variable is its name in capitals after ``UPLOADKIT_``
+    # (``data_dir`` is ``UPLOADKIT_DATA_DIR``); docs/configuration.md has the same list.
+    # Durations are seconds throughout.
+
+    #: SQLite database, local storage, generated secret and dev keys; default: the user's data
+    #: directory (``~/.local/share/uploadkit`` on Linux). Kept private (``ensure_data_dir``).
     data_dir: Path = Field(default_factory=default_data_dir)
+    #: ``postgresql://…`` or ``sqlite:///…``; unset: SQLite file ``uploadkit.db`` in ``data_dir``.
     database_url: str | None = None
+    #: ``redis://…`` shares rate-limit windows across processes; unset: in-memory limiter.
     redis_url: str | None = None
     #: Prefix of the rate limiter's Redis keys (one sorted set per API key hash).
     rate_limit_key_prefix: str = "uploadkit:ratelimit:"
@@ -65,20 +73,33 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(default=0.5, gt=0)
     #: Seconds between attempts to reach Redis again after it failed.
     redis_retry_interval: float = Field(default=5.0, ge=0)
+    #: Where objects live: ``local`` (files under ``data_dir``, served by this server) or ``s3``.
     storage: StorageKind = StorageKind.LOCAL
+    #: The bucket, required with ``storage=s3``.
     s3_bucket: str | None = None
+    #: Endpoint of an S3-compatible store (R2, MinIO, Ceph); unset: AWS.
     s3_endpoint_url: str | None = None
+    #: The bucket's region; unset: from the AWS configuration.
     s3_region: str | None = None
+    #: Path-style bucket addressing (MinIO-style servers); default virtual-hosted style.
     s3_force_path_style: bool = False
     #: Base of presigned URLs and of the built-in CDN; `serve` defaults it to its own address.
     public_url: str = "http://127.0.0.1:8000"
+    #: Base of file URLs (a separate origin in production); unset: ``{public_url}/cdn``.
     cdn_url: str | None = None
+    #: Plain HTTP: ``auto`` refuses it except from loopback clients forwarding for no one,
+    #: ``true`` always refuses it, ``false`` allows it.
     require_https: HttpsRule = HttpsRule.AUTO
+    #: IPs/CIDRs (comma-separated) of reverse proxies whose ``X-Forwarded-Proto`` and
+    #: ``X-Request-Id`` are believed; default none.
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    #: Seconds between webhook attempts (comma-separated); after the last, a delivery is dead.
     webhook_retry_delays: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [60, 300, 1800]
     )
+    #: Allow webhook targets on loopback/private networks and plain HTTP (local development).
     webhook_allow_private: bool = False
+    #: Seconds a webhook receiver has to answer one attempt.
     webhook_timeout: float = Field(default=30.0, gt=0)
     #: Run the webhook dispatcher inside the server process (off: only `uploadkit worker` sends).
     webhook_dispatcher: bool = True
@@ -90,16 +111,24 @@ class Settings(BaseSettings):
     #: Seconds finished live deliveries (delivered or dead) are kept, with their attempts;
     #: 0 keeps them forever.
     webhook_retention: int = Field(default=30 * 86400, ge=0)
+    #: Seconds a test-mode file lives before the purge removes it (default one day).
     test_mode_ttl: int = Field(default=86400, ge=0)
+    #: Signs local storage URLs, variant URLs and dashboard sessions; every process of a
+    #: deployment must share it. Unset: generated once and kept in ``{data_dir}/secret_key``.
     secret_key: str | None = None
+    #: Where the "upgrade your plan" suggestions of tier limits point.
     billing_url: str = "https://app.uploadkit.dev/billing"
+    #: Seconds after an upload URL expires before an unfinished upload is failed and cleaned.
     upload_grace_period: int = Field(default=300, ge=0)
     #: Seconds a stored object no live file names is kept, from when it was written, before
     #: the orphan sweep removes it (jobs/orphaned_objects.py).
     orphan_object_age: int = Field(default=3600, ge=0)
     #: Seconds an incomplete tus upload lives after its last PATCH (``Upload-Expires``).
     tus_upload_lifetime: int = Field(default=86400, gt=0)
+    #: Seconds between runs of the periodic jobs (expiry, purges, sweeps, in-memory flushes).
     job_interval: float = Field(default=30.0, gt=0)
+    #: Run the shared periodic jobs in the server process (off: `uploadkit worker` runs them);
+    #: the flushes of what a process recorded in memory run in every server process anyway.
     run_background_jobs: bool = True
     # -- image transformations (core/transforms; docs/transforms.md) --
     #: Sources larger than this many bytes are not transformed.
@@ -115,7 +144,9 @@ class Settings(BaseSettings):
     #: ``GET /metrics`` needs ``Authorization: Bearer <token>`` when set; else it answers only
     #: clients in ``metrics_allow`` (loopback by default).
     metrics_token: str | None = None
+    #: Client networks (comma-separated IPs/CIDRs) ``GET /metrics`` answers without a token.
     metrics_allow: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=_loopback)
+    #: ``text`` (uvicorn's plain lines) or ``json`` (one object per line, with the request id).
     log_format: LogFormat = LogFormat.TEXT
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")

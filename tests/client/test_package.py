@@ -54,5 +54,16 @@ print("ok")
 
 def test_public_names_are_exported() -> None:
     public = {name for name in dir(uploadkit_client) if not name.startswith("_")}
-    modules = {"api_client", "client", "errors", "resources", "resume", "signatures", "sources"}
+    modules = {
+        "api_client",
+        "client",
+        "errors",
+        "parts",
+        "resources",
+        "resume",
+        "retry",
+        "signatures",
+        "sources",
+        "transfer",
+    }
     assert public - modules - {"uploader"} == set(uploadkit_client.__all__)

@@ -14,6 +14,7 @@ from tests.support.webhook_receiver import WebhookReceiver, running_receiver
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.core.webhooks.repository import AttemptRecord, ClaimedDelivery
 from uploadkit_server.db.session import create_engine, create_sessionmaker
+from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
 
 
@@ -54,8 +55,9 @@ class CountingDispatcher(WebhookDispatcher):
 
 
 @pytest.fixture
-async def make_dispatcher(settings: Settings) -> AsyncIterator[Any]:
-    """Dispatchers with their own engine each, closed after the test."""
+async def make_dispatcher(settings: Settings, runtime: Runtime) -> AsyncIterator[Any]:
+    """Dispatchers with their own engine each, closed after the test; commits through
+    ``runtime.sessionmaker`` wake them, as they wake the runtime's own dispatcher."""
     made: list[tuple[WebhookDispatcher, Any]] = []
 
     def make(**overrides: Any) -> CountingDispatcher:
@@ -63,6 +65,7 @@ async def make_dispatcher(settings: Settings) -> AsyncIterator[Any]:
         dispatcher = CountingDispatcher(
             settings=settings.model_copy(update=overrides),
             sessionmaker=create_sessionmaker(engine),
+            wakeup=runtime.delivery_wakeup,
         )
         made.append((dispatcher, engine))
         return dispatcher

@@ -46,11 +46,10 @@ async def get_upload_caller(
         )
     # In the request's transaction, as an API key is (one transaction per request).
     grant = await authenticate_client_token(session, token)
-    if runtime.rate_limiter is not None:
-        limit = rate_limit_for(grant.auth.tier, grant.auth.custom_rate_limit)
-        request.state.rate_limit = await count_request(
-            runtime.rate_limiter, grant.auth.key_hash, limit=limit
-        )
+    limit = rate_limit_for(grant.auth.tier, grant.auth.custom_rate_limit)
+    request.state.rate_limit = await count_request(
+        runtime.rate_limiter, grant.auth.key_hash, limit=limit
+    )
     request.state.auth = grant.auth
     return UploadCaller(auth=grant.auth, grant=grant)
 

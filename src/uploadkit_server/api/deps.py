@@ -75,8 +75,8 @@ async def _authenticate(
     refuse_client_token(authorization)
     key_hash = hash_api_key(key_from_headers(x_api_key, authorization))
     limiter = runtime.rate_limiter
-    known_limit = runtime.known_limits.get(key_hash) if limiter is not None else None
-    if limiter is not None and known_limit is not None:
+    known_limit = runtime.known_limits.get(key_hash)
+    if known_limit is not None:
         request.state.rate_limit = await count_request(limiter, key_hash, limit=known_limit)
     try:
         if session is not None:
@@ -88,11 +88,10 @@ async def _authenticate(
         runtime.known_limits.forget(key_hash)  # revoked since: stop counting it
         request.state.rate_limit = None
         raise
-    if limiter is not None:
-        limit = rate_limit_for(auth.tier, auth.custom_rate_limit)
-        runtime.known_limits.remember(key_hash, limit)
-        if known_limit is None:
-            request.state.rate_limit = await count_request(limiter, key_hash, limit=limit)
+    limit = rate_limit_for(auth.tier, auth.custom_rate_limit)
+    runtime.known_limits.remember(key_hash, limit)
+    if known_limit is None:
+        request.state.rate_limit = await count_request(limiter, key_hash, limit=limit)
     runtime.key_usage.record(auth.key_id)
     request.state.auth = auth
     return auth

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import sys
 from typing import Annotated, Any
 
@@ -68,20 +66,19 @@ def serve(
     http: Annotated[str, typer.Option(help="HTTP/1.1 parser: auto, httptools or h11.")] = "auto",
 ) -> None:
     """Run the server. On an empty embedded data directory, first create a development account."""
-    import uvicorn
-
     from uploadkit_server.cli import access_log, bootstrap
     from uploadkit_server.cli.http_protocols import bounded_protocol
+    from uploadkit_server.cli.server_processes import run_server
 
     if http not in {"auto", "httptools", "h11"}:
         console.print(f"[red]--http must be auto, httptools or h11, not {http!r}[/red]")
         raise typer.Exit(2)
 
-    scheme = "https" if ssl_certfile else "http"
-    if "UPLOADKIT_PUBLIC_URL" not in os.environ:
-        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
-        os.environ["UPLOADKIT_PUBLIC_URL"] = f"{scheme}://{shown_host}:{port}"
     settings = _load_settings()
+    if "public_url" not in settings.model_fields_set:  # neither in the environment nor .env
+        scheme = "https" if ssl_certfile else "http"
+        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        settings = settings.model_copy(update={"public_url": f"{scheme}://{shown_host}:{port}"})
     if settings.database_url is None:
         dev = asyncio.run(bootstrap.ensure_dev_account(settings))
         if dev is not None:
@@ -98,25 +95,17 @@ def serve(
             )
     else:
         asyncio.run(bootstrap.run_migrations(settings))
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Every worker keeps its metrics in files here, so a scrape of any one sums them all.
-        # Set before a worker imports prometheus-client; emptied so no dead process counts.
-        metrics_dir = settings.data_dir / "metrics"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log_config: dict[str, Any] | None = None
     if settings.log_format is LogFormat.JSON:
         from uploadkit_server.observability.logging import json_log_config
 
         log_config = json_log_config()
     console.print(f"UploadKit listening on {settings.public_url} (data: {settings.data_dir})")
-    uvicorn.run(
-        "uploadkit_server.app:create_app",
-        factory=True,
+    run_server(
+        settings,
+        workers=workers,
         host=host,
         port=port,
-        workers=workers,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         proxy_headers=False,  # X-Forwarded-Proto is honoured only from TRUSTED_PROXIES, by us

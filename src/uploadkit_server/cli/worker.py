@@ -10,31 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 
 from uploadkit_server.app import build_runtime, close_runtime
-from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
-from uploadkit_server.jobs.runner import JobRunner
-from uploadkit_server.jobs.schedule import background_jobs
+from uploadkit_server.background import BackgroundWork
 from uploadkit_server.settings import Settings
-
-logger = logging.getLogger("uploadkit.worker")
 
 
 async def serve_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     """Run the dispatcher and the periodic jobs until ``stop`` is set."""
     runtime = await build_runtime(settings)
-    runner = JobRunner(runtime, background_jobs(), interval=settings.job_interval)
-    dispatcher = WebhookDispatcher(settings=settings, sessionmaker=runtime.sessionmaker)
-    runner.start()
-    dispatcher.start()
-    logger.info("worker started: webhook dispatcher and %d periodic jobs", len(runner.jobs))
     try:
-        await stop.wait()
+        async with BackgroundWork.for_worker(runtime):
+            await stop.wait()
     finally:
-        await dispatcher.stop()
-        await runner.stop()
         await close_runtime(runtime)
 
 

@@ -84,11 +84,8 @@ async def sign_in(
     except UploadKitError as error:
         return again(error.message, error.status)
     client = request.client.host if request.client else "unknown"
-    limiter = runtime.rate_limiter
     for bucket in (f"dashboard-signin:ip:{client}", f"dashboard-signin:email:{email.lower()}"):
-        if limiter is None:
-            break
-        decision = await limiter.hit(bucket, limit=SIGN_IN_ATTEMPTS_PER_MINUTE)
+        decision = await runtime.rate_limiter.hit(bucket, limit=SIGN_IN_ATTEMPTS_PER_MINUTE)
         if not decision.allowed:
             return again(f"Too many sign-in attempts. Retry in {decision.retry_after} seconds", 429)
     try:

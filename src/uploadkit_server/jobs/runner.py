@@ -1,7 +1,9 @@
-"""Periodic background jobs inside the server process (expiry, test-mode purge).
+"""``JobRunner``: runs a list of periodic jobs, one after another, every ``interval`` seconds.
 
-Each job is an async function of the runtime, run every ``interval`` seconds; one failing run is
-logged and does not stop the loop. Jobs must be safe when several processes run them at once.
+The jobs themselves (expiry, purges, sweeps, flushes) are listed in ``jobs/schedule.py``;
+``background.py`` decides which runners a process starts. Each job is an async function of the
+runtime; one failing run is logged and does not stop the loop. Jobs must be safe when several
+processes run them at once, and when cancelled mid-run (a stop cancels the loop).
 """
 
 from __future__ import annotations

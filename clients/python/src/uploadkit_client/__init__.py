@@ -33,7 +33,7 @@ from uploadkit_client.errors import (
 )
 from uploadkit_client.resume import ResumeToken
 from uploadkit_client.signatures import verify_webhook
-from uploadkit_client.uploader import Progress
+from uploadkit_client.transfer import Progress
 
 __all__ = [
     "ChecksumMismatch",

@@ -27,15 +27,10 @@ from uploadkit_client.api_client import ApiClient, resolve_credentials
 from uploadkit_client.errors import ChecksumMismatch, ConnectionFailed, error_from_response
 from uploadkit_client.resources import Files, Keys, Projects, Routes, Transforms, Usage, Webhooks
 from uploadkit_client.resume import ResumeStore, ResumeToken, default_state_dir
+from uploadkit_client.retry import RetryPolicy
 from uploadkit_client.sources import Uploadable, open_source
-from uploadkit_client.uploader import (
-    CHUNK_SIZE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MULTIPART_THRESHOLD,
-    ProgressCallback,
-    RetryPolicy,
-    Uploader,
-)
+from uploadkit_client.transfer import CHUNK_SIZE, ProgressCallback
+from uploadkit_client.uploader import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, Uploader
 
 DEFAULT_TIMEOUT = 60.0
 

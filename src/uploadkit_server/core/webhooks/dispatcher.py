@@ -21,13 +21,15 @@ from them at once, so sending never waits for the database task's next claim (wh
 trip costs milliseconds, PostgreSQL, that wait was what bounded throughput). A ready row whose
 lease no longer covers a whole attempt is not sent but left to lapse and be claimed again.
 
-Wake-ups: a commit in this process that queued a delivery wakes the dispatcher at once
-(``wakeup.py``); rows queued by other processes are found by polling every
-``webhook_poll_interval`` seconds.
+Wake-ups: a commit through the runtime's sessionmaker that queued a delivery wakes the
+dispatcher at once (``wakeup.py``: the runtime's ``DeliveryWakeup``, handed in); rows queued by
+other processes are found by polling every ``webhook_poll_interval`` seconds.
 
 Example::
 
-    dispatcher = WebhookDispatcher(settings=settings, sessionmaker=sessionmaker)
+    dispatcher = WebhookDispatcher(
+        settings=settings, sessionmaker=runtime.sessionmaker, wakeup=runtime.delivery_wakeup
+    )
     dispatcher.start()
     ...
     await dispatcher.stop()
@@ -46,7 +48,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from uploadkit_server.clock import utcnow
-from uploadkit_server.core.webhooks import repository, wakeup
+from uploadkit_server.core.webhooks import repository
 from uploadkit_server.core.webhooks.repository import AttemptRecord, ClaimedDelivery
 from uploadkit_server.core.webhooks.sender import (
     AttemptResult,
@@ -54,6 +56,7 @@ from uploadkit_server.core.webhooks.sender import (
     create_http_client,
     send_webhook,
 )
+from uploadkit_server.core.webhooks.wakeup import DeliveryWakeup
 from uploadkit_server.db.models import DeliveryStatus
 from uploadkit_server.db.session import statement_session
 from uploadkit_server.settings import Settings
@@ -84,10 +87,13 @@ class WebhookDispatcher:
         *,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
+        wakeup: DeliveryWakeup | None = None,
         on_attempt: Callable[[DeliveryStatus], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        #: Rings when a delivery is committed in this runtime; without one, only polls find work.
+        self.wakeup = wakeup if wakeup is not None else DeliveryWakeup()
         #: Told the state each written attempt led to (the server's metrics count them).
         self.on_attempt = on_attempt
         self.concurrency = settings.webhook_concurrency
@@ -243,7 +249,7 @@ class WebhookDispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
-        subscription = wakeup.subscribe(self._wake)
+        subscription = self.wakeup.subscribe(self._wake)
         try:
             polled = True
             while True:
@@ -272,7 +278,7 @@ class WebhookDispatcher:
                 except TimeoutError:
                     polled = True
         finally:
-            wakeup.unsubscribe(subscription)
+            self.wakeup.unsubscribe(subscription)
             # Shutting down: attempts still in flight are abandoned and their rows handed back
             # now rather than when the lease lapses (the receiver may have got them; at least
             # once either way); results already in are written.

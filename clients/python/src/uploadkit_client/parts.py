@@ -1,0 +1,98 @@
+"""``send_parts``: the parts of a multipart upload, sent ``concurrency`` at a time on threads.
+
+Each worker thread takes the next part from a shared queue and sends it with the caller's
+``send`` (which does that part's retries). Failure model:
+
+- a part failing stops new parts from starting; parts in flight may finish, so there is more
+  to resume from, and the first failure is returned;
+- ``UploadCancelled`` raised by a part (an ``on_progress`` callback), or the caller's ``cancel``
+  being set, also breaks off the parts in flight: ``stop`` is set, and a part's body raises
+  ``Stopped`` at its next chunk;
+- ``KeyboardInterrupt`` in the caller's thread stops the workers, waits for them, propagates.
+
+Every worker has ended when ``send_parts`` returns or raises, so no request is left running
+behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from uploadkit_client.errors import UploadCancelled
+from uploadkit_client.transfer import POLL_SECONDS, Stopped
+
+#: Sends one part (number, URL); raises on failure.
+SendPart = Callable[[int, str], None]
+
+
+class _PartQueue:
+    """The parts not started yet and the failures so far, shared by the workers."""
+
+    def __init__(self, parts: Iterable[tuple[int, str]], send: SendPart, stop: threading.Event):
+        self._parts = iter(parts)
+        self._send = send
+        self._stop = stop
+        self._lock = threading.Lock()
+        self.no_new_parts = threading.Event()
+        self.failures: list[BaseException] = []
+
+    def _next(self) -> tuple[int, str] | None:
+        with self._lock:
+            return next(self._parts, None)
+
+    def _fail(self, error: BaseException) -> None:
+        with self._lock:
+            self.failures.append(error)
+        self.no_new_parts.set()
+        if isinstance(error, UploadCancelled):
+            self._stop.set()
+
+    def work(self) -> None:
+        """A worker thread's loop: send parts until none is left or the upload stops."""
+        while not self.no_new_parts.is_set():
+            part = self._next()
+            if part is None:
+                return
+            try:
+                self._send(*part)
+            except Stopped:
+                return
+            except BaseException as error:  # handed to the caller's thread by send_parts
+                self._fail(error)
+                return
+
+    def halt(self) -> None:
+        self._stop.set()
+        self.no_new_parts.set()
+
+
+def send_parts(
+    parts: list[tuple[int, str]],
+    send: SendPart,
+    *,
+    concurrency: int,
+    stop: threading.Event,
+    cancel: threading.Event | None,
+) -> BaseException | None:
+    """Send ``parts`` (number, URL) with ``send`` on up to ``concurrency`` threads; return the
+    first failure, or ``None`` when every part was sent (or the upload was stopped)."""
+    queue = _PartQueue(parts, send, stop)
+    workers = [
+        threading.Thread(target=queue.work, name=f"uploadkit-part-{n}", daemon=True)
+        for n in range(min(concurrency, len(parts)))
+    ]
+    try:
+        for thread in workers:
+            thread.start()
+        while alive := [thread for thread in workers if thread.is_alive()]:
+            alive[0].join(POLL_SECONDS)
+            if cancel is not None and cancel.is_set():
+                queue.halt()
+    except BaseException:  # KeyboardInterrupt: stop the workers, keep what is stored
+        queue.halt()
+        for thread in workers:
+            if thread.ident is not None:  # started
+                thread.join()
+        raise
+    return queue.failures[0] if queue.failures else None
