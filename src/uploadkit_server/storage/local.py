@@ -40,13 +40,15 @@ import anyio.to_thread
 
 from uploadkit_server.security import random_token
 from uploadkit_server.storage.base import (
+    BodyIncomplete,
+    BodyTooLarge,
     ByteRange,
     ChecksumMismatch,
     ContentChecksum,
     ObjectInfo,
     ObjectNotFound,
     PartETag,
-    StorageError,
+    StorageCapabilities,
     StoredPart,
 )
 from uploadkit_server.storage.ingest import BodyWriter
@@ -79,14 +81,6 @@ LIST_PAGE = 1000
 _UPLOAD_ID = re.compile(r"[a-z0-9]{16,64}")
 
 
-class BodyTooLarge(StorageError):
-    """More bytes arrived than the URL was signed for; the upload was cut off and discarded."""
-
-
-class BodyIncomplete(StorageError):
-    """The body ended before the signed length; nothing was stored."""
-
-
 def _digest_of(writer: BodyWriter, checksum: ContentChecksum) -> bytes:
     if checksum.algorithm == "sha256":
         return writer.sha256.digest()
@@ -109,6 +103,12 @@ class LocalStorage:
     ) -> None:
         self.root = root
         self.signer = UrlSigner(secret_key, public_url, clock=clock)
+        self.capabilities = StorageCapabilities(
+            object_listing=self,
+            signed_put_target=self,
+            temporary_files=self,
+            file_adoption=self,
+        )
         self._clock = clock
         self._objects = root / "objects"
         self._meta = root / "meta"
