@@ -129,13 +129,14 @@ class BodyWriter:
     """Gathers a body's chunks and writes and hashes them on worker threads; see the module
     docstring. Not safe for concurrent use: one body, one writer."""
 
-    def __init__(self, fd: int, *, executor: Executor) -> None:
+    def __init__(self, fd: int, *, executor: Executor, direct_io: bool = True) -> None:
+        """``direct_io``: write with ``O_DIRECT`` where the file takes it (else buffered)."""
         self.sha256 = hashlib.sha256()
         #: Bytes handed to the workers so far.
         self.size = 0
         self._fd = fd
         self._executor = executor
-        self._direct = set_direct_io(fd, True)
+        self._direct = direct_io and set_direct_io(fd, True)
         # The buffer being filled and the one the workers may be busy with.
         self._filling = mmap.mmap(-1, BATCH_BYTES)
         self._spare = mmap.mmap(-1, BATCH_BYTES)
