@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -312,3 +313,27 @@ async def test_invalid_parts_are_refused(storage_backend: BackendUnderTest, case
         KEY, upload_id=upload_id, parts=[PartETag(1, etag1), PartETag(2, etag2)]
     )
     assert await read_all(storage, KEY) == big + b"small"
+
+
+# -- optional capabilities -------------------------------------------------------------------
+
+
+async def test_object_listing_pages_keys_by_prefix_and_age(
+    storage_backend: BackendUnderTest,
+) -> None:
+    listing = storage_backend.storage.capabilities.object_listing
+    if listing is None:
+        pytest.skip(f"{storage_backend.name} does not list its objects")
+    await put_object(storage_backend, "proj_a/one.txt", b"1", "text/plain")
+    await put_object(storage_backend, "proj_a/deep/two.txt", b"2", "text/plain")
+    await put_object(storage_backend, "proj_b/three.txt", b"3", "text/plain")
+    later = datetime.now(UTC) + timedelta(minutes=1)
+
+    pages = [page async for page in listing.stored_keys(prefix="proj_a/", modified_before=later)]
+    assert sorted(key for page in pages for key in page) == [
+        "proj_a/deep/two.txt",
+        "proj_a/one.txt",
+    ]
+    earlier = datetime.now(UTC) - timedelta(minutes=1)
+    pages = [page async for page in listing.stored_keys(prefix="proj_", modified_before=earlier)]
+    assert [key for page in pages for key in page] == []

@@ -1,6 +1,6 @@
 """The public storage endpoints: targets of local presigned URLs, and the built-in CDN.
 
-None takes an API key: a PUT is authorised by its signed URL (``LocalStorage.verify_put``) and
+None takes an API key: a PUT is authorised by its signed URL (``SignedPutTarget.verify_put``) and
 by its file still waiting for bytes (``core.uploads.admission``), both checked before a byte of
 the body is read; CDN keys are unguessable and only ``UPLOADED`` files are served.
 """
@@ -35,8 +35,13 @@ from uploadkit_server.errors import (
 )
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage import base as storage_base
-from uploadkit_server.storage.base import ObjectNotFound, StorageError
-from uploadkit_server.storage.local import BodyIncomplete, BodyTooLarge, LocalStorage
+from uploadkit_server.storage.base import (
+    BodyIncomplete,
+    BodyTooLarge,
+    ObjectNotFound,
+    SignedPutTarget,
+    StorageError,
+)
 from uploadkit_server.storage.local_files import KeyConflict
 from uploadkit_server.storage.secure_path import UnsafeKey
 from uploadkit_server.storage.signed_urls import PutGrant, PutKind, UrlExpired, UrlRefused
@@ -51,13 +56,14 @@ CDN_REDIRECT_CACHE_CONTROL = "private, max-age=60"
 router = APIRouter(tags=["storage"])
 
 
-async def get_local_storage(storage: StorageDep) -> LocalStorage:
-    if not isinstance(storage, LocalStorage):
+async def get_signed_put_target(storage: StorageDep) -> SignedPutTarget:
+    target = storage.capabilities.signed_put_target
+    if target is None:
         raise NotFound("This server's storage takes uploads at its own presigned URLs")
-    return storage
+    return target
 
 
-LocalStorageDep = Annotated[LocalStorage, Depends(get_local_storage)]
+SignedPutTargetDep = Annotated[SignedPutTarget, Depends(get_signed_put_target)]
 
 
 def _storage_error(error: StorageError) -> UploadKitError:
@@ -89,7 +95,7 @@ def _refusal(error: UploadKitError) -> UploadKitError:
 
 
 async def _verify_and_receive(
-    storage: LocalStorage,
+    storage: SignedPutTarget,
     runtime: Runtime,
     request: Request,
     kind: PutKind,
@@ -131,7 +137,7 @@ async def _verify_and_receive(
 
 @router.put("/storage/objects/{key:path}")
 async def put_object(
-    key: str, request: Request, storage: LocalStorageDep, runtime: RuntimeDep
+    key: str, request: Request, storage: SignedPutTargetDep, runtime: RuntimeDep
 ) -> Response:
     """Receive the bytes of a single-PUT upload; answers with the object's ``ETag``."""
     return await _verify_and_receive(storage, runtime, request, PutKind.OBJECT, key)
@@ -143,7 +149,7 @@ async def put_part(
     part_number: int,
     key: str,
     request: Request,
-    storage: LocalStorageDep,
+    storage: SignedPutTargetDep,
     runtime: RuntimeDep,
 ) -> Response:
     """Receive one part of a multipart upload; answers with the part's ``ETag``, as S3 does."""

@@ -3,7 +3,8 @@
 The expiry job cleans every upload it has a row for. This sweep catches the rest: an upload
 started in storage whose request then failed before its row committed, one whose abort failed
 after its row was marked FAILED, one whose project was deleted meanwhile. Only object stores
-that list their multipart uploads take part (S3); for the others the sweep does nothing.
+that list their multipart uploads (``capabilities.multipart_listing``) take part (S3); for the
+others the sweep does nothing.
 
 An upload is swept only when it is older than a part URL's lifetime plus the grace period and
 no row in flight names it (a file row, or the tus upload row of one whose length is still
@@ -16,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.tus.repository import open_storage_uploads
@@ -25,9 +25,6 @@ from uploadkit_server.core.uploads.schemas import PART_URL_LIFETIME_SECONDS
 from uploadkit_server.jobs.throttle import Throttle
 from uploadkit_server.runtime import Runtime
 
-if TYPE_CHECKING:
-    from uploadkit_server.storage.s3 import PendingMultipart
-
 logger = logging.getLogger("uploadkit.jobs.orphaned_multipart")
 
 #: Every object key the server makes starts with its project id (``proj_…``); nothing else in a
@@ -35,17 +32,6 @@ logger = logging.getLogger("uploadkit.jobs.orphaned_multipart")
 SERVER_KEY_PREFIX = "proj_"
 #: Listing a bucket's uploads is a paid request; once an hour is plenty for a safety net.
 DEFAULT_SWEEP_EVERY = timedelta(hours=1)
-
-
-@runtime_checkable
-class ListsMultipartUploads(Protocol):
-    """What the sweep needs of a backend (``S3Storage`` has it; local storage does not)."""
-
-    async def multipart_uploads(
-        self, *, prefix: str = "", started_before: datetime | None = None
-    ) -> list[PendingMultipart]: ...
-
-    async def abort_multipart(self, key: str, *, upload_id: str) -> None: ...
 
 
 class OrphanedMultipartSweep:
@@ -63,7 +49,8 @@ class OrphanedMultipartSweep:
 
     async def __call__(self, runtime: Runtime) -> int:
         storage = runtime.storage
-        if not isinstance(storage, ListsMultipartUploads):
+        listing = storage.capabilities.multipart_listing
+        if listing is None:
             return 0
         now = self.throttle.due()
         if now is None:
@@ -71,7 +58,7 @@ class OrphanedMultipartSweep:
         cutoff = now - timedelta(
             seconds=PART_URL_LIFETIME_SECONDS + runtime.settings.upload_grace_period
         )
-        stale = await storage.multipart_uploads(prefix=SERVER_KEY_PREFIX, started_before=cutoff)
+        stale = await listing.multipart_uploads(prefix=SERVER_KEY_PREFIX, started_before=cutoff)
         if not stale:
             return 0
         async with runtime.sessionmaker() as session:

@@ -5,7 +5,8 @@ stored (``UPLOADED``). Anything else is an orphan: bytes PUT to an old S3 URL af
 deleted or failed (a conditional write only refuses to overwrite an object that exists), a PUT
 still streaming when its file was deleted, a delete that failed after its row committed, a
 project removed meanwhile. Orphans are not counted in anyone's storage, and the CDN does not
-serve them; this sweep removes them on every backend that can list its objects (local, S3).
+serve them; this sweep removes them on every backend that can list its objects
+(``capabilities.object_listing``: local, S3).
 
 An object is removed only when it was last written more than ``UPLOADKIT_ORPHAN_OBJECT_AGE``
 seconds ago (default one hour) and, at that moment, no live row names its key. Since a PUT can
@@ -18,9 +19,8 @@ processes sweeping at once only delete the same orphans twice, which is harmless
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.uploads.repository import live_keys
@@ -29,17 +29,6 @@ from uploadkit_server.jobs.throttle import Throttle
 from uploadkit_server.runtime import Runtime
 
 logger = logging.getLogger("uploadkit.jobs.orphaned_objects")
-
-
-@runtime_checkable
-class ListsObjects(Protocol):
-    """What the sweep needs of a backend (``LocalStorage`` and ``S3Storage`` have it)."""
-
-    def stored_keys(
-        self, *, prefix: str, modified_before: datetime
-    ) -> AsyncIterator[list[str]]: ...
-
-    async def delete_many(self, keys: Sequence[str]) -> None: ...
 
 
 class OrphanedObjectSweep:
@@ -58,14 +47,15 @@ class OrphanedObjectSweep:
 
     async def __call__(self, runtime: Runtime) -> int:
         storage = runtime.storage
-        if not isinstance(storage, ListsObjects):
+        listing = storage.capabilities.object_listing
+        if listing is None:
             return 0
         now = self.throttle.due()
         if now is None:
             return 0
         cutoff = now - timedelta(seconds=runtime.settings.orphan_object_age)
         removed = 0
-        async for keys in storage.stored_keys(prefix=SERVER_KEY_PREFIX, modified_before=cutoff):
+        async for keys in listing.stored_keys(prefix=SERVER_KEY_PREFIX, modified_before=cutoff):
             async with runtime.sessionmaker() as session:
                 live = await live_keys(session, keys=keys)
             orphans = [key for key in keys if key not in live]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 from uploadkit_server.runtime import Runtime
-from uploadkit_server.storage.local import LocalStorage
 
 logger = logging.getLogger("uploadkit.jobs.storage_cleanup")
 
@@ -17,9 +16,10 @@ STALE_TEMP_AGE = 24 * 3600
 
 
 async def remove_stale_temp_files(runtime: Runtime) -> int:
-    if not isinstance(runtime.storage, LocalStorage):
-        return 0
-    removed = await runtime.storage.remove_stale_temp_files(older_than=STALE_TEMP_AGE)
+    temporary_files = runtime.storage.capabilities.temporary_files
+    if temporary_files is None:
+        return 0  # the backend keeps no temporary files (S3)
+    removed = await temporary_files.remove_stale_temp_files(older_than=STALE_TEMP_AGE)
     if removed:
         logger.info("removed %d stale temporary files from storage", removed)
     return removed

@@ -3,15 +3,36 @@
 Services know storage only through ``StorageBackend``. A backend translates its native errors at
 this boundary: a missing object or multipart upload is ``ObjectNotFound``, never a botocore or OS
 error. Presigned URLs are absolute and lock method, key, content type, content length and expiry.
+
+Optional capabilities. What only some backends can do is a small protocol here (``ObjectListing``,
+``MultipartListing``, ``SignedPutTarget``, ``TemporaryFiles``, ``FileAdoption``), and every
+backend declares the ones it has in ``capabilities``, a ``StorageCapabilities`` whose fields
+are the capability or ``None``. Callers ask for what they need and branch on ``None``, never on
+the backend's class::
+
+    listing = storage.capabilities.object_listing
+    if listing is None:
+        return 0  # this backend cannot list its objects: nothing to sweep
+    async for keys in listing.stored_keys(prefix="proj_", modified_before=cutoff): ...
+
+A backend usually offers a capability itself (``StorageCapabilities(object_listing=self)``),
+which mypy checks against the protocol; a new capability is one protocol and one field that
+defaults to ``None``, so backends without it need no change. This is typed and explicit where
+``isinstance`` on a backend class couples callers to one implementation, and where a
+``runtime_checkable`` protocol checks only that methods of those names exist.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from uploadkit_server.storage.signed_urls import PutGrant, PutKind
 
 
 class StorageError(Exception):
@@ -36,6 +57,14 @@ class ChecksumMismatch(StorageError):
     def __init__(self, message: str, *, upload_kept: bool = True) -> None:
         super().__init__(message)
         self.upload_kept = upload_kept
+
+
+class BodyTooLarge(StorageError):
+    """More bytes arrived than the URL was signed for; the upload was cut off and discarded."""
+
+
+class BodyIncomplete(StorageError):
+    """The body ended before the signed length; nothing was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +119,97 @@ class ByteRange:
         return self.end - self.start + 1
 
 
+@dataclass(frozen=True, slots=True)
+class PendingMultipart:
+    """A multipart upload the store holds: started, neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+# -- optional capabilities (see the module docstring) ----------------------------------------
+
+
+class ObjectListing(Protocol):
+    """The store lists its objects by age (for the orphan sweep; local and S3)."""
+
+    def stored_keys(self, *, prefix: str, modified_before: datetime) -> AsyncIterator[list[str]]:
+        """Keys of the objects under ``prefix`` last written before ``modified_before``, a page
+        at a time."""
+        ...
+
+
+class MultipartListing(Protocol):
+    """The store lists the multipart uploads it holds (S3: uploads nothing tracks any more can
+    be swept; the local emulation is swept with its upload records instead)."""
+
+    async def multipart_uploads(
+        self, *, prefix: str = "", started_before: datetime | None = None
+    ) -> list[PendingMultipart]:
+        """Uploads in progress under ``prefix``, optionally only those started before
+        ``started_before``."""
+        ...
+
+
+class SignedPutTarget(Protocol):
+    """This server is the target of the store's presigned PUT URLs (local disk): the storage
+    endpoint checks a PUT against its signature and hands the body over."""
+
+    def verify_put(
+        self,
+        kind: PutKind,
+        key: str,
+        query: Mapping[str, str],
+        *,
+        upload_id: str | None = None,
+        part_number: int | None = None,
+        content_type: str | None,
+        content_length: str | None,
+    ) -> PutGrant:
+        """The grant of a PUT to one of the store's URLs; ``UrlRefused`` (or ``UrlExpired``) if
+        the request does not match its signature. Checked before a byte of the body is read."""
+        ...
+
+    async def receive(self, grant: PutGrant, body: AsyncIterable[bytes]) -> str:
+        """Store the body the grant allows and return its ETag; ``BodyTooLarge``,
+        ``BodyIncomplete``, ``ChecksumMismatch`` or ``ObjectNotFound`` (the multipart upload is
+        gone) with nothing stored."""
+        ...
+
+
+class TemporaryFiles(Protocol):
+    """The store keeps bytes being received in temporary files that a killed process leaves
+    behind (local disk)."""
+
+    async def remove_stale_temp_files(self, *, older_than: float) -> int:
+        """Remove the temporary files untouched for ``older_than`` seconds; how many."""
+        ...
+
+
+class FileAdoption(Protocol):
+    """The store can take over a complete file from its own filesystem as an object, by a
+    rename rather than a copy (local disk; how the local tus store finishes uploads)."""
+
+    async def adopt_file(self, key: str, path: Path, *, content_type: str, etag: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StorageCapabilities:
+    """The optional capabilities a backend has; each field is the capability or ``None``."""
+
+    object_listing: ObjectListing | None = None
+    multipart_listing: MultipartListing | None = None
+    signed_put_target: SignedPutTarget | None = None
+    temporary_files: TemporaryFiles | None = None
+    file_adoption: FileAdoption | None = None
+
+
 class StorageBackend(Protocol):
     #: The ``ContentChecksum`` algorithms ``presign_put`` can make the store enforce.
     checksum_algorithms: frozenset[str]
+    #: What this backend can do beyond this interface (see the module docstring).
+    capabilities: StorageCapabilities
 
     async def presign_put(
         self,

@@ -1,34 +1,24 @@
 """Objects on the local disk, with this server as the target of its presigned URLs.
 
 What it needs: one directory on one filesystem (so that a rename is atomic) and the server's
-secret key. Layout under ``root``::
-
-    objects/<key>                    the bytes of each object, the key's segments as directories
-    meta/<key>                       its sidecar: JSON {contentType, etag, size, lastModified}
-    multipart/<uploadId>/upload.json {key, contentType, createdAt} of an upload in progress
-    multipart/<uploadId>/00001.part  the bytes of part 1, and 00001.json its {etag, size}
-    tmp/                             bytes being received; moved into place only when complete
+secret key. The layout under ``root`` (objects, their JSON sidecars, multipart uploads, bytes
+being received) is ``local_layout``'s; multipart uploads are emulated by ``local_multipart``.
 
 Keys become paths only through ``secure_path.resolve_key``. A presigned URL points at the public
 storage endpoint (``{public_url}/storage/...``) and carries its expiry, the signed content type
 and length, and an HMAC of all of them with the method and key; ``verify_put`` checks it and
 ``receive`` streams the body to a temporary file, refusing a byte more than was signed, before
-moving it into place. Multipart uploads are emulated: parts are files in a per-upload folder, and
-completion concatenates them into a temporary file that replaces the object atomically. ETags
-look like S3's: 32 quoted hex digits for a single object or part (the first 128 bits of its
-SHA-256, computed on the way anyway, rather than an MD5: one hash per byte, not two),
-``"md5(part digests)-N"`` for an assembled one.
+moving it into place (as an object, or as a part of a multipart upload). ETags look like S3's:
+32 quoted hex digits for a single object or part (the first 128 bits of its SHA-256, computed
+on the way anyway, rather than an MD5: one hash per byte, not two), ``"md5(part digests)-N"``
+for an assembled one.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
-import re
-import shutil
-import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,31 +28,28 @@ from typing import Any
 
 import anyio.to_thread
 
-from uploadkit_server.security import random_token
 from uploadkit_server.storage.base import (
+    BodyIncomplete,
+    BodyTooLarge,
     ByteRange,
     ChecksumMismatch,
     ContentChecksum,
     ObjectInfo,
     ObjectNotFound,
     PartETag,
-    StorageError,
+    StorageCapabilities,
     StoredPart,
 )
 from uploadkit_server.storage.ingest import BodyWriter
 from uploadkit_server.storage.local_files import (
-    move_into_place,
     prune_empty_parents,
     remove_entries_older_than,
     remove_quietly,
     write_all,
 )
-from uploadkit_server.storage.multipart_rules import (
-    MAX_PART_NUMBER,
-    check_parts,
-    content_etag,
-    normalize_etag,
-)
+from uploadkit_server.storage.local_layout import DEFAULT_CONTENT_TYPE, LocalLayout, object_meta
+from uploadkit_server.storage.local_multipart import LocalMultipartUploads
+from uploadkit_server.storage.multipart_rules import MAX_PART_NUMBER, content_etag
 from uploadkit_server.storage.secure_path import UnsafeKey, resolve_key
 from uploadkit_server.storage.signed_urls import (
     PutGrant,
@@ -70,21 +57,10 @@ from uploadkit_server.storage.signed_urls import (
     UrlSigner,
 )
 
-#: Bytes handed to a worker thread at once, when writing an upload or reading an object.
+#: Bytes handed to a worker thread at once when reading an object.
 CHUNK_SIZE = 1024 * 1024
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: Keys per page handed out by ``stored_keys``, as S3's listing pages them.
 LIST_PAGE = 1000
-
-_UPLOAD_ID = re.compile(r"[a-z0-9]{16,64}")
-
-
-class BodyTooLarge(StorageError):
-    """More bytes arrived than the URL was signed for; the upload was cut off and discarded."""
-
-
-class BodyIncomplete(StorageError):
-    """The body ended before the signed length; nothing was stored."""
 
 
 def _digest_of(writer: BodyWriter, checksum: ContentChecksum) -> bytes:
@@ -109,14 +85,15 @@ class LocalStorage:
     ) -> None:
         self.root = root
         self.signer = UrlSigner(secret_key, public_url, clock=clock)
+        self.capabilities = StorageCapabilities(
+            object_listing=self,
+            signed_put_target=self,
+            temporary_files=self,
+            file_adoption=self,
+        )
         self._clock = clock
-        self._objects = root / "objects"
-        self._meta = root / "meta"
-        self._multipart = root / "multipart"
-        self._tmp = root / "tmp"
-        # Meta and bytes are two renames: one lock keeps each pair together within a process.
-        self._commit_lock = threading.Lock()
-        self._layout_ready = False
+        self._layout = LocalLayout(root)
+        self._multipart = LocalMultipartUploads(self._layout)
         # Writes and hashes of incoming bodies (two workers per body); threads start on use.
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest")
 
@@ -159,11 +136,14 @@ class LocalStorage:
         """
         # Where the bytes will go is checked before any byte is read.
         if grant.kind is PutKind.OBJECT:
-            targets = (resolve_key(self._objects, grant.key), resolve_key(self._meta, grant.key))
+            targets = self._layout.object_paths(grant.key)
         else:
-            upload_dir = await anyio.to_thread.run_sync(self._upload_dir_for, grant)
-        temp = self._temp_path("upload")
-        fd = await anyio.to_thread.run_sync(self._open_temp_fd, temp)
+            assert grant.upload_id is not None
+            upload_dir = await anyio.to_thread.run_sync(
+                self._multipart.open_upload_dir, grant.key, grant.upload_id
+            )
+        temp = self._layout.temp_path("upload")
+        fd = await anyio.to_thread.run_sync(self._layout.open_temp_fd, temp)
         writer = BodyWriter(fd, executor=self._executor)
         received = 0
         try:
@@ -191,14 +171,15 @@ class LocalStorage:
                 )
             etag = content_etag(sha256)
             if grant.kind is PutKind.OBJECT:
-                meta = self._object_meta(
+                meta = object_meta(
                     grant.content_type or DEFAULT_CONTENT_TYPE, etag, received, sha256=sha256
                 )
-                await anyio.to_thread.run_sync(self._commit_object, temp, *targets, meta)
+                await anyio.to_thread.run_sync(self._layout.commit_object, temp, *targets, meta)
             else:
                 assert grant.part_number is not None
+                commit_part = self._multipart.commit_part
                 await anyio.to_thread.run_sync(
-                    self._commit_part, temp, upload_dir, grant.part_number, etag, received, sha256
+                    commit_part, temp, upload_dir, grant.part_number, etag, received, sha256
                 )
         except BaseException:
             # Synchronous on purpose: this also runs when the task is being cancelled.
@@ -232,7 +213,7 @@ class LocalStorage:
             content_length=content_length,
             checksum=checksum,
         )
-        resolve_key(self._objects, grant.key)  # no URL for a key that could not be stored
+        resolve_key(self._layout.objects, grant.key)  # no URL for a key that cannot be stored
         return self.signer.url(grant, expires_in)
 
     def put_headers(
@@ -241,14 +222,13 @@ class LocalStorage:
         return {}  # the checksum travels signed in the URL
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
-        resolve_key(self._objects, key)
-        return await anyio.to_thread.run_sync(self._create_multipart, key, content_type)
+        resolve_key(self._layout.objects, key)
+        return await self._multipart.create(key, content_type=content_type)
 
     async def presign_part(
         self, key: str, *, upload_id: str, part_number: int, content_length: int, expires_in: int
     ) -> str:
-        if not _UPLOAD_ID.fullmatch(upload_id):
-            raise ObjectNotFound(f"no multipart upload {upload_id!r}")
+        self._multipart.upload_dir(upload_id)  # ObjectNotFound for an id never handed out
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise ValueError(f"part_number must be 1..{MAX_PART_NUMBER}")
         grant = PutGrant(
@@ -258,11 +238,11 @@ class LocalStorage:
             part_number=part_number,
             content_length=content_length,
         )
-        resolve_key(self._objects, grant.key)  # no URL for a key that could not be stored
+        resolve_key(self._layout.objects, grant.key)  # no URL for a key that cannot be stored
         return self.signer.url(grant, expires_in)
 
     async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:
-        return await anyio.to_thread.run_sync(self._list_parts, key, upload_id)
+        return await self._multipart.list_parts(key, upload_id=upload_id)
 
     async def complete_multipart(
         self,
@@ -272,19 +252,17 @@ class LocalStorage:
         parts: list[PartETag],
         sha256: bytes | None = None,
     ) -> bytes | None:
-        return await anyio.to_thread.run_sync(
-            self._complete_multipart, key, upload_id, parts, sha256
-        )
+        return await self._multipart.complete(key, upload_id=upload_id, parts=parts, sha256=sha256)
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
-        await anyio.to_thread.run_sync(self._abort_multipart, key, upload_id)
+        await self._multipart.abort(key, upload_id=upload_id)
 
     async def head(self, key: str) -> ObjectInfo | None:
         return await anyio.to_thread.run_sync(self._head, key)
 
     async def read(self, key: str, *, byte_range: ByteRange | None = None) -> AsyncIterator[bytes]:
         try:
-            path = resolve_key(self._objects, key)
+            path = resolve_key(self._layout.objects, key)
             handle = await anyio.to_thread.run_sync(open, path, "rb")
         except (UnsafeKey, FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
@@ -322,12 +300,12 @@ class LocalStorage:
     async def adopt_file(self, key: str, path: Path, *, content_type: str, etag: str) -> None:
         """Move a complete file from this filesystem into place as the object at ``key`` (the
         local tus store finishes uploads this way: a rename, no second copy of the bytes)."""
-        targets = (resolve_key(self._objects, key), resolve_key(self._meta, key))
+        targets = self._layout.object_paths(key)
 
         def adopt() -> None:
-            self._ensure_layout()
-            meta = self._object_meta(content_type, etag, path.stat().st_size)
-            self._commit_object(path, *targets, meta)
+            self._layout.ensure()
+            meta = object_meta(content_type, etag, path.stat().st_size)
+            self._layout.commit_object(path, *targets, meta)
 
         await anyio.to_thread.run_sync(adopt)
 
@@ -344,10 +322,10 @@ class LocalStorage:
     def _keys_before(self, prefix: str, modified_before: datetime) -> list[str]:
         cutoff = modified_before.timestamp()
         found: list[str] = []
-        for folder, _dirs, names in os.walk(self._objects):
+        for folder, _dirs, names in os.walk(self._layout.objects):
             for name in names:
                 path = Path(folder, name)
-                key = path.relative_to(self._objects).as_posix()
+                key = path.relative_to(self._layout.objects).as_posix()
                 if not key.startswith(prefix):
                     continue
                 try:
@@ -371,16 +349,16 @@ class LocalStorage:
         return await anyio.to_thread.run_sync(self._put_object, key, data, content_type)
 
     def _put_object(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
-        targets = (resolve_key(self._objects, key), resolve_key(self._meta, key))
-        temp = self._temp_path("put")
+        targets = self._layout.object_paths(key)
+        temp = self._layout.temp_path("put")
         try:
-            fd = self._open_temp_fd(temp)
+            fd = self._layout.open_temp_fd(temp)
             with open(fd, "wb", buffering=0) as handle:
                 write_all(handle, data)
             sha256 = hashlib.sha256(data).digest()
             etag = content_etag(sha256)
-            meta = self._object_meta(content_type, etag, len(data), sha256=sha256)
-            self._commit_object(temp, *targets, meta)
+            meta = object_meta(content_type, etag, len(data), sha256=sha256)
+            self._layout.commit_object(temp, *targets, meta)
         finally:
             remove_quietly(temp)
         return ObjectInfo(
@@ -392,197 +370,14 @@ class LocalStorage:
 
     # -- on-disk work (runs in worker threads) -----------------------------------------------
 
-    def _ensure_layout(self) -> None:
-        if not self._layout_ready:
-            for directory in (self._objects, self._meta, self._multipart, self._tmp):
-                directory.mkdir(parents=True, exist_ok=True)
-            self._layout_ready = True
-
     def _remove_stale_temp_files(self, older_than: float) -> int:
-        return remove_entries_older_than(self._tmp, self._clock() - older_than)
-
-    def _temp_path(self, purpose: str) -> Path:
-        return self._tmp / f"{random_token(10)}.{purpose}"
-
-    def _open_temp_fd(self, path: Path) -> int:
-        self._ensure_layout()
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # closed by the caller
-
-    def _write_json_into_place(self, data: dict[str, Any], target: Path) -> None:
-        temp = self._temp_path("json")
-        try:
-            temp.write_text(json.dumps(data))
-            move_into_place(temp, target)
-        finally:
-            remove_quietly(temp)
-
-    @staticmethod
-    def _object_meta(
-        content_type: str, etag: str, size: int, *, sha256: bytes | None = None
-    ) -> dict[str, Any]:
-        meta: dict[str, Any] = {
-            "contentType": content_type,
-            "etag": etag,
-            "size": size,
-            "lastModified": time.time(),
-        }
-        if sha256 is not None:
-            meta["sha256"] = sha256.hex()
-        return meta
-
-    def _commit_object(
-        self, temp: Path, object_path: Path, meta_path: Path, meta: dict[str, Any]
-    ) -> None:
-        # Sidecar first: a reader that finds the new bytes always finds their sidecar too.
-        with self._commit_lock:
-            self._write_json_into_place(meta, meta_path)
-            move_into_place(temp, object_path)
-
-    # -- multipart ---------------------------------------------------------------------------
-
-    def _upload_dir(self, upload_id: str) -> Path:
-        if not _UPLOAD_ID.fullmatch(upload_id):
-            raise ObjectNotFound(f"no multipart upload {upload_id!r}")
-        return self._multipart / upload_id
-
-    def _read_upload(self, key: str, upload_id: str) -> tuple[Path, dict[str, Any]]:
-        """The upload's folder and record; ``ObjectNotFound`` if gone or made for another key."""
-        upload_dir = self._upload_dir(upload_id)
-        try:
-            record: dict[str, Any] = json.loads((upload_dir / "upload.json").read_text())
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-            raise ObjectNotFound(f"no multipart upload {upload_id!r}") from None
-        if record.get("key") != key:
-            raise ObjectNotFound(f"no multipart upload {upload_id!r} for this key")
-        return upload_dir, record
-
-    def _upload_dir_for(self, grant: PutGrant) -> Path:
-        assert grant.upload_id is not None
-        upload_dir, _record = self._read_upload(grant.key, grant.upload_id)
-        return upload_dir
-
-    def _create_multipart(self, key: str, content_type: str) -> str:
-        self._ensure_layout()
-        upload_id = random_token(16)
-        # Built aside and renamed in, so an upload folder always has its record.
-        staging = self._temp_path("multipart")
-        staging.mkdir()
-        record = {"key": key, "contentType": content_type, "createdAt": time.time()}
-        (staging / "upload.json").write_text(json.dumps(record))
-        os.rename(staging, self._multipart / upload_id)
-        return upload_id
-
-    def _commit_part(
-        self, temp: Path, upload_dir: Path, part_number: int, etag: str, size: int, sha256: bytes
-    ) -> None:
-        stem = f"{part_number:05d}"
-        record_temp = self._temp_path("json")
-        try:
-            # Bytes first, then their record: a part without a record is not listed.
-            os.replace(temp, upload_dir / f"{stem}.part")
-            record_temp.write_text(json.dumps({"etag": etag, "size": size, "sha256": sha256.hex()}))
-            os.replace(record_temp, upload_dir / f"{stem}.json")
-        except FileNotFoundError:  # aborted while the part was arriving
-            raise ObjectNotFound("the multipart upload was aborted") from None
-        finally:
-            remove_quietly(record_temp)
-
-    def _stored_parts(self, upload_dir: Path) -> dict[int, StoredPart]:
-        parts: dict[int, StoredPart] = {}
-        for record_path in upload_dir.glob("[0-9][0-9][0-9][0-9][0-9].json"):
-            try:
-                record = json.loads(record_path.read_text())
-                size = (record_path.with_suffix(".part")).stat().st_size
-            except (FileNotFoundError, json.JSONDecodeError):
-                continue
-            if size != record.get("size"):
-                continue  # bytes replaced by a re-upload whose record is not written yet
-            number = int(record_path.stem)
-            sha256 = record.get("sha256")
-            parts[number] = StoredPart(
-                part_number=number,
-                etag=record["etag"],
-                size=size,
-                sha256=bytes.fromhex(sha256) if sha256 else None,
-            )
-        return parts
-
-    def _list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
-        upload_dir, _record = self._read_upload(key, upload_id)
-        return sorted(self._stored_parts(upload_dir).values(), key=lambda part: part.part_number)
-
-    def _complete_multipart(
-        self, key: str, upload_id: str, parts: list[PartETag], sha256: bytes | None
-    ) -> bytes:
-        upload_dir, record = self._read_upload(key, upload_id)
-        chosen = check_parts(parts, self._stored_parts(upload_dir))
-        for given, stored in zip(parts, chosen, strict=True):
-            if given.sha256 is not None and stored.sha256 != given.sha256:
-                raise ChecksumMismatch(
-                    f"Part {stored.part_number} does not match its sha256 checksum; PUT it again"
-                )
-        object_path = resolve_key(self._objects, key)
-        meta_path = resolve_key(self._meta, key)
-        self._ensure_layout()
-        temp = self._temp_path("assembly")
-        digests = hashlib.md5()
-        whole = hashlib.sha256()
-        size = 0
-        buffer = bytearray(CHUNK_SIZE * 4)
-        view = memoryview(buffer)
-        try:
-            with open(temp, "xb", buffering=0) as out:
-                for part in chosen:
-                    part_path = upload_dir / f"{part.part_number:05d}.part"
-                    # Read, hashed and written in one pass: the object's SHA-256 needs the
-                    # bytes in order, which a kernel-side copy would not show us.
-                    with open(part_path, "rb", buffering=0) as source:
-                        while count := source.readinto(buffer):
-                            whole.update(view[:count])
-                            write_all(out, view[:count])
-                    digests.update(bytes.fromhex(normalize_etag(part.etag)))
-                    size += part.size
-                os.fsync(out.fileno())
-            if sha256 is not None and whole.digest() != sha256:
-                raise ChecksumMismatch(
-                    "The assembled parts do not match the upload's sha256 checksum "
-                    f"{base64.b64encode(sha256).decode()}; nothing was stored"
-                )
-            etag = f'"{digests.hexdigest()}-{len(chosen)}"'
-            meta = self._object_meta(
-                record.get("contentType", DEFAULT_CONTENT_TYPE), etag, size, sha256=whole.digest()
-            )
-            self._commit_object(temp, object_path, meta_path, meta)
-        except FileNotFoundError:
-            raise ObjectNotFound("the multipart upload was aborted") from None
-        finally:
-            remove_quietly(temp)
-        self._remove_upload_dir(upload_dir)
-        return whole.digest()
-
-    def _remove_upload_dir(self, upload_dir: Path) -> None:
-        # Renamed aside first, so a part arriving meanwhile fails instead of recreating it.
-        graveyard = self._temp_path("removed")
-        try:
-            os.rename(upload_dir, graveyard)
-        except FileNotFoundError:
-            return
-        shutil.rmtree(graveyard, ignore_errors=True)
-
-    def _abort_multipart(self, key: str, upload_id: str) -> None:
-        try:
-            upload_dir, _record = self._read_upload(key, upload_id)
-        except ObjectNotFound:
-            return
-        self._ensure_layout()
-        self._remove_upload_dir(upload_dir)
+        return remove_entries_older_than(self._layout.tmp, self._clock() - older_than)
 
     # -- objects -----------------------------------------------------------------------------
 
     def _head(self, key: str) -> ObjectInfo | None:
         try:
-            object_path = resolve_key(self._objects, key)
-            meta_path = resolve_key(self._meta, key)
+            object_path, meta_path = self._layout.object_paths(key)
             stat = object_path.stat()
         except (UnsafeKey, FileNotFoundError, NotADirectoryError):
             return None
@@ -607,12 +402,12 @@ class LocalStorage:
 
     def _delete(self, key: str) -> None:
         try:
-            object_path = resolve_key(self._objects, key)
-            meta_path = resolve_key(self._meta, key)
+            object_path, meta_path = self._layout.object_paths(key)
         except UnsafeKey:
             return
-        with self._commit_lock:
-            for path, tree in ((object_path, self._objects), (meta_path, self._meta)):
+        layout = self._layout
+        with layout.commit_lock:
+            for path, tree in ((object_path, layout.objects), (meta_path, layout.meta)):
                 try:
                     path.unlink()
                 except (FileNotFoundError, NotADirectoryError, IsADirectoryError):

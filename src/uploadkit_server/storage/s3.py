@@ -23,7 +23,6 @@ import binascii
 import hashlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -41,6 +40,8 @@ from uploadkit_server.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     PartETag,
+    PendingMultipart,
+    StorageCapabilities,
     StorageError,
     StoredPart,
 )
@@ -71,15 +72,6 @@ def _stored_checksums(response: dict[str, Any]) -> dict[str, bytes]:
         except binascii.Error:
             continue
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class PendingMultipart:
-    """A multipart upload the bucket holds: started, neither completed nor aborted."""
-
-    key: str
-    upload_id: str
-    initiated: datetime
 
 
 def _error_code(error: ClientError) -> str:
@@ -126,6 +118,7 @@ class S3Storage:
         list_page_size: int = 1000,
     ) -> None:
         self.bucket = bucket
+        self.capabilities = StorageCapabilities(object_listing=self, multipart_listing=self)
         #: Entries per ListParts / ListMultipartUploads request; S3 serves at most 1,000.
         self._list_page_size = list_page_size
         self._endpoint_url = endpoint_url

@@ -17,7 +17,8 @@ def create_tus_store(settings: Settings, storage: StorageBackend) -> TusStore | 
     from uploadkit_server.core.tus.local_store import LocalTusStore
 
     # The local backend's optional capability: adopt a complete file from its own filesystem.
-    adopt_file = getattr(storage, "adopt_file", None)
-    if adopt_file is None:
+    adoption = storage.capabilities.file_adoption
+    if adoption is None:
         return None
-    return LocalTusStore(settings.ensure_data_dir() / "storage" / "tus", adopt_file=adopt_file)
+    root = settings.ensure_data_dir() / "storage" / "tus"
+    return LocalTusStore(root, adopt_file=adoption.adopt_file)
