@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.core.webhooks.helpers import delivery_detail
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.helpers import delivery_detail
-from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from uploadkit_server.runtime import Runtime
 

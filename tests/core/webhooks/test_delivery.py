@@ -15,9 +15,9 @@ from qstash.errors import SignatureError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from tests.core.webhooks.helpers import list_deliveries, wait_for_status
 from tests.support.uploads import request_upload, upload_file
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.helpers import list_deliveries, wait_for_status
 
 
 async def signing_keys(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.live_server import start_server
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.models import DeliveryStatus, Tier, WebhookDelivery
