@@ -1,5 +1,9 @@
 """Shared fixtures: every API test runs on SQLite and on PostgreSQL, through the real ASGI app,
-with real files on disk under a temporary data directory."""
+with real files on disk under a temporary data directory.
+
+Each test gets its own database, copied from one migrated once per session
+(``tests/support/databases.py``); ``empty_database_url`` is one the migrations have not touched.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support.databases import fresh_database
+from tests.support.databases import drop_templates, empty_database, fresh_database
 from uploadkit_server.app import create_app
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.models import Tier
@@ -31,6 +35,16 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 async def database_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
     async with fresh_database(db_kind, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+async def empty_database_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with empty_database(db_kind, tmp_path) as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_templates()
 
 
 @pytest.fixture
