@@ -15,6 +15,8 @@ import pytest
 
 from tests.support.live_server import LiveServer, live_server
 
+pytestmark = pytest.mark.slow
+
 PARSERS = ["httptools", "h11"]
 
 

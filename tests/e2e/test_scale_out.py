@@ -27,6 +27,8 @@ from tests.support.s3server import S3Bucket
 from tests.support.services import TEST_REDIS_URL, require_service
 from tests.support.webhook_receiver import running_receiver, wait_until
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 
 

@@ -25,6 +25,8 @@ from uploadkit_server.db.models import DeliveryStatus, Tier, WebhookDelivery
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.settings import Settings
 
+pytestmark = pytest.mark.slow
+
 WEBHOOK_TIMEOUT = 2  # seconds; a lease lasts this plus a 5 s margin
 
 
@@ -71,7 +73,6 @@ async def wait_all_delivered(
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.slow
 async def test_sigkill_mid_queue_loses_no_delivery(
     database_url: str,
     tmp_path: Path,
