@@ -11,11 +11,8 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.live_server import live_server
-
-pytestmark = pytest.mark.slow
 
 
 def uploadkit(
@@ -156,3 +153,4 @@ def test_admin_commands_say_which_database_they_use(tmp_path: Path) -> None:
     )
     assert "Database: postgresql+asyncpg://ops:***@127.0.0.1:9/uk" in pg.stderr
     assert "s3cret" not in pg.stderr + pg.stdout
+

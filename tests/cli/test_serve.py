@@ -11,11 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.live_server import free_port, live_server
-
-pytestmark = pytest.mark.slow
 
 
 def child_pids(pid: int) -> set[int]:

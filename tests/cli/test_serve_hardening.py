@@ -15,8 +15,6 @@ import pytest
 
 from tests.support.live_server import LiveServer, live_server
 
-pytestmark = pytest.mark.slow
-
 PARSERS = ["httptools", "h11"]
 
 

@@ -26,8 +26,6 @@ from tests.support.services import IN_CI
 from tests.support.tus import PNG
 from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
 
-pytestmark = pytest.mark.slow
-
 MIB = 1024 * 1024
 TUS_JS_DIR = Path(__file__).parent / "tus_js"
 
