@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))  # the benchmark shares the test suite's helpers
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.live_server import free_port
-from tests.webhooks.queueing import queue_deliveries
 
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount, create_account

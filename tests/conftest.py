@@ -1,16 +1,21 @@
 """Shared fixtures: every API test runs on SQLite and on PostgreSQL, through the real ASGI app,
-with real files on disk under a temporary data directory."""
+with real files on disk under a temporary data directory.
+
+Each test gets its own database, copied from one migrated once per session
+(``tests/support/databases.py``); ``empty_database_url`` is one the migrations have not touched.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support.databases import fresh_database
+from tests.support.databases import drop_templates, empty_database, fresh_database
 from uploadkit_server.app import create_app
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.models import Tier
@@ -34,6 +39,29 @@ async def database_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def empty_database_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with empty_database(db_kind, tmp_path) as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_templates()
+
+
+#: Folders under tests/ whose every test starts processes (the command lines) or runs end to
+#: end: marked ``slow`` here, so that a test added there is marked too.
+SLOW_FOLDERS = {"cli", "e2e"}
+TESTS_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        if path.is_relative_to(TESTS_DIR) and path.relative_to(TESTS_DIR).parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
 def settings_overrides() -> dict[str, object]:
     """Override in a test module to change settings for its app."""
     return {}
@@ -41,7 +69,8 @@ def settings_overrides() -> dict[str, object]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, object]) -> Settings:
-    values: dict[str, object] = {
+    # Any: each setting has its own type, checked by Settings itself.
+    values: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "database_url": database_url,
         "public_url": BASE_URL,
@@ -49,7 +78,7 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, ob
         "secret_key": "test-secret-key-not-for-production",
     }
     values.update(settings_overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import pytest
 from tests.support.live_server import live_server
 from tests.support.services import IN_CI
 
+pytestmark = pytest.mark.slow
+
 README = Path(__file__).parent.parent / "README.md"
 
 

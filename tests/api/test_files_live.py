@@ -9,8 +9,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.support.live_server import live_server
+
+pytestmark = pytest.mark.slow
 
 
 def test_encoded_keys_and_last_used_at_over_a_real_server(tmp_path: Path) -> None:

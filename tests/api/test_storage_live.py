@@ -17,6 +17,8 @@ from tests.support.live_server import LiveServer, live_server
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.storage.local import LocalStorage
 
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 KEY = "proj_live/files/abc/big.bin"
 BODY_CAP = 200 * MiB

@@ -18,6 +18,8 @@ from tests.client.conftest import MIB, Live, download
 from tests.client.test_upload import interrupt, write
 from uploadkit_server.cli.main import app
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

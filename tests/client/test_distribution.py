@@ -12,8 +12,11 @@ import venv
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.client.conftest import Live
+
+pytestmark = pytest.mark.slow
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "python"
 

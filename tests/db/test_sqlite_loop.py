@@ -49,12 +49,15 @@ async def test_a_lock_held_by_another_connection_is_awaited_without_blocking_the
     other.execute("UPDATE counter SET n = 41")
     sessionmaker = create_sessionmaker(engine)
     ticks = 0
+    turned = asyncio.Event()
 
     async def tick() -> None:
         nonlocal ticks
         while True:
             await asyncio.sleep(0.005)
             ticks += 1
+            if ticks >= 10:
+                turned.set()
 
     async def write() -> int:
         async with unit_of_work(sessionmaker) as session:
@@ -63,13 +66,17 @@ async def test_a_lock_held_by_another_connection_is_awaited_without_blocking_the
 
     ticker = asyncio.create_task(tick())
     writer = asyncio.create_task(write())
-    await asyncio.sleep(0.3)
+    # Anchored on ten turns of the loop having happened (not on a sleep), by which time the
+    # writer has long tried for the lock: the loop kept running while the writer waited.
+    turned_ten_times = asyncio.ensure_future(turned.wait())
+    await asyncio.wait({writer, turned_ten_times}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    assert turned.is_set()
     assert not writer.done()  # still waiting for the other connection's lock
-    assert ticks >= 10  # and the loop kept running meanwhile
     other.execute("COMMIT")
     other.close()
     assert await asyncio.wait_for(writer, 10) == 42
     ticker.cancel()
+    turned_ten_times.cancel()
 
 
 async def test_engine_connections_have_no_busy_handler(engine: AsyncEngine) -> None:

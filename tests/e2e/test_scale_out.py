@@ -13,26 +13,27 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.support.databases import fresh_database
+from tests.support.databases import empty_database
 from tests.support.live_server import LiveServer, start_server
 from tests.support.s3server import S3Bucket
 from tests.support.services import TEST_REDIS_URL, require_service
-from tests.support.webhook_receiver import running_receiver, wait_until
+from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture
 async def postgres_url(tmp_path: Path) -> AsyncIterator[str]:
-    async with fresh_database("postgres", tmp_path) as url:
+    async with empty_database("postgres", tmp_path) as url:  # the servers migrate it
         yield url
 
 
@@ -57,13 +58,13 @@ def shared_env(postgres_url: str, s3_bucket: S3Bucket) -> dict[str, str]:
 
 
 @pytest.fixture
-def servers(shared_env: dict[str, str], tmp_path: Path) -> list[LiveServer]:
-    # Start both at once on the fresh database: migrations must serialise themselves.
+def servers(shared_env: dict[str, str], tmp_path: Path) -> Iterator[list[LiveServer]]:
+    # Start both at once on the empty database: migrations must serialise themselves.
     started: list[LiveServer] = []
     try:
         for name in ("a", "b"):
             started.append(start_server(shared_env, data_dir=tmp_path / name))
-        yield started  # type: ignore[misc]
+        yield started
     finally:
         for server in started:
             server.stop()
@@ -90,6 +91,54 @@ def create_account(env: dict[str, str]) -> dict[str, object]:
         check=True,
     )
     return dict(json.loads(result.stdout))
+
+
+async def wait_until_every_attempt_is_written(
+    database_url: str, receiver: WebhookReceiver, *, deliveries: int
+) -> None:
+    """Until (at least) ``deliveries`` are queued, all delivered, no lease is held, and the
+    database has written an attempt for every request the receiver got. A send holds its lease
+    until its attempt is written, and a second send of a delivery would be written too (as
+    history, if its lease was lost), so from here on a duplicate shows as an extra request."""
+    connection = await asyncpg.connect(database_url)
+    try:
+
+        async def settled() -> bool:
+            row = await connection.fetchrow(
+                "SELECT count(*) AS queued,"
+                " count(*) FILTER (WHERE status = 'delivered' AND locked_until IS NULL) AS done,"
+                " (SELECT count(*) FROM webhook_attempts) AS attempts"
+                " FROM webhook_deliveries"
+            )
+            assert row is not None
+            return bool(
+                row["queued"] >= deliveries
+                and row["done"] == row["queued"]
+                and row["attempts"] == receiver.count()
+            )
+
+        deadline = time.monotonic() + 30
+        while not await settled():
+            assert time.monotonic() < deadline, "the deliveries did not settle"
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+async def wait_until_older_transactions_end(connection: asyncpg.Connection) -> None:
+    """Until every transaction that had begun on this database before now has ended. An expiry
+    job claims and fails an upload in one transaction, and a claim begun after the upload was
+    seen failed no longer finds it: so once these have ended, both processes' jobs have done
+    all they will ever do to it."""
+    now = await connection.fetchval("SELECT clock_timestamp()")
+    deadline = time.monotonic() + 30
+    while await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < $1",
+        now,
+    ):
+        assert time.monotonic() < deadline, "a transaction stayed open"
+        await asyncio.sleep(0.05)
 
 
 async def test_two_processes_share_everything(
@@ -149,7 +198,9 @@ async def test_two_processes_share_everything(
 
             # Each webhook once, although both processes dispatch.
             await wait_until(lambda: receiver.count() >= len(file_ids))
-            await asyncio.sleep(2)  # room for a duplicate to show up, if there were one
+            await wait_until_every_attempt_is_written(
+                shared_env["UPLOADKIT_DATABASE_URL"], receiver, deliveries=len(file_ids)
+            )
             delivered = Counter(json.loads(w.body)["file"]["id"] for w in receiver.received)
             assert delivered == Counter(file_ids)
 
@@ -191,14 +242,14 @@ async def test_two_processes_share_everything(
             status = await connection.fetchval(
                 "SELECT status FROM files WHERE id = $1", abandoned["fileId"]
             )
-            return status == "FAILED"
+            return bool(status == "FAILED")
 
         for _ in range(200):
             if await failed():
                 break
             await asyncio.sleep(0.1)
         assert await failed()
-        await asyncio.sleep(1.5)  # both jobs have run again since
+        await wait_until_older_transactions_end(connection)
         events = await connection.fetch(
             "SELECT event FROM upload_events WHERE file_id = $1", abandoned["fileId"]
         )

@@ -10,6 +10,8 @@ from tests.support.api import assert_error
 from tests.support.live_server import free_port
 from tests.support.services import TEST_REDIS_URL, require_service
 
+pytestmark = pytest.mark.slow
+
 
 async def test_ready_on_the_embedded_default(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")

@@ -44,6 +44,7 @@ class TestBehindATrustedProxy:
         assert HEX_ID.match(bad.headers["x-request-id"])  # not an id: replaced
 
 
+@pytest.mark.slow
 def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
     env = {"UPLOADKIT_LOG_FORMAT": "json"}
     with live_server(env, data_dir=tmp_path / "data") as server:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.core.webhooks.helpers import wait_for_status
 from tests.observability.test_metrics import sample
 from tests.support.uploads import create_route, upload_file
 from tests.support.webhook_receiver import running_receiver, wait_until
-from tests.webhooks.helpers import wait_for_status
 from uploadkit_server.core.accounts.service import NewAccount
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.observability.test_metrics import sample
 from tests.support.live_server import live_server
+
+pytestmark = pytest.mark.slow
 
 REQUESTS = 20
 

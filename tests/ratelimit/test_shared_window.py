@@ -18,6 +18,8 @@ from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.models import Tier
 from uploadkit_server.settings import Settings
 
+pytestmark = pytest.mark.slow
+
 LIMIT = 20
 
 

@@ -107,6 +107,11 @@ class WebhookDispatcher:
         self._finished: list[AttemptRecord] = []
         self._claim_batch = max(1, self.concurrency // 4)
         self._wake = asyncio.Event()
+        #: Claims ``run`` made that found nothing due while none of its attempts was in flight:
+        #: everything due when such a claim began had been sent (or leased by another
+        #: dispatcher). Counted so that a caller can tell the dispatcher has caught up, for
+        #: checks that nothing more is sent, instead of sleeping.
+        self.idle_claims = 0
 
     async def claim(self, limit: int) -> list[ClaimedDelivery]:
         now = utcnow()
@@ -265,6 +270,9 @@ class WebhookDispatcher:
                         claimed = await self.claim(free)
                     except Exception:
                         logger.exception("claiming webhook deliveries failed")
+                    else:
+                        if not claimed and not busy:
+                            self.idle_claims += 1
                 self._ready.extend(claimed)
                 self._fill_slots()
                 if claimed and len(claimed) == free:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from tests.webhooks.helpers import list_deliveries
-from tests.webhooks.queueing import queue_deliveries
+from tests.core.webhooks.helpers import list_deliveries
+from tests.core.webhooks.queueing import queue_deliveries
 from uploadkit_server.clock import utcnow
 from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from uploadkit_server.jobs.webhook_purge import (
@@ -108,9 +108,7 @@ async def test_finished_deliveries_past_retention_are_purged_with_their_attempts
     assert set(left) == {ids[2], ids[3]}
     async with runtime.sessionmaker() as session:
         attempts = await session.scalars(
-            select(WebhookAttempt.delivery_pk).where(
-                WebhookAttempt.delivery_pk.in_(pks.values())
-            )
+            select(WebhookAttempt.delivery_pk).where(WebhookAttempt.delivery_pk.in_(pks.values()))
         )
         with_attempts = set(attempts)
     # The purged deliveries' attempts went with them; the kept ones keep theirs.

@@ -16,14 +16,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.live_server import start_server
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.migrate import migrate
 from uploadkit_server.db.models import DeliveryStatus, Tier, WebhookDelivery
 from uploadkit_server.db.session import create_engine, create_sessionmaker
 from uploadkit_server.settings import Settings
+
+pytestmark = pytest.mark.slow
 
 WEBHOOK_TIMEOUT = 2  # seconds; a lease lasts this plus a 5 s margin
 
@@ -71,7 +73,6 @@ async def wait_all_delivered(
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.slow
 async def test_sigkill_mid_queue_loses_no_delivery(
     database_url: str,
     tmp_path: Path,

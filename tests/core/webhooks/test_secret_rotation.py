@@ -12,9 +12,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.uploads import upload_file
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.webhooks import repository
 from uploadkit_server.runtime import Runtime

@@ -5,16 +5,19 @@ a commit in this process wakes the dispatcher without waiting for a poll."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from tests.core.webhooks.helpers import delivery_detail, wait_until_caught_up
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.helpers import delivery_detail
-from tests.webhooks.queueing import queue_deliveries
+from uploadkit_server.clock import utcnow
 from uploadkit_server.db.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from uploadkit_server.runtime import Runtime
 
@@ -43,6 +46,14 @@ async def delivery_states(runtime: Runtime) -> tuple[Counter[str], Counter[int]]
     return statuses, Counter(count for _pk, count in per_delivery)
 
 
+async def wait_until_recorded(runtime: Runtime, count: int) -> None:
+    """Every one of ``count`` deliveries delivered, its attempt written."""
+    deadline = time.monotonic() + 30
+    while (await delivery_states(runtime))[0] != Counter({DeliveryStatus.DELIVERED: count}):
+        assert time.monotonic() < deadline, "not every delivery was recorded as delivered"
+        await asyncio.sleep(0.02)
+
+
 async def test_two_dispatchers_never_send_the_same_attempt_twice(
     runtime: Runtime, account: Any, receiver: WebhookReceiver, make_dispatcher: Any
 ) -> None:
@@ -59,14 +70,9 @@ async def test_two_dispatchers_never_send_the_same_attempt_twice(
     second.start()
     await wait_until(lambda: receiver.count() >= len(ids))
 
-    async def all_delivered() -> bool:
-        statuses, _ = await delivery_states(runtime)
-        return statuses == Counter({DeliveryStatus.DELIVERED: len(ids)})
-
-    for _ in range(500):
-        if await all_delivered():
-            break
-        await asyncio.sleep(0.02)
+    # Both have caught up: a second send of any delivery would have happened by now.
+    await wait_until_caught_up(first, second)
+    await wait_until_recorded(runtime, len(ids))
     await first.stop()
     await second.stop()
 
@@ -89,12 +95,15 @@ async def test_a_leased_row_is_skipped_until_the_lease_lapses(
         count=3,
     )
     crashed, survivor = make_dispatcher(), make_dispatcher()
-    crashed.lease_seconds = 0.3  # as if it died holding the rows, with a short lease
-    claimed = await crashed.claim(10)
+    claimed = await crashed.claim(10)  # and then it dies, holding the rows
     assert sorted(c.id for c in claimed) == sorted(ids)
     assert await survivor.claim(10) == []  # leased: nobody else may send them
 
-    await asyncio.sleep(0.4)  # let the short lease run out
+    # Time passes until the lease has run out (the database is told, not waited for).
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(WebhookDelivery).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
     assert await survivor.dispatch_due() == 3
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(ids)
 
@@ -112,7 +121,7 @@ async def test_a_commit_in_this_process_wakes_the_dispatcher(
 ) -> None:
     sleepy = make_dispatcher(webhook_poll_interval=3600.0)  # would not poll again in this test
     sleepy.start()
-    await asyncio.sleep(0.1)  # it has polled once and found nothing
+    await wait_until(lambda: sleepy.idle_claims >= 1)  # it has looked once and found nothing
     await queue_deliveries(
         runtime.sessionmaker,
         project_id=account.project.id,

@@ -1,4 +1,5 @@
-"""Reading deliveries through the API, and waiting for a delivery to reach a state."""
+"""Reading deliveries through the API, waiting for a delivery to reach a state, and waiting for
+dispatchers to have sent everything due."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import time
 from typing import Any
 
 import httpx
+
+from tests.support.webhook_receiver import wait_until
+from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 
 
 async def list_deliveries(
@@ -42,3 +46,11 @@ async def wait_for_status(
             return latest
         assert time.monotonic() < deadline, f"delivery did not become {status}: {latest}"
         await asyncio.sleep(0.05)
+
+
+async def wait_until_caught_up(*dispatchers: WebhookDispatcher) -> None:
+    """Wait until each running dispatcher has twice claimed nothing with nothing in flight. The
+    second such claim began after this call, so every delivery due by then has been sent: the
+    anchor for a check that nothing more is sent."""
+    targets = [(dispatcher, dispatcher.idle_claims + 2) for dispatcher in dispatchers]
+    await wait_until(lambda: all(d.idle_claims >= target for d, target in targets))

@@ -10,14 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from qstash import Receiver
 from qstash.errors import SignatureError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from tests.core.webhooks.helpers import list_deliveries, wait_for_status, wait_until_caught_up
 from tests.support.uploads import request_upload, upload_file
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from tests.webhooks.helpers import list_deliveries, wait_for_status
 
 
 async def signing_keys(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
@@ -238,6 +239,7 @@ async def test_redirects_are_not_followed(
 
 
 async def test_complete_fires_once_per_file_even_concurrently(
+    app: FastAPI,
     client: httpx.AsyncClient,
     live_headers: dict[str, str],
     hooked_route: dict[str, Any],
@@ -259,7 +261,9 @@ async def test_complete_fires_once_per_file_even_concurrently(
     assert (await complete()).status_code == 200  # and once more, afterwards
     [listed] = await list_deliveries(client, live_headers)
     await wait_for_status(client, live_headers, listed["id"], "delivered")
-    await asyncio.sleep(0.3)  # room for a wrongly queued second delivery to show up
+    # Every delivery queued by the completes is due by now: once the dispatcher has caught up,
+    # a wrongly queued second one would have reached the receiver.
+    await wait_until_caught_up(app.state.webhook_dispatcher)
     assert receiver.count() == 1
     assert len(await list_deliveries(client, live_headers)) == 1
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.core.webhooks.helpers import delivery_detail
+from tests.core.webhooks.queueing import queue_deliveries
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhooks.helpers import delivery_detail
-from tests.webhooks.queueing import queue_deliveries
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.core.webhooks.ssrf import (
     UnsafeWebhookUrl,
