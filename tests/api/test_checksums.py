@@ -9,17 +9,15 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.api.test_errors import assert_envelope
-from tests.support.uploads import create_route
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.api import assert_error
+from tests.support.fixtures import with_settings
+from tests.support.webhook_receiver import WebhookReceiver, wait_until
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.local import LocalStorage
@@ -94,32 +92,12 @@ async def assert_seen_everywhere(
     assert [f["sha256"] for f in listing.json()["items"] if f["key"] == key] == [sha256]
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"webhook_allow_private": True, "webhook_poll_interval": 0.05}
+settings_overrides = with_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient,
-    account: NewAccount,
-    live_headers: dict[str, str],
-    receiver: WebhookReceiver,
-) -> dict[str, Any]:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        maxFileSize="64MB",
-        allowedTypes=["*/*"],
-        webhookUrl=receiver.url,
-    )
+def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
+    return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
 
 
 async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
@@ -142,7 +120,7 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
     storage_root = runtime.storage.root
     for position in positions(len(data)):
         refused = await put(client, url, corrupted(data, position), checksum)
-        error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+        error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
         assert "nothing was stored" in str(error["message"])
         assert await runtime.storage.head(key) is None
         assert list((storage_root / "tmp").iterdir()) == []  # no partial bytes left either
@@ -150,7 +128,7 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
 
     # Nothing stored, and the URL still valid: complete says so and the upload stays open.
     early = await complete(client, live_headers, file_id)
-    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    assert_error(early, 409, "UPLOAD_INCOMPLETE")
     assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
 
 
@@ -215,9 +193,9 @@ async def test_checksum_url_cannot_be_edited(
     url = httpx.URL(ticket.json()["uploadUrl"])
     other = b"other bytes!!!"
     swapped = url.copy_set_param("checksum", f"sha256:{b64_sha256(other)}")
-    assert_envelope(await put(client, str(swapped), other, None), 403, "FORBIDDEN")
+    assert_error(await put(client, str(swapped), other, None), 403, "FORBIDDEN")
     dropped = url.copy_remove_param("checksum")
-    assert_envelope(await put(client, str(dropped), other, None), 403, "FORBIDDEN")
+    assert_error(await put(client, str(dropped), other, None), 403, "FORBIDDEN")
 
 
 @pytest.mark.parametrize(
@@ -237,7 +215,7 @@ async def test_malformed_checksums_are_refused(
     problem: str,
 ) -> None:
     response = await request(client, live_headers, 10, checksum=checksum)
-    error = assert_envelope(response, 400, "VALIDATION_ERROR")
+    error = assert_error(response, 400, "VALIDATION_ERROR")
     assert problem in json.dumps(error)
 
 
@@ -245,7 +223,7 @@ async def test_crc32c_is_refused_on_local_storage(
     client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     crc = {"algorithm": "crc32c", "value": base64.b64encode(b"\x00\x01\x02\x03").decode()}
-    error = assert_envelope(
+    error = assert_error(
         await request(client, live_headers, 10, checksum=crc), 400, "VALIDATION_ERROR"
     )
     assert "cannot enforce crc32c" in str(error["message"])
@@ -253,7 +231,7 @@ async def test_crc32c_is_refused_on_local_storage(
     multipart = await request(
         client, live_headers, 10, checksum=crc, path="/api/v1/upload/multipart/init"
     )
-    assert_envelope(multipart, 400, "VALIDATION_ERROR")
+    assert_error(multipart, 400, "VALIDATION_ERROR")
 
 
 # -- multipart -----------------------------------------------------------------------------
@@ -309,7 +287,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
         json={**complete_body, "parts": part_list(etags, pieces)},
         headers=live_headers,
     )
-    error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert "Part 1" in str(error["message"])
     assert await runtime.storage.head(body["key"]) is None
     assert (await file_row(runtime, body["fileId"])).status == FileStatus.UPLOADING
@@ -321,7 +299,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
         json={**complete_body, "parts": plain},
         headers=live_headers,
     )
-    assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert await runtime.storage.head(body["key"]) is None
 
     # The upload is still open: the part is sent again and complete succeeds.
@@ -361,7 +339,7 @@ async def test_multipart_checksum_can_be_given_at_complete(
         json={**base, "checksum": {"algorithm": "sha256", "value": b64_sha256(b"else")}},
         headers=live_headers,
     )
-    assert_envelope(wrong, 400, "CHECKSUM_MISMATCH")
+    assert_error(wrong, 400, "CHECKSUM_MISMATCH")
     done = await client.post(
         "/api/v1/upload/multipart/complete",
         json={**base, "checksum": {"algorithm": "sha256", "value": b64_sha256(data)}},

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,11 +29,10 @@ from tests.api.test_checksums import (
     positions,
     request,
 )
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
+from tests.support.fixtures import with_s3_settings
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.webhook_receiver import WebhookReceiver, wait_until
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
 
@@ -43,32 +41,12 @@ pytestmark = pytest.mark.s3
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return {**s3_settings_overrides, "webhook_allow_private": True, "webhook_poll_interval": 0.05}
+settings_overrides = with_s3_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient,
-    account: NewAccount,
-    live_headers: dict[str, str],
-    receiver: WebhookReceiver,
-) -> dict[str, Any]:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        maxFileSize="64MB",
-        allowedTypes=["*/*"],
-        webhookUrl=receiver.url,
-    )
+def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
+    return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
 
 
 def signed_headers(url: str) -> set[str]:
@@ -118,7 +96,7 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
         refused = await client.post(
             "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
         )
-        error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+        error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
         assert "deleted" in str(error["message"])
         assert await bucket_keys(s3_bucket) == []
         assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
@@ -257,7 +235,7 @@ async def test_multipart_checksums_are_verified_at_complete(
         },
         headers=live_headers,
     )
-    error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert "Part 2" in str(error["message"])
     assert await bucket_keys(s3_bucket) == []
     assert (await file_row(runtime, body["fileId"])).status == FileStatus.FAILED

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, update
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
 from tests.support.uploads import create_route, request_upload
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
@@ -80,4 +80,4 @@ async def test_abandoned_single_and_multipart_uploads_expire(
         response = await client.post(
             "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
         )
-        assert_envelope(response, 404, "UPLOAD_NOT_FOUND")
+        assert_error(response, 404, "UPLOAD_NOT_FOUND")

@@ -34,13 +34,6 @@ FILE_FIELDS = {
 }
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, slug="files")
-
-
 def encoded(key: str) -> str:
     return quote(key, safe="")
 

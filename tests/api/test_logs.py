@@ -10,16 +10,9 @@ import httpx
 import pytest
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route, put_headers, request_upload, upload_file
+from tests.support.uploads import put_headers, request_upload, upload_file
 from uploadkit_server.clock import isoformat, utcnow
 from uploadkit_server.core.accounts.service import NewAccount
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, slug="files")
 
 
 async def poll(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:

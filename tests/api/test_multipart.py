@@ -8,20 +8,15 @@ import os
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
-from tests.support.uploads import create_route
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.base import ObjectNotFound
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict:
-    return await create_route(client, live_headers, account.project.id, maxFileSize="100MB")
+route_fields = with_route(maxFileSize="100MB")
 
 
 async def init(
@@ -121,13 +116,13 @@ async def test_wrong_parts_are_refused_without_failing_the_upload(
         json=body | {"parts": [{"partNumber": 1, "etag": '"0000"'}]},
         headers=live_headers,
     )
-    assert_envelope(bad_etag, 400, "VALIDATION_ERROR")
+    assert_error(bad_etag, 400, "VALIDATION_ERROR")
     missing = await client.post(
         "/api/v1/upload/multipart/complete",
         json=body | {"parts": [{"partNumber": 2, "etag": put.headers["etag"]}]},
         headers=live_headers,
     )
-    assert_envelope(missing, 400, "VALIDATION_ERROR")
+    assert_error(missing, 400, "VALIDATION_ERROR")
     good = await client.post(
         "/api/v1/upload/multipart/complete",
         json=body | {"parts": [{"partNumber": 1, "etag": put.headers["etag"]}]},
@@ -152,9 +147,9 @@ async def test_abort_removes_every_part(
         response = await client.post(
             path, json=ids | {"parts": [{"partNumber": 1, "etag": '"x"'}]}, headers=live_headers
         )
-        assert_envelope(response, 404, "UPLOAD_NOT_FOUND")
+        assert_error(response, 404, "UPLOAD_NOT_FOUND")
     listed = await client.get("/api/v1/upload/multipart/parts", params=ids, headers=live_headers)
-    assert_envelope(listed, 404, "UPLOAD_NOT_FOUND")
+    assert_error(listed, 404, "UPLOAD_NOT_FOUND")
     # The part URLs no longer accept bytes either.
     late = await client.put(ticket["parts"][0]["uploadUrl"], content=b"a" * (5 * MIB))
     assert late.status_code >= 400
@@ -169,13 +164,13 @@ async def test_sign_parts_validates_part_numbers(
         json={"fileId": ticket["fileId"], "uploadId": ticket["uploadId"], "partNumbers": [3]},
         headers=live_headers,
     )
-    assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert_error(response, 400, "VALIDATION_ERROR")
     wrong_upload = await client.post(
         "/api/v1/upload/multipart/sign-parts",
         json={"fileId": ticket["fileId"], "uploadId": "other", "partNumbers": [1]},
         headers=live_headers,
     )
-    assert_envelope(wrong_upload, 404, "UPLOAD_NOT_FOUND")
+    assert_error(wrong_upload, 404, "UPLOAD_NOT_FOUND")
 
 
 def test_part_size_keeps_within_ten_thousand_parts() -> None:

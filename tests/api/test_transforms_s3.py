@@ -12,6 +12,7 @@ import pytest
 
 from tests.support import images
 from tests.support.api import assert_error
+from tests.support.fixtures import with_s3_settings
 from tests.support.s3server import S3Bucket
 from tests.support.transforms import variant_url, variants_of
 from tests.support.uploads import create_route, request_upload
@@ -21,9 +22,7 @@ from uploadkit_server.runtime import Runtime
 pytestmark = pytest.mark.s3
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import os
 from datetime import timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
-from tests.api.test_errors import assert_envelope
 from tests.conftest import make_account
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route
 from tests.support.uploads import create_route, request_upload, upload_file
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
@@ -22,18 +22,7 @@ from uploadkit_server.runtime import Runtime
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        slug="files",
-        maxFileSize="8MB",
-        allowedTypes=["image/*", "text/plain"],
-    )
+route_fields = with_route(maxFileSize="8MB", allowedTypes=["image/*", "text/plain"])
 
 
 async def storage_bytes(runtime: Runtime, account_id: str) -> int:
@@ -141,7 +130,7 @@ async def test_validation_order_and_codes(
             "metadata": [],
         },
     ):
-        assert_envelope(
+        assert_error(
             await client.post("/api/v1/upload/request", json=bad, headers=live_headers),
             400,
             "VALIDATION_ERROR",
@@ -150,13 +139,13 @@ async def test_validation_order_and_codes(
     response = await request_upload(
         client, live_headers, size=10**12, content_type="video/mp4", route="nope"
     )
-    assert_envelope(response, 404, "NOT_FOUND")
+    assert_error(response, 404, "NOT_FOUND")
     # 3. type — checked before size
     response = await request_upload(client, live_headers, size=10**12, content_type="video/mp4")
-    assert_envelope(response, 415, "FILE_TYPE_NOT_ALLOWED")
+    assert_error(response, 415, "FILE_TYPE_NOT_ALLOWED")
     # 4. size: route limit 8 MiB on a PRO account
     response = await request_upload(client, live_headers, size=8 * MIB + 1)
-    error = assert_envelope(response, 413, "FILE_TOO_LARGE")
+    error = assert_error(response, 413, "FILE_TOO_LARGE")
     assert error["message"] == f"File size {8 * MIB + 1} bytes exceeds the {8 * MIB} byte limit"
     assert (await request_upload(client, live_headers, size=8 * MIB)).status_code == 200
 
@@ -168,7 +157,7 @@ async def test_tier_max_file_size_wins_over_route(
     headers = {"x-api-key": free.live_key}
     await create_route(client, headers, free.project.id, maxFileSize="1GB")
     response = await request_upload(client, headers, size=6291456)
-    error = assert_envelope(response, 413, "FILE_TOO_LARGE")
+    error = assert_error(response, 413, "FILE_TOO_LARGE")
     assert error["message"] == "File size 6291456 bytes exceeds the 4194304 byte limit"
     assert "billing" in error["suggestion"]
 
@@ -193,7 +182,7 @@ async def test_complete_before_the_put_keeps_the_upload_waiting(
         await request_upload(client, live_headers, size=len(data), content_type="text/plain")
     ).json()
     early = await complete(client, live_headers, ticket["fileId"])
-    error = assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    error = assert_error(early, 409, "UPLOAD_INCOMPLETE")
     assert "PUT" in error["suggestion"]
     assert await storage_bytes(runtime, account.account.id) == 1000  # still reserved
     async with runtime.sessionmaker() as session:
@@ -227,14 +216,14 @@ async def test_missing_object_after_the_url_expired_fails_and_releases(
             .values(expires_at=utcnow() - timedelta(hours=1))
         )
     response = await complete(client, live_headers, ticket["fileId"])
-    assert_envelope(response, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(response, 422, "UPLOAD_NOT_VERIFIED")
     assert await storage_bytes(runtime, account.account.id) == 0
     async with runtime.sessionmaker() as session:
         file = await session.scalar(select(File).where(File.id == ticket["fileId"]))
         assert file is not None and file.status == "FAILED"
     # Asking again keeps saying so, and counts nothing.
     again = await complete(client, live_headers, ticket["fileId"])
-    assert_envelope(again, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(again, 422, "UPLOAD_NOT_VERIFIED")
     assert await storage_bytes(runtime, account.account.id) == 0
 
 
@@ -252,7 +241,7 @@ async def test_stored_type_mismatch_is_not_verified(
     response = await client.post(
         "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
     )
-    error = assert_envelope(response, 422, "UPLOAD_NOT_VERIFIED")
+    error = assert_error(response, 422, "UPLOAD_NOT_VERIFIED")
     assert "content type" in error["message"]
     assert await runtime.storage.head(ticket["key"]) is None
 
@@ -265,7 +254,7 @@ async def test_unknown_or_foreign_file_id_is_upload_not_found(
     runtime: Runtime,
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=10)).json()
-    assert_envelope(
+    assert_error(
         await client.post(
             "/api/v1/upload/complete", json={"fileId": "file_nope"}, headers=live_headers
         ),
@@ -273,7 +262,7 @@ async def test_unknown_or_foreign_file_id_is_upload_not_found(
         "UPLOAD_NOT_FOUND",
     )
     # The same project's test key cannot complete a live upload.
-    assert_envelope(
+    assert_error(
         await client.post(
             "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=test_headers
         ),
@@ -281,7 +270,7 @@ async def test_unknown_or_foreign_file_id_is_upload_not_found(
         "UPLOAD_NOT_FOUND",
     )
     other = await make_account(runtime, email="other@example.com")
-    assert_envelope(
+    assert_error(
         await client.post(
             "/api/v1/upload/complete",
             json={"fileId": ticket["fileId"]},
@@ -379,12 +368,12 @@ async def test_control_characters_and_nul_are_refused(
 ) -> None:
     for name in ("a\x00b.txt", "tab\there.txt", "bell\x07.txt"):
         response = await request_upload(client, live_headers, size=1, name=name)
-        assert_envelope(response, 400, "VALIDATION_ERROR")
+        assert_error(response, 400, "VALIDATION_ERROR")
     nul_slug = await request_upload(client, live_headers, size=1, route="fi\x00les")
-    assert_envelope(nul_slug, 400, "VALIDATION_ERROR")
+    assert_error(nul_slug, 400, "VALIDATION_ERROR")
     in_path = await client.get("/api/v1/routers/route_%00x", headers=live_headers)
-    assert_envelope(in_path, 400, "VALIDATION_ERROR")
+    assert_error(in_path, 400, "VALIDATION_ERROR")
     in_query = await client.get(
         "/api/v1/upload/multipart/parts?fileId=file_%00&uploadId=x", headers=live_headers
     )
-    assert_envelope(in_query, 400, "VALIDATION_ERROR")
+    assert_error(in_query, 400, "VALIDATION_ERROR")

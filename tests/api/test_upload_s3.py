@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_s3_settings
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, put_headers, request_upload
+from tests.support.uploads import put_headers, request_upload
 from uploadkit_server.clock import utcnow
-from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.runtime import Runtime
@@ -32,22 +32,10 @@ pytestmark = pytest.mark.s3
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        maxFileSize="64MB",
-        allowedTypes=["image/*", "video/*"],
-    )
+route_fields = with_route(maxFileSize="64MB", allowedTypes=["image/*", "video/*"])
 
 
 def signed_headers(url: str) -> set[str]:
@@ -137,7 +125,7 @@ async def test_put_that_differs_from_the_declaration_fails_verification(
         "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
     )
 
-    assert_envelope(done, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(done, 422, "UPLOAD_NOT_VERIFIED")
     assert problem in done.json()["error"]["message"]
     assert await file_status(runtime, body["fileId"]) == FileStatus.FAILED
     assert await bucket_keys(s3_bucket) == []  # the unverified object is removed
@@ -158,7 +146,7 @@ async def test_complete_before_the_put_keeps_the_upload_waiting(
     early = await client.post(
         "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
     )
-    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    assert_error(early, 409, "UPLOAD_INCOMPLETE")
     assert await file_status(runtime, body["fileId"]) == FileStatus.UPLOADING
 
     put = await s3_http.put(body["uploadUrl"], content=data, headers=put_headers(body))
@@ -266,7 +254,7 @@ async def test_multipart_part_of_wrong_size_fails_verification(
         headers=live_headers,
     )
 
-    assert_envelope(done, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(done, 422, "UPLOAD_NOT_VERIFIED")
     assert await file_status(runtime, ticket["fileId"]) == FileStatus.FAILED
     assert await bucket_keys(s3_bucket) == []
     assert await open_multipart_uploads(s3_bucket) == []
@@ -375,7 +363,7 @@ async def test_cdn_redirects_to_a_short_lived_presigned_get(
 async def test_cdn_of_missing_object_is_404_not_a_redirect(client: httpx.AsyncClient) -> None:
     missing = await client.get("/cdn/proj_x/files/nothing/here.jpg")
 
-    assert_envelope(missing, 404, "NOT_FOUND")
+    assert_error(missing, 404, "NOT_FOUND")
 
 
 async def test_deleting_a_file_removes_its_object_and_its_cdn_url(
@@ -403,5 +391,5 @@ async def test_deleting_a_file_removes_its_object_and_its_cdn_url(
 
     assert deleted.status_code == 200, deleted.text
     assert await bucket_keys(s3_bucket) == []
-    assert_envelope(await client.get(cdn_path), 404, "NOT_FOUND")
+    assert_error(await client.get(cdn_path), 404, "NOT_FOUND")
     assert (await s3_http.get(location)).status_code == 404  # an earlier redirect leads nowhere

@@ -10,26 +10,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_s3_settings
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, put_headers, request_upload
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.uploads import put_headers, request_upload
 
 pytestmark = pytest.mark.s3
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(strict_s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return strict_s3_settings_overrides
+settings_overrides = with_s3_settings(strict=True)
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, maxFileSize="64MB")
+route_fields = with_route(maxFileSize="64MB")
 
 
 async def test_single_upload_passes_a_signature_checking_store(
@@ -61,7 +55,7 @@ async def test_single_upload_passes_a_signature_checking_store(
     early = await client.post(
         "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
     )
-    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")  # nothing was stored: keep waiting
+    assert_error(early, 409, "UPLOAD_INCOMPLETE")  # nothing was stored: keep waiting
 
     second = (await request_upload(client, live_headers, size=len(data))).json()
     put = await s3_http.put(second["uploadUrl"], content=data, headers=put_headers(second))
