@@ -13,49 +13,25 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from tests.support.api import assert_error
+from tests.support.checksums import (
+    assert_seen_everywhere,
+    b64_sha256,
+    corrupted,
+    part_list,
+    positions,
+    request_with_checksum,
+)
+from tests.support.file_records import file_row
 from tests.support.fixtures import with_settings
+from tests.support.uploads import complete, numbered, put_parts, split_parts
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
-from uploadkit_server.db.models import File, FileStatus
+from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.local import LocalStorage
 
 MIB = 1024 * 1024
-
-
-def b64_sha256(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def corrupted(data: bytes, position: int) -> bytes:
-    """``data`` with one bit of the byte at ``position`` flipped."""
-    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
-
-
-def positions(size: int) -> list[int]:
-    return [0, size // 2, size - 1]
-
-
-async def request(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    size: int,
-    *,
-    checksum: dict[str, str] | None,
-    path: str = "/api/v1/upload/request",
-    content_type: str = "application/octet-stream",
-) -> httpx.Response:
-    body: dict[str, Any] = {
-        "fileName": "data.bin",
-        "fileSize": size,
-        "contentType": content_type,
-        "routeSlug": "files",
-    }
-    if checksum is not None:
-        body["checksum"] = checksum
-    return await client.post(path, json=body, headers=headers)
 
 
 async def put(
@@ -65,31 +41,6 @@ async def put(
     if checksum is not None:
         headers["x-amz-checksum-sha256"] = checksum
     return await http.put(url, content=data, headers=headers)
-
-
-async def complete(
-    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
-) -> httpx.Response:
-    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
-
-
-async def file_row(runtime: Runtime, file_id: str) -> File:
-    async with runtime.sessionmaker() as session:
-        file = await session.scalar(select(File).where(File.id == file_id))
-        assert file is not None
-        return file
-
-
-async def assert_seen_everywhere(
-    client: httpx.AsyncClient, headers: dict[str, str], key: str, sha256: str
-) -> None:
-    """The file's sha256 in ``GET /files/{key}`` and in the listing."""
-    one = await client.get(f"/api/v1/files/{key}", headers=headers)
-    assert one.status_code == 200, one.text
-    assert one.json()["sha256"] == sha256
-    listing = await client.get("/api/v1/files", headers=headers)
-    assert listing.status_code == 200, listing.text
-    assert [f["sha256"] for f in listing.json()["items"] if f["key"] == key] == [sha256]
 
 
 settings_overrides = with_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
@@ -109,7 +60,7 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
 ) -> None:
     data = os.urandom(3 * MIB + 17)  # several batches of the receiving path
     checksum = b64_sha256(data)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
     )
     assert ticket.status_code == 200, ticket.text
@@ -124,12 +75,12 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
         assert "nothing was stored" in str(error["message"])
         assert await runtime.storage.head(key) is None
         assert list((storage_root / "tmp").iterdir()) == []  # no partial bytes left either
-        assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+        assert (await file_row(runtime.sessionmaker, file_id)).status == FileStatus.UPLOADING
 
     # Nothing stored, and the URL still valid: complete says so and the upload stays open.
     early = await complete(client, live_headers, file_id)
     assert_error(early, 409, "UPLOAD_INCOMPLETE")
-    assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+    assert (await file_row(runtime.sessionmaker, file_id)).status == FileStatus.UPLOADING
 
 
 async def test_correct_checksum_is_accepted_and_sha256_everywhere(
@@ -141,7 +92,7 @@ async def test_correct_checksum_is_accepted_and_sha256_everywhere(
 ) -> None:
     data = os.urandom(2 * MIB + 5)
     checksum = b64_sha256(data)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
     )
     file_id, key, url = ticket.json()["fileId"], ticket.json()["key"], ticket.json()["uploadUrl"]
@@ -167,7 +118,7 @@ async def test_sha256_is_computed_without_a_declared_checksum(
     receiver: WebhookReceiver,
 ) -> None:
     data = os.urandom(100_000)
-    ticket = await request(client, live_headers, len(data), checksum=None)
+    ticket = await request_with_checksum(client, live_headers, len(data), checksum=None)
     assert "checksum=" not in ticket.json()["uploadUrl"]
     assert (await put(client, ticket.json()["uploadUrl"], data, None)).status_code == 200
     done = await complete(client, live_headers, ticket.json()["fileId"])
@@ -184,7 +135,7 @@ async def test_checksum_url_cannot_be_edited(
 ) -> None:
     """The checksum is part of the signature: dropping it or swapping it breaks the URL."""
     data = b"the real bytes"
-    ticket = await request(
+    ticket = await request_with_checksum(
         client,
         live_headers,
         len(data),
@@ -214,7 +165,7 @@ async def test_malformed_checksums_are_refused(
     checksum: dict[str, str],
     problem: str,
 ) -> None:
-    response = await request(client, live_headers, 10, checksum=checksum)
+    response = await request_with_checksum(client, live_headers, 10, checksum=checksum)
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert problem in json.dumps(error)
 
@@ -224,39 +175,17 @@ async def test_crc32c_is_refused_on_local_storage(
 ) -> None:
     crc = {"algorithm": "crc32c", "value": base64.b64encode(b"\x00\x01\x02\x03").decode()}
     error = assert_error(
-        await request(client, live_headers, 10, checksum=crc), 400, "VALIDATION_ERROR"
+        await request_with_checksum(client, live_headers, 10, checksum=crc), 400, "VALIDATION_ERROR"
     )
     assert "cannot enforce crc32c" in str(error["message"])
     assert "sha256" in str(error["suggestion"])
-    multipart = await request(
+    multipart = await request_with_checksum(
         client, live_headers, 10, checksum=crc, path="/api/v1/upload/multipart/init"
     )
     assert_error(multipart, 400, "VALIDATION_ERROR")
 
 
 # -- multipart -----------------------------------------------------------------------------
-
-
-async def put_parts(
-    http: httpx.AsyncClient, parts: list[dict[str, Any]], pieces: list[bytes]
-) -> list[str]:
-    etags = []
-    for part, piece in zip(parts, pieces, strict=True):
-        response = await http.put(part["uploadUrl"], content=piece)
-        assert response.status_code == 200, response.text
-        etags.append(response.headers["etag"])
-    return etags
-
-
-def part_list(etags: list[str], pieces: list[bytes]) -> list[dict[str, Any]]:
-    return [
-        {
-            "partNumber": number,
-            "etag": etag,
-            "checksum": {"algorithm": "sha256", "value": b64_sha256(piece)},
-        }
-        for number, (etag, piece) in enumerate(zip(etags, pieces, strict=True), start=1)
-    ]
 
 
 async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
@@ -267,7 +196,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
     receiver: WebhookReceiver,
 ) -> None:
     data = os.urandom(10 * MIB + 3)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client,
         live_headers,
         len(data),
@@ -277,7 +206,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
     assert ticket.status_code == 200, ticket.text
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     sent = [corrupted(pieces[0], 12345), *pieces[1:]]  # part 1 arrives damaged
     etags = await put_parts(client, body["parts"], sent)
 
@@ -290,10 +219,10 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
     error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert "Part 1" in str(error["message"])
     assert await runtime.storage.head(body["key"]) is None
-    assert (await file_row(runtime, body["fileId"])).status == FileStatus.UPLOADING
+    assert (await file_row(runtime.sessionmaker, body["fileId"])).status == FileStatus.UPLOADING
 
     # Whole-object check alone (no part checksums sent) catches it too.
-    plain = [{"partNumber": n, "etag": e} for n, e in enumerate(etags, start=1)]
+    plain = numbered(etags)
     refused = await client.post(
         "/api/v1/upload/multipart/complete",
         json={**complete_body, "parts": plain},
@@ -322,12 +251,12 @@ async def test_multipart_checksum_can_be_given_at_complete(
 ) -> None:
     """A client that hashes while it uploads (one read of the file) declares it at the end."""
     data = os.urandom(6 * MIB)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
     )
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     etags = await put_parts(client, body["parts"], pieces)
     base = {
         "fileId": body["fileId"],

@@ -15,23 +15,23 @@ import hashlib
 import json
 import os
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.api.test_checksums import (
+from tests.support.api import assert_error
+from tests.support.checksums import (
     assert_seen_everywhere,
     b64_sha256,
     corrupted,
-    file_row,
     part_list,
     positions,
-    request,
+    request_with_checksum,
 )
-from tests.support.api import assert_error
+from tests.support.file_records import file_row
 from tests.support.fixtures import with_s3_settings
-from tests.support.s3server import S3Bucket
+from tests.support.s3server import S3Bucket, signed_headers
+from tests.support.uploads import complete, complete_multipart, put_parts, split_parts
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
@@ -49,10 +49,6 @@ def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
     return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
 
 
-def signed_headers(url: str) -> set[str]:
-    return set(parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";"))
-
-
 async def s3_put(
     http: httpx.AsyncClient,
     url: str,
@@ -66,11 +62,6 @@ async def s3_put(
     return await http.put(url, content=data, headers=headers)
 
 
-async def bucket_keys(bucket: S3Bucket) -> list[str]:
-    listing = await bucket.client.list_objects_v2(Bucket=bucket.name)
-    return [item["Key"] for item in listing.get("Contents", [])]
-
-
 async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
     client: httpx.AsyncClient,
     route: dict[str, Any],
@@ -82,7 +73,7 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
 ) -> None:
     data = os.urandom(MIB + 333)
     checksum = b64_sha256(data)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
     )
     assert ticket.status_code == 200, ticket.text
@@ -93,19 +84,15 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
         damaged = corrupted(data, position)
         put = await s3_put(s3_http, url, damaged, header="x-amz-checksum-sha256", value=checksum)
         assert put.status_code == 200, put.text  # moto keeps it; AWS would answer BadDigest
-        refused = await client.post(
-            "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
-        )
+        refused = await complete(client, live_headers, file_id)
         error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
         assert "deleted" in str(error["message"])
-        assert await bucket_keys(s3_bucket) == []
-        assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+        assert await s3_bucket.object_keys() == []
+        assert (await file_row(runtime.sessionmaker, file_id)).status == FileStatus.UPLOADING
 
     put = await s3_put(s3_http, url, data, header="x-amz-checksum-sha256", value=checksum)
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
-    )
+    done = await complete(client, live_headers, file_id)
     assert done.status_code == 200, done.text
     sha256 = hashlib.sha256(data).hexdigest()
     assert done.json()["sha256"] == sha256
@@ -123,7 +110,7 @@ async def test_sha256_is_null_without_a_checksum_on_s3(
     """S3 keeps no SHA-256 of an upload sent without one, and reading every object back on
     complete is what the checksum option is for: documented as null."""
     data = b"plain bytes" * 100
-    ticket = await request(client, live_headers, len(data), checksum=None)
+    ticket = await request_with_checksum(client, live_headers, len(data), checksum=None)
     assert "x-amz-checksum-sha256" not in signed_headers(ticket.json()["uploadUrl"])
     put = await s3_http.put(
         ticket.json()["uploadUrl"],
@@ -131,9 +118,7 @@ async def test_sha256_is_null_without_a_checksum_on_s3(
         headers={"content-type": "application/octet-stream"},
     )
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, ticket.json()["fileId"])
     assert done.status_code == 200, done.text
     assert done.json()["sha256"] is None
 
@@ -146,7 +131,7 @@ async def test_crc32c_is_signed_into_the_url(
 ) -> None:
     data = b"crc bytes"
     value = base64.b64encode(b"\x12\x34\x56\x78").decode()
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "crc32c", "value": value}
     )
     assert ticket.status_code == 200, ticket.text
@@ -170,7 +155,7 @@ class TestAgainstASignatureCheckingStore:
     ) -> None:
         data = os.urandom(4096)
         checksum = b64_sha256(data)
-        ticket = await request(
+        ticket = await request_with_checksum(
             client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
         )
         url, required = ticket.json()["uploadUrl"], ticket.json()["uploadHeaders"]
@@ -191,7 +176,7 @@ class TestAgainstASignatureCheckingStore:
             url, content=data, headers={"content-type": "application/octet-stream", **conditional}
         )
         assert dropped.status_code == 403
-        assert await bucket_keys(strict_s3_bucket) == []
+        assert await strict_s3_bucket.object_keys() == []
         put = await s3_http.put(
             url, content=data, headers={"content-type": "application/octet-stream", **required}
         )
@@ -209,7 +194,7 @@ async def test_multipart_checksums_are_verified_at_complete(
     """S3 assembles the parts before anything can be compared with the whole; a mismatch found
     then deletes the object and fails the upload (its multipart upload is gone)."""
     data = os.urandom(10 * MIB + 1)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client,
         live_headers,
         len(data),
@@ -219,26 +204,14 @@ async def test_multipart_checksums_are_verified_at_complete(
     assert ticket.status_code == 200, ticket.text
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     sent = [pieces[0], corrupted(pieces[1], len(pieces[1]) - 1), *pieces[2:]]
-    etags = []
-    for part, piece in zip(body["parts"], sent, strict=True):
-        put = await s3_http.put(part["uploadUrl"], content=piece)
-        assert put.status_code == 200, put.text
-        etags.append(put.headers["etag"])
-    refused = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": body["fileId"],
-            "uploadId": body["uploadId"],
-            "parts": part_list(etags, pieces),
-        },
-        headers=live_headers,
-    )
+    etags = await put_parts(s3_http, body["parts"], sent)
+    refused = await complete_multipart(client, live_headers, body, part_list(etags, pieces))
     error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert "Part 2" in str(error["message"])
-    assert await bucket_keys(s3_bucket) == []
-    assert (await file_row(runtime, body["fileId"])).status == FileStatus.FAILED
+    assert await s3_bucket.object_keys() == []
+    assert (await file_row(runtime.sessionmaker, body["fileId"])).status == FileStatus.FAILED
 
 
 async def test_multipart_with_correct_checksums_records_sha256(
@@ -248,25 +221,19 @@ async def test_multipart_with_correct_checksums_records_sha256(
     s3_http: httpx.AsyncClient,
 ) -> None:
     data = os.urandom(5 * MIB + 77)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
     )
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
-    etags = []
-    for part, piece in zip(body["parts"], pieces, strict=True):
-        put = await s3_http.put(part["uploadUrl"], content=piece)
-        etags.append(put.headers["etag"])
-    done = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": body["fileId"],
-            "uploadId": body["uploadId"],
-            "parts": part_list(etags, pieces),
-            "checksum": {"algorithm": "sha256", "value": b64_sha256(data)},
-        },
-        headers=live_headers,
+    pieces = split_parts(data, size)
+    etags = await put_parts(s3_http, body["parts"], pieces)
+    done = await complete_multipart(
+        client,
+        live_headers,
+        body,
+        part_list(etags, pieces),
+        checksum={"algorithm": "sha256", "value": b64_sha256(data)},
     )
     assert done.status_code == 200, done.text
     assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route, request_upload, upload_file
+from tests.support.uploads import complete, create_route, request_upload, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, UploadEvent, UsageMonth
 from uploadkit_server.runtime import Runtime
@@ -272,9 +272,7 @@ async def test_deleting_an_upload_in_flight_releases_its_reservation(
     assert in_flight == 0
     # The upload can no longer be completed.
     assert_error(
-        await client.post(
-            "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-        ),
+        await complete(client, live_headers, ticket["fileId"]),
         404,
         "UPLOAD_NOT_FOUND",
     )

@@ -14,7 +14,7 @@ from tests.support import images
 from tests.support.api import assert_error
 from tests.support.fixtures import with_route
 from tests.support.transforms import transform
-from tests.support.uploads import create_route, put_headers, request_upload, upload_file
+from tests.support.uploads import complete, create_route, put_headers, request_upload, upload_file
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.local import LocalStorage
 
@@ -30,12 +30,6 @@ def stored_objects(runtime: Runtime) -> list[str]:
     assert isinstance(runtime.storage, LocalStorage)
     root = runtime.storage.root / "objects"
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-async def complete(
-    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
-) -> httpx.Response:
-    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
 
 
 async def test_put_after_complete_is_refused_and_the_cdn_keeps_the_verified_bytes(

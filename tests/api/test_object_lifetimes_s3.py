@@ -16,7 +16,7 @@ import pytest
 from tests.support.api import assert_error
 from tests.support.fixtures import with_route, with_s3_settings
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import put_headers, request_upload
+from tests.support.uploads import complete, put_headers, request_upload
 
 pytestmark = pytest.mark.s3
 
@@ -43,9 +43,7 @@ async def put_and_complete(
         ticket["uploadUrl"], content=data, headers=put_headers(ticket, content_type)
     )
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=headers
-    )
+    done = await complete(client, headers, ticket["fileId"])
     assert done.status_code == 200, done.text
     return dict(ticket)
 
@@ -97,9 +95,7 @@ async def test_a_failed_files_url_creates_nothing_the_cdn_serves(
         ticket["uploadUrl"], content=JPEG + b"x", headers=put_headers(ticket)
     )  # moto does not check the signed length; complete does
     assert wrong.status_code == 200
-    failed = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    failed = await complete(client, live_headers, ticket["fileId"])
     assert_error(failed, 422, "UPLOAD_NOT_VERIFIED")
     again = await s3_http.put(ticket["uploadUrl"], content=JPEG, headers=put_headers(ticket))
     assert again.status_code == 200

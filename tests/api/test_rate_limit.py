@@ -18,7 +18,7 @@ from tests.support.api import assert_error
 from tests.support.clock import FakeClock
 from tests.support.redis_keys import delete_prefixed, new_prefix, prefixed_keys
 from tests.support.services import TEST_REDIS_URL, require_service
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import complete, create_route, request_upload
 from uploadkit_server.core.accounts.service import NewAccount, set_tier
 from uploadkit_server.db.models import Account, ApiKey, Tier
 from uploadkit_server.ratelimit.memory import MemoryRateLimiter
@@ -236,9 +236,7 @@ async def test_storage_and_cdn_requests_are_not_counted(
         ticket.json()["uploadUrl"], content=b"hello", headers={"content-type": "text/plain"}
     )
     assert put.status_code < 300 and "X-RateLimit-Limit" not in put.headers
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=headers
-    )  # 3
+    done = await complete(client, headers, ticket.json()["fileId"])  # 3
     assert done.headers["X-RateLimit-Remaining"] == "7"
     for _ in range(12):  # more than the limit; a key header changes nothing
         cdn = await client.get(done.json()["url"], headers=headers)

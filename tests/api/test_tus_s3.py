@@ -30,12 +30,7 @@ route_fields = with_route(maxFileSize="64MB")
 
 
 async def _bucket_state(bucket: S3Bucket) -> tuple[list[str], list[str]]:
-    objects = await bucket.client.list_objects_v2(Bucket=bucket.name)
-    uploads = await bucket.client.list_multipart_uploads(Bucket=bucket.name)
-    return (
-        sorted(item["Key"] for item in objects.get("Contents", [])),
-        sorted(item["Key"] for item in uploads.get("Uploads", [])),
-    )
+    return await bucket.object_keys(), sorted(await bucket.open_multipart_uploads())
 
 
 async def test_tus_upload_into_s3_with_checksums_and_a_refused_chunk(

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from tests.conftest import make_account
 from tests.support.api import assert_error
 from tests.support.fixtures import with_route
-from tests.support.uploads import create_route, request_upload, upload_file
+from tests.support.uploads import complete, create_route, request_upload, upload_file
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, File, Tier, UploadEvent, UsageMonth
@@ -162,12 +162,6 @@ async def test_tier_max_file_size_wins_over_route(
     assert "billing" in error["suggestion"]
 
 
-async def complete(
-    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
-) -> httpx.Response:
-    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
-
-
 async def test_complete_before_the_put_keeps_the_upload_waiting(
     client: httpx.AsyncClient,
     route: dict,
@@ -238,9 +232,7 @@ async def test_stored_type_mismatch_is_not_verified(
     assert (
         await client.put(rogue, content=b"abcd", headers={"content-type": "text/plain"})
     ).status_code < 300
-    response = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    response = await complete(client, live_headers, ticket["fileId"])
     error = assert_error(response, 422, "UPLOAD_NOT_VERIFIED")
     assert "content type" in error["message"]
     assert await runtime.storage.head(ticket["key"]) is None
@@ -255,17 +247,13 @@ async def test_unknown_or_foreign_file_id_is_upload_not_found(
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=10)).json()
     assert_error(
-        await client.post(
-            "/api/v1/upload/complete", json={"fileId": "file_nope"}, headers=live_headers
-        ),
+        await complete(client, live_headers, "file_nope"),
         404,
         "UPLOAD_NOT_FOUND",
     )
     # The same project's test key cannot complete a live upload.
     assert_error(
-        await client.post(
-            "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=test_headers
-        ),
+        await complete(client, test_headers, ticket["fileId"]),
         404,
         "UPLOAD_NOT_FOUND",
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.client.conftest import Live
+from tests.support.sdk import Live
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "python"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.observability.test_metrics import sample
 from tests.support.fixtures import with_settings
+from tests.support.metrics import sample
 from tests.support.uploads import create_route, upload_file
 from tests.support.webhook_receiver import running_receiver, wait_until
 from tests.webhooks.helpers import wait_for_status

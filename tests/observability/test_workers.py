@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.observability.test_metrics import sample
 from tests.support.live_server import live_server
+from tests.support.metrics import sample
 
 REQUESTS = 20
 
