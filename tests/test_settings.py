@@ -1,14 +1,19 @@
-"""Settings: plain database URLs, a secret generated once and kept, lists from the environment."""
+"""Settings: plain database URLs, a secret generated once and kept, lists from the environment,
+and a data directory private to the server whatever the umask (through ``uploadkit serve``)."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.support.live_server import live_server
 from uploadkit_server.settings import Settings, to_async_database_url
 
 
@@ -73,3 +78,65 @@ def test_durations_must_be_positive(name: str, value: str, monkeypatch: pytest.M
     monkeypatch.setenv(f"UPLOADKIT_{name}", value)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+# -- the data directory, as ``uploadkit serve`` leaves it -------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_files_on_disk_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    previous = os.umask(0o022)  # the usual default, inherited by the server process
+    try:
+        with live_server({}, data_dir=data_dir) as live:
+            key = json.loads((data_dir / "dev-keys.json").read_text())["keys"]["live"]
+            ticket = httpx.post(
+                f"{live.api}/upload/request",
+                json={
+                    "fileName": "secret.txt",
+                    "fileSize": 6,
+                    "contentType": "text/plain",
+                    "routeSlug": "files",
+                },
+                headers={"x-api-key": key},
+            ).json()
+            put = httpx.put(
+                ticket["uploadUrl"], content=b"secret", headers={"content-type": "text/plain"}
+            )
+            assert put.status_code == 200, put.text
+            done = httpx.post(
+                f"{live.api}/upload/complete",
+                json={"fileId": ticket["fileId"]},
+                headers={"x-api-key": key},
+            )
+            assert done.status_code == 200, done.text
+    finally:
+        os.umask(previous)
+    assert mode(data_dir) == 0o700
+    database_files = list(data_dir.glob("uploadkit.db*"))
+    assert data_dir / "uploadkit.db" in database_files
+    for path in database_files:
+        assert mode(path) == 0o600, path
+    stored = [p for p in (data_dir / "storage").rglob("*") if p.is_file()]
+    assert any(p.read_bytes() == b"secret" for p in stored), stored
+    for path in stored:
+        assert mode(path) == 0o600, path
+    for path in (data_dir / "storage").rglob("*"):
+        if path.is_dir():
+            assert mode(path) == 0o700, path
+    assert mode(data_dir / "dev-keys.json") == 0o600
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with live_server({}, data_dir=data_dir):
+        pass
+    data_dir.chmod(0o755)
+    (data_dir / "uploadkit.db").chmod(0o644)
+    with live_server({}, data_dir=data_dir):
+        pass
+    assert mode(data_dir) == 0o700
+    assert mode(data_dir / "uploadkit.db") == 0o600

@@ -1,12 +1,10 @@
-"""``uploadkit serve`` as deployed: request heads capped with a ``431`` (both of uvicorn's HTTP
-parsers), private files on disk whatever the umask, and no URL signatures in the access log."""
+"""``cli/http_protocols.py`` in ``uploadkit serve``: request heads capped with a ``431``, with
+both of uvicorn's HTTP parsers, over raw sockets."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,93 +97,3 @@ def test_a_large_but_allowed_head_is_served(server: LiveServer) -> None:
     assert status == 200
     # And a normal request on a fresh connection after the refusals.
     assert httpx.get(f"{server.url}/healthz").status_code == 200
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def test_files_on_disk_are_private_whatever_the_umask(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    previous = os.umask(0o022)  # the usual default, inherited by the server process
-    try:
-        with live_server({}, data_dir=data_dir) as live:
-            key = json.loads((data_dir / "dev-keys.json").read_text())["keys"]["live"]
-            ticket = httpx.post(
-                f"{live.api}/upload/request",
-                json={
-                    "fileName": "secret.txt",
-                    "fileSize": 6,
-                    "contentType": "text/plain",
-                    "routeSlug": "files",
-                },
-                headers={"x-api-key": key},
-            ).json()
-            put = httpx.put(
-                ticket["uploadUrl"], content=b"secret", headers={"content-type": "text/plain"}
-            )
-            assert put.status_code == 200, put.text
-            done = httpx.post(
-                f"{live.api}/upload/complete",
-                json={"fileId": ticket["fileId"]},
-                headers={"x-api-key": key},
-            )
-            assert done.status_code == 200, done.text
-    finally:
-        os.umask(previous)
-    assert mode(data_dir) == 0o700
-    database_files = list(data_dir.glob("uploadkit.db*"))
-    assert data_dir / "uploadkit.db" in database_files
-    for path in database_files:
-        assert mode(path) == 0o600, path
-    stored = [p for p in (data_dir / "storage").rglob("*") if p.is_file()]
-    assert any(p.read_bytes() == b"secret" for p in stored), stored
-    for path in stored:
-        assert mode(path) == 0o600, path
-    for path in (data_dir / "storage").rglob("*"):
-        if path.is_dir():
-            assert mode(path) == 0o700, path
-    assert mode(data_dir / "dev-keys.json") == 0o600
-
-
-def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    with live_server({}, data_dir=data_dir):
-        pass
-    data_dir.chmod(0o755)
-    (data_dir / "uploadkit.db").chmod(0o644)
-    with live_server({}, data_dir=data_dir):
-        pass
-    assert mode(data_dir) == 0o700
-    assert mode(data_dir / "uploadkit.db") == 0o600
-
-
-def test_access_log_redacts_presigned_url_signatures(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    with live_server({}, data_dir=data_dir) as live:
-        key = json.loads((data_dir / "dev-keys.json").read_text())["keys"]["live"]
-        ticket = httpx.post(
-            f"{live.api}/upload/request",
-            json={
-                "fileName": "a.txt",
-                "fileSize": 2,
-                "contentType": "text/plain",
-                "routeSlug": "files",
-            },
-            headers={"x-api-key": key},
-        ).json()
-        url = httpx.URL(ticket["uploadUrl"])
-        signature = url.params["signature"]
-        assert (
-            httpx.put(url, content=b"hi", headers={"content-type": "text/plain"}).status_code == 200
-        )
-        s3_style = "X-Amz-Credential=AKIDEXAMPLE%2F20261202&X-Amz-Signature=deadbeefcafe"
-        httpx.get(f"{live.url}/healthz?{s3_style}")
-        log = live.log()
-    put_lines = [line for line in log.splitlines() if '"PUT ' in line]
-    assert put_lines, log
-    assert signature not in log
-    assert "signature=REDACTED" in put_lines[0]
-    assert "expires=" in put_lines[0]  # the rest of the URL stays for debugging
-    assert "deadbeefcafe" not in log and "AKIDEXAMPLE" not in log
-    assert "X-Amz-Signature=REDACTED" in log
