@@ -26,19 +26,19 @@ def test_plain_database_urls_get_async_drivers(tmp_path: Path) -> None:
     assert to_async_database_url("sqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"
     with pytest.raises(ValueError, match="unsupported"):
         to_async_database_url("mysql://h/db")
-    embedded = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    embedded = Settings(_env_file=None, data_dir=tmp_path)
     assert embedded.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'uploadkit.db'}"
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
-    first = Settings(_env_file=None, data_dir=tmp_path / "d")  # type: ignore[call-arg]
+    first = Settings(_env_file=None, data_dir=tmp_path / "d")
     secret = first.resolved_secret_key()
     assert len(secret) >= 48
     path = tmp_path / "d" / "secret_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = Settings(_env_file=None, data_dir=tmp_path / "d")  # type: ignore[call-arg]
+    again = Settings(_env_file=None, data_dir=tmp_path / "d")
     assert again.resolved_secret_key() == secret
-    explicit = Settings(_env_file=None, data_dir=tmp_path / "d", secret_key="mine")  # type: ignore[call-arg]
+    explicit = Settings(_env_file=None, data_dir=tmp_path / "d", secret_key="mine")
     assert explicit.resolved_secret_key() == "mine"
 
 
@@ -58,11 +58,11 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UPLOADKIT_STORAGE", "s3")
     with pytest.raises(ValidationError, match="S3_BUCKET"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     monkeypatch.delenv("UPLOADKIT_STORAGE")
     monkeypatch.setenv("UPLOADKIT_WEBHOOK_RETRY_DELAYS", "1,-5")
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_durations_must_be_positive(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(f"UPLOADKIT_{name}", value)
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 # -- the data directory, as ``uploadkit serve`` leaves it -------------------------------------

@@ -147,7 +147,10 @@ async def test_expired_and_revoked_tokens_are_refused(
 
 
 async def test_minting_checks_the_route_and_the_body(
-    client: httpx.AsyncClient, routes: None, live_headers: dict[str, str], test_headers: dict
+    client: httpx.AsyncClient,
+    routes: None,
+    live_headers: dict[str, str],
+    test_headers: dict[str, str],
 ) -> None:
     missing = await client.post(
         "/api/v1/client-tokens", json={"routeSlug": "nope"}, headers=live_headers

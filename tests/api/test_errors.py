@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -47,7 +49,7 @@ async def test_oversized_body_is_413_envelope(
     )
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
-    async def chunked() -> object:
+    async def chunked() -> AsyncIterator[bytes]:
         for _ in range(40):
             yield b"x" * 65536
 

@@ -311,13 +311,14 @@ async def test_bulk_delete_reports_each_key(
     assert clean.json() == {"results": [{"key": c["key"], "deleted": True}]}
     assert await list_keys(client, live_headers) == []
 
-    for body in (
+    malformed: list[dict[str, object]] = [
         {"keys": []},
         {"keys": [f"k{i}" for i in range(101)]},
         {},
         {"keys": [""]},
         {"keys": "a"},
-    ):
+    ]
+    for body in malformed:
         assert_error(
             await client.request("DELETE", "/api/v1/files", json=body, headers=live_headers),
             400,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ route_fields = with_route(maxFileSize="100MB")
 
 
 async def test_multipart_round_trip_with_resume(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     data = os.urandom(11 * MIB + 123)
     response = await init_multipart(client, live_headers, size=len(data), metadata={"k": "v"})
@@ -78,7 +79,7 @@ async def test_multipart_round_trip_with_resume(
 
 
 async def test_wrong_parts_are_refused_without_failing_the_upload(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     ticket = (await init_multipart(client, live_headers, size=3)).json()
     put = await client.put(ticket["parts"][0]["uploadUrl"], content=b"abc")
@@ -104,7 +105,7 @@ async def test_wrong_parts_are_refused_without_failing_the_upload(
 
 
 async def test_abort_removes_every_part(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str], runtime: Runtime
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str], runtime: Runtime
 ) -> None:
     ticket = (await init_multipart(client, live_headers, size=6 * MIB)).json()
     await client.put(ticket["parts"][0]["uploadUrl"], content=b"a" * (5 * MIB))
@@ -128,7 +129,7 @@ async def test_abort_removes_every_part(
 
 
 async def test_sign_parts_validates_part_numbers(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     ticket = (await init_multipart(client, live_headers, size=6 * MIB)).json()
     response = await client.post(

@@ -32,7 +32,7 @@ MESSAGE = re.compile(r"^Rate limit exceeded\. Retry after (\d+) seconds$")
 @pytest.fixture(params=["memory", "redis"])
 async def settings_overrides(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, object]]:
     # The dispatcher's polling would show up among the statements counted below.
-    quiet = {"webhook_dispatcher": False}
+    quiet: dict[str, object] = {"webhook_dispatcher": False}
     if request.param == "memory":
         yield quiet
         return

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select, update
@@ -34,7 +35,7 @@ async def storage_bytes(runtime: Runtime, account_id: str) -> int:
 
 async def test_round_trip_is_byte_exact(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -80,7 +81,7 @@ async def test_round_trip_is_byte_exact(
 
 async def test_complete_is_idempotent(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -112,7 +113,7 @@ async def test_complete_is_idempotent(
 
 
 async def test_validation_order_and_codes(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     # 1. body schema
     for bad in (
@@ -164,7 +165,7 @@ async def test_tier_max_file_size_wins_over_route(
 
 async def test_complete_before_the_put_keeps_the_upload_waiting(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -195,7 +196,7 @@ async def test_complete_before_the_put_keeps_the_upload_waiting(
 
 async def test_missing_object_after_the_url_expired_fails_and_releases(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -222,7 +223,7 @@ async def test_missing_object_after_the_url_expired_fails_and_releases(
 
 
 async def test_stored_type_mismatch_is_not_verified(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str], runtime: Runtime
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str], runtime: Runtime
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=4, content_type="image/png")).json()
     # A URL signed for the same key but another type, as a misbehaving storage might accept.
@@ -240,7 +241,7 @@ async def test_stored_type_mismatch_is_not_verified(
 
 async def test_unknown_or_foreign_file_id_is_upload_not_found(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     test_headers: dict[str, str],
     runtime: Runtime,
@@ -271,7 +272,7 @@ async def test_unknown_or_foreign_file_id_is_upload_not_found(
 
 async def test_path_escaping_names_are_sanitised(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     settings: object,
@@ -341,7 +342,7 @@ async def test_concurrent_requests_never_exceed_monthly_uploads(
 
 async def test_test_mode_keys_are_sandboxed(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     test_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -352,7 +353,7 @@ async def test_test_mode_keys_are_sandboxed(
 
 
 async def test_control_characters_and_nul_are_refused(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     for name in ("a\x00b.txt", "tab\there.txt", "bell\x07.txt"):
         response = await request_upload(client, live_headers, size=1, name=name)

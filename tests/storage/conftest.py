@@ -69,7 +69,7 @@ async def local_backend(tmp_path: Path) -> AsyncIterator[BackendUnderTest]:
     """The real app (SQLite, local disk) behind httpx's ASGI transport: the presigned URLs point
     at ``http://testserver/storage/...`` and are served by the public storage endpoint."""
     (tmp_path / "data").mkdir()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
         public_url="http://testserver",
