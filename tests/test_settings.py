@@ -93,25 +93,12 @@ def test_files_on_disk_are_private_whatever_the_umask(tmp_path: Path) -> None:
     try:
         with live_server({}, data_dir=data_dir) as live:
             key = json.loads((data_dir / "dev-keys.json").read_text())["keys"]["live"]
-            ticket = httpx.post(
-                f"{live.api}/upload/request",
-                json={
-                    "fileName": "secret.txt",
-                    "fileSize": 6,
-                    "contentType": "text/plain",
-                    "routeSlug": "files",
-                },
-                headers={"x-api-key": key},
-            ).json()
+            ticket = live.request_upload(key, name="secret.txt", size=6, content_type="text/plain")
             put = httpx.put(
                 ticket["uploadUrl"], content=b"secret", headers={"content-type": "text/plain"}
             )
             assert put.status_code == 200, put.text
-            done = httpx.post(
-                f"{live.api}/upload/complete",
-                json={"fileId": ticket["fileId"]},
-                headers={"x-api-key": key},
-            )
+            done = live.complete(key, ticket["fileId"])
             assert done.status_code == 200, done.text
     finally:
         os.umask(previous)

@@ -14,16 +14,7 @@ def test_access_log_redacts_presigned_url_signatures(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with live_server({}, data_dir=data_dir) as live:
         key = json.loads((data_dir / "dev-keys.json").read_text())["keys"]["live"]
-        ticket = httpx.post(
-            f"{live.api}/upload/request",
-            json={
-                "fileName": "a.txt",
-                "fileSize": 2,
-                "contentType": "text/plain",
-                "routeSlug": "files",
-            },
-            headers={"x-api-key": key},
-        ).json()
+        ticket = live.request_upload(key, name="a.txt", size=2, content_type="text/plain")
         url = httpx.URL(ticket["uploadUrl"])
         signature = url.params["signature"]
         assert (

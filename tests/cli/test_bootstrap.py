@@ -92,23 +92,17 @@ def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
         )
         assert [r["slug"] for r in routes.json()["items"]] == ["files"]
         data = b"first upload"
-        ticket = httpx.post(
-            f"{server.api}/upload/request",
-            json={
-                "fileName": "a.bin",
-                "fileSize": len(data),
-                "contentType": "application/octet-stream",
-                "routeSlug": "files",
-            },
-            headers=headers,
-        ).json()
+        ticket = server.request_upload(
+            keys["keys"]["live"],
+            name="a.bin",
+            size=len(data),
+            content_type="application/octet-stream",
+        )
         put = httpx.put(
             ticket["uploadUrl"], content=data, headers={"content-type": "application/octet-stream"}
         )
         assert put.status_code < 300
-        done = httpx.post(
-            f"{server.api}/upload/complete", json={"fileId": ticket["fileId"]}, headers=headers
-        )
+        done = server.complete(keys["keys"]["live"], ticket["fileId"])
         assert done.json()["status"] == "UPLOADED"
         # The dashboard password is printed once too, and signs in.
         assert keys["password"] in server.log() and "/dashboard" in server.log()

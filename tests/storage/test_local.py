@@ -24,7 +24,8 @@ KEY = "proj_test/files/abc/notes.txt"
 
 @pytest.fixture
 def db_kind() -> str:
-    """Storage never touches the database: one kind is enough."""
+    """The storage endpoint these PUTs go through only asks the database whether ``KEY``'s file
+    still takes bytes: one kind is enough."""
     return "sqlite"
 
 

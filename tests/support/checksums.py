@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import httpx
+
+from tests.support.webhook_receiver import WebhookReceiver, wait_until
 
 
 def b64_sha256(data: bytes) -> str:
@@ -47,16 +50,27 @@ async def request_with_checksum(
     return await client.post(path, json=body, headers=headers)
 
 
-async def assert_seen_everywhere(
-    client: httpx.AsyncClient, headers: dict[str, str], key: str, sha256: str
+async def assert_sha256_everywhere(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    done: httpx.Response,
+    data: bytes,
+    receiver: WebhookReceiver,
 ) -> None:
-    """The file's sha256 in ``GET /files/{key}`` and in the listing."""
+    """Complete succeeded, and the SHA-256 of ``data`` is in its answer, in ``GET /files/{key}``,
+    in the listing and in the ``onUploadComplete`` webhook the route's receiver gets."""
+    assert done.status_code == 200, done.text
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert done.json()["sha256"] == sha256
+    key = done.json()["key"]
     one = await client.get(f"/api/v1/files/{key}", headers=headers)
     assert one.status_code == 200, one.text
     assert one.json()["sha256"] == sha256
     listing = await client.get("/api/v1/files", headers=headers)
     assert listing.status_code == 200, listing.text
     assert [f["sha256"] for f in listing.json()["items"] if f["key"] == key] == [sha256]
+    await wait_until(lambda: receiver.count() == 1)
+    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
 
 
 def part_list(etags: list[str], pieces: list[bytes]) -> list[dict[str, Any]]:
