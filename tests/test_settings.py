@@ -1,15 +1,20 @@
-"""Settings: plain database URLs, a secret generated once and kept, lists from the environment."""
+"""Settings: plain database URLs, a secret generated once and kept, lists from the environment,
+and a data directory private to the server whatever the umask (through ``uploadkit serve``)."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import re
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.support.live_server import live_server
 from uploadkit_server.settings import Settings, to_async_database_url
 
 
@@ -22,19 +27,19 @@ def test_plain_database_urls_get_async_drivers(tmp_path: Path) -> None:
     assert to_async_database_url("sqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"
     with pytest.raises(ValueError, match="unsupported"):
         to_async_database_url("mysql://h/db")
-    embedded = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    embedded = Settings(_env_file=None, data_dir=tmp_path)
     assert embedded.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'uploadkit.db'}"
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
-    first = Settings(_env_file=None, data_dir=tmp_path / "d")  # type: ignore[call-arg]
+    first = Settings(_env_file=None, data_dir=tmp_path / "d")
     secret = first.resolved_secret_key()
     assert len(secret) >= 48
     path = tmp_path / "d" / "secret_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = Settings(_env_file=None, data_dir=tmp_path / "d")  # type: ignore[call-arg]
+    again = Settings(_env_file=None, data_dir=tmp_path / "d")
     assert again.resolved_secret_key() == secret
-    explicit = Settings(_env_file=None, data_dir=tmp_path / "d", secret_key="mine")  # type: ignore[call-arg]
+    explicit = Settings(_env_file=None, data_dir=tmp_path / "d", secret_key="mine")
     assert explicit.resolved_secret_key() == "mine"
 
 
@@ -54,11 +59,11 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UPLOADKIT_STORAGE", "s3")
     with pytest.raises(ValidationError, match="S3_BUCKET"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     monkeypatch.delenv("UPLOADKIT_STORAGE")
     monkeypatch.setenv("UPLOADKIT_WEBHOOK_RETRY_DELAYS", "1,-5")
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +78,7 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_durations_must_be_positive(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(f"UPLOADKIT_{name}", value)
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
@@ -83,3 +88,52 @@ def test_every_setting_is_in_the_configuration_table() -> None:
     settings = {name.upper() for name in Settings.model_fields}
     assert settings - documented == set(), "settings missing from docs/configuration.md"
     assert documented - settings - {"HOST", "PORT"} == set(), "documented but not a setting"
+
+
+# -- the data directory, as ``uploadkit serve`` leaves it -------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_files_on_disk_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    previous = os.umask(0o022)  # the usual default, inherited by the server process
+    try:
+        with live_server({}, data_dir=data_dir) as live:
+            key = json.loads((data_dir / "dev-keys.json").read_text())["keys"]["live"]
+            ticket = live.request_upload(key, name="secret.txt", size=6, content_type="text/plain")
+            put = httpx.put(
+                ticket["uploadUrl"], content=b"secret", headers={"content-type": "text/plain"}
+            )
+            assert put.status_code == 200, put.text
+            done = live.complete(key, ticket["fileId"])
+            assert done.status_code == 200, done.text
+    finally:
+        os.umask(previous)
+    assert mode(data_dir) == 0o700
+    database_files = list(data_dir.glob("uploadkit.db*"))
+    assert data_dir / "uploadkit.db" in database_files
+    for path in database_files:
+        assert mode(path) == 0o600, path
+    stored = [p for p in (data_dir / "storage").rglob("*") if p.is_file()]
+    assert any(p.read_bytes() == b"secret" for p in stored), stored
+    for path in stored:
+        assert mode(path) == 0o600, path
+    for path in (data_dir / "storage").rglob("*"):
+        if path.is_dir():
+            assert mode(path) == 0o700, path
+    assert mode(data_dir / "dev-keys.json") == 0o600
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with live_server({}, data_dir=data_dir):
+        pass
+    data_dir.chmod(0o755)
+    (data_dir / "uploadkit.db").chmod(0o644)
+    with live_server({}, data_dir=data_dir):
+        pass
+    assert mode(data_dir) == 0o700
+    assert mode(data_dir / "uploadkit.db") == 0o600

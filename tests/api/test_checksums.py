@@ -9,55 +9,29 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from tests.api.test_errors import assert_envelope
-from tests.support.uploads import create_route
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
-from uploadkit_server.core.accounts.service import NewAccount
-from uploadkit_server.db.models import File, FileStatus
+from tests.support.api import assert_error
+from tests.support.checksums import (
+    assert_sha256_everywhere,
+    b64_sha256,
+    corrupted,
+    part_list,
+    positions,
+    request_with_checksum,
+)
+from tests.support.file_records import file_row
+from tests.support.fixtures import with_settings
+from tests.support.uploads import complete, numbered, put_parts, split_parts
+from tests.support.webhook_receiver import WebhookReceiver
+from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.local import LocalStorage
 
 MIB = 1024 * 1024
-
-
-def b64_sha256(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def corrupted(data: bytes, position: int) -> bytes:
-    """``data`` with one bit of the byte at ``position`` flipped."""
-    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
-
-
-def positions(size: int) -> list[int]:
-    return [0, size // 2, size - 1]
-
-
-async def request(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    size: int,
-    *,
-    checksum: dict[str, str] | None,
-    path: str = "/api/v1/upload/request",
-    content_type: str = "application/octet-stream",
-) -> httpx.Response:
-    body: dict[str, Any] = {
-        "fileName": "data.bin",
-        "fileSize": size,
-        "contentType": content_type,
-        "routeSlug": "files",
-    }
-    if checksum is not None:
-        body["checksum"] = checksum
-    return await client.post(path, json=body, headers=headers)
 
 
 async def put(
@@ -69,57 +43,12 @@ async def put(
     return await http.put(url, content=data, headers=headers)
 
 
-async def complete(
-    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
-) -> httpx.Response:
-    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
-
-
-async def file_row(runtime: Runtime, file_id: str) -> File:
-    async with runtime.sessionmaker() as session:
-        file = await session.scalar(select(File).where(File.id == file_id))
-        assert file is not None
-        return file
-
-
-async def assert_seen_everywhere(
-    client: httpx.AsyncClient, headers: dict[str, str], key: str, sha256: str
-) -> None:
-    """The file's sha256 in ``GET /files/{key}`` and in the listing."""
-    one = await client.get(f"/api/v1/files/{key}", headers=headers)
-    assert one.status_code == 200, one.text
-    assert one.json()["sha256"] == sha256
-    listing = await client.get("/api/v1/files", headers=headers)
-    assert listing.status_code == 200, listing.text
-    assert [f["sha256"] for f in listing.json()["items"] if f["key"] == key] == [sha256]
+settings_overrides = with_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"webhook_allow_private": True, "webhook_poll_interval": 0.05}
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient,
-    account: NewAccount,
-    live_headers: dict[str, str],
-    receiver: WebhookReceiver,
-) -> dict[str, Any]:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        maxFileSize="64MB",
-        allowedTypes=["*/*"],
-        webhookUrl=receiver.url,
-    )
+def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
+    return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
 
 
 async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
@@ -131,7 +60,7 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
 ) -> None:
     data = os.urandom(3 * MIB + 17)  # several batches of the receiving path
     checksum = b64_sha256(data)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
     )
     assert ticket.status_code == 200, ticket.text
@@ -142,16 +71,16 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
     storage_root = runtime.storage.root
     for position in positions(len(data)):
         refused = await put(client, url, corrupted(data, position), checksum)
-        error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+        error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
         assert "nothing was stored" in str(error["message"])
         assert await runtime.storage.head(key) is None
         assert list((storage_root / "tmp").iterdir()) == []  # no partial bytes left either
-        assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+        assert (await file_row(runtime.sessionmaker, file_id)).status == FileStatus.UPLOADING
 
     # Nothing stored, and the URL still valid: complete says so and the upload stays open.
     early = await complete(client, live_headers, file_id)
-    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
-    assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+    assert_error(early, 409, "UPLOAD_INCOMPLETE")
+    assert (await file_row(runtime.sessionmaker, file_id)).status == FileStatus.UPLOADING
 
 
 async def test_correct_checksum_is_accepted_and_sha256_everywhere(
@@ -163,10 +92,10 @@ async def test_correct_checksum_is_accepted_and_sha256_everywhere(
 ) -> None:
     data = os.urandom(2 * MIB + 5)
     checksum = b64_sha256(data)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
     )
-    file_id, key, url = ticket.json()["fileId"], ticket.json()["key"], ticket.json()["uploadUrl"]
+    file_id, url = ticket.json()["fileId"], ticket.json()["uploadUrl"]
     # A wrong PUT first: the URL and the upload survive it.
     assert (await put(client, url, corrupted(data, 7), checksum)).status_code == 400
     stored = await put(client, url, data, checksum)
@@ -174,12 +103,7 @@ async def test_correct_checksum_is_accepted_and_sha256_everywhere(
     assert stored.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()[:32]}"'
 
     done = await complete(client, live_headers, file_id)
-    assert done.status_code == 200, done.text
-    sha256 = hashlib.sha256(data).hexdigest()
-    assert done.json()["sha256"] == sha256
-    await assert_seen_everywhere(client, live_headers, key, sha256)
-    await wait_until(lambda: receiver.count() == 1)
-    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+    await assert_sha256_everywhere(client, live_headers, done, data, receiver)
 
 
 async def test_sha256_is_computed_without_a_declared_checksum(
@@ -189,16 +113,11 @@ async def test_sha256_is_computed_without_a_declared_checksum(
     receiver: WebhookReceiver,
 ) -> None:
     data = os.urandom(100_000)
-    ticket = await request(client, live_headers, len(data), checksum=None)
+    ticket = await request_with_checksum(client, live_headers, len(data), checksum=None)
     assert "checksum=" not in ticket.json()["uploadUrl"]
     assert (await put(client, ticket.json()["uploadUrl"], data, None)).status_code == 200
     done = await complete(client, live_headers, ticket.json()["fileId"])
-    assert done.status_code == 200, done.text
-    sha256 = hashlib.sha256(data).hexdigest()
-    assert done.json()["sha256"] == sha256
-    await assert_seen_everywhere(client, live_headers, ticket.json()["key"], sha256)
-    await wait_until(lambda: receiver.count() == 1)
-    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+    await assert_sha256_everywhere(client, live_headers, done, data, receiver)
 
 
 async def test_checksum_url_cannot_be_edited(
@@ -206,7 +125,7 @@ async def test_checksum_url_cannot_be_edited(
 ) -> None:
     """The checksum is part of the signature: dropping it or swapping it breaks the URL."""
     data = b"the real bytes"
-    ticket = await request(
+    ticket = await request_with_checksum(
         client,
         live_headers,
         len(data),
@@ -215,9 +134,9 @@ async def test_checksum_url_cannot_be_edited(
     url = httpx.URL(ticket.json()["uploadUrl"])
     other = b"other bytes!!!"
     swapped = url.copy_set_param("checksum", f"sha256:{b64_sha256(other)}")
-    assert_envelope(await put(client, str(swapped), other, None), 403, "FORBIDDEN")
+    assert_error(await put(client, str(swapped), other, None), 403, "FORBIDDEN")
     dropped = url.copy_remove_param("checksum")
-    assert_envelope(await put(client, str(dropped), other, None), 403, "FORBIDDEN")
+    assert_error(await put(client, str(dropped), other, None), 403, "FORBIDDEN")
 
 
 @pytest.mark.parametrize(
@@ -236,8 +155,8 @@ async def test_malformed_checksums_are_refused(
     checksum: dict[str, str],
     problem: str,
 ) -> None:
-    response = await request(client, live_headers, 10, checksum=checksum)
-    error = assert_envelope(response, 400, "VALIDATION_ERROR")
+    response = await request_with_checksum(client, live_headers, 10, checksum=checksum)
+    error = assert_error(response, 400, "VALIDATION_ERROR")
     assert problem in json.dumps(error)
 
 
@@ -245,40 +164,18 @@ async def test_crc32c_is_refused_on_local_storage(
     client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     crc = {"algorithm": "crc32c", "value": base64.b64encode(b"\x00\x01\x02\x03").decode()}
-    error = assert_envelope(
-        await request(client, live_headers, 10, checksum=crc), 400, "VALIDATION_ERROR"
+    error = assert_error(
+        await request_with_checksum(client, live_headers, 10, checksum=crc), 400, "VALIDATION_ERROR"
     )
     assert "cannot enforce crc32c" in str(error["message"])
     assert "sha256" in str(error["suggestion"])
-    multipart = await request(
+    multipart = await request_with_checksum(
         client, live_headers, 10, checksum=crc, path="/api/v1/upload/multipart/init"
     )
-    assert_envelope(multipart, 400, "VALIDATION_ERROR")
+    assert_error(multipart, 400, "VALIDATION_ERROR")
 
 
 # -- multipart -----------------------------------------------------------------------------
-
-
-async def put_parts(
-    http: httpx.AsyncClient, parts: list[dict[str, Any]], pieces: list[bytes]
-) -> list[str]:
-    etags = []
-    for part, piece in zip(parts, pieces, strict=True):
-        response = await http.put(part["uploadUrl"], content=piece)
-        assert response.status_code == 200, response.text
-        etags.append(response.headers["etag"])
-    return etags
-
-
-def part_list(etags: list[str], pieces: list[bytes]) -> list[dict[str, Any]]:
-    return [
-        {
-            "partNumber": number,
-            "etag": etag,
-            "checksum": {"algorithm": "sha256", "value": b64_sha256(piece)},
-        }
-        for number, (etag, piece) in enumerate(zip(etags, pieces, strict=True), start=1)
-    ]
 
 
 async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
@@ -289,7 +186,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
     receiver: WebhookReceiver,
 ) -> None:
     data = os.urandom(10 * MIB + 3)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client,
         live_headers,
         len(data),
@@ -299,7 +196,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
     assert ticket.status_code == 200, ticket.text
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     sent = [corrupted(pieces[0], 12345), *pieces[1:]]  # part 1 arrives damaged
     etags = await put_parts(client, body["parts"], sent)
 
@@ -309,19 +206,19 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
         json={**complete_body, "parts": part_list(etags, pieces)},
         headers=live_headers,
     )
-    error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert "Part 1" in str(error["message"])
     assert await runtime.storage.head(body["key"]) is None
-    assert (await file_row(runtime, body["fileId"])).status == FileStatus.UPLOADING
+    assert (await file_row(runtime.sessionmaker, body["fileId"])).status == FileStatus.UPLOADING
 
     # Whole-object check alone (no part checksums sent) catches it too.
-    plain = [{"partNumber": n, "etag": e} for n, e in enumerate(etags, start=1)]
+    plain = numbered(etags)
     refused = await client.post(
         "/api/v1/upload/multipart/complete",
         json={**complete_body, "parts": plain},
         headers=live_headers,
     )
-    assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert await runtime.storage.head(body["key"]) is None
 
     # The upload is still open: the part is sent again and complete succeeds.
@@ -331,12 +228,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
         json={**complete_body, "parts": part_list(etags, pieces)},
         headers=live_headers,
     )
-    assert done.status_code == 200, done.text
-    sha256 = hashlib.sha256(data).hexdigest()
-    assert done.json()["sha256"] == sha256
-    await assert_seen_everywhere(client, live_headers, body["key"], sha256)
-    await wait_until(lambda: receiver.count() == 1)
-    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+    await assert_sha256_everywhere(client, live_headers, done, data, receiver)
 
 
 async def test_multipart_checksum_can_be_given_at_complete(
@@ -344,12 +236,12 @@ async def test_multipart_checksum_can_be_given_at_complete(
 ) -> None:
     """A client that hashes while it uploads (one read of the file) declares it at the end."""
     data = os.urandom(6 * MIB)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
     )
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     etags = await put_parts(client, body["parts"], pieces)
     base = {
         "fileId": body["fileId"],
@@ -361,7 +253,7 @@ async def test_multipart_checksum_can_be_given_at_complete(
         json={**base, "checksum": {"algorithm": "sha256", "value": b64_sha256(b"else")}},
         headers=live_headers,
     )
-    assert_envelope(wrong, 400, "CHECKSUM_MISMATCH")
+    assert_error(wrong, 400, "CHECKSUM_MISMATCH")
     done = await client.post(
         "/api/v1/upload/multipart/complete",
         json={**base, "checksum": {"algorithm": "sha256", "value": b64_sha256(data)}},

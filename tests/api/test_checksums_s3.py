@@ -12,29 +12,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.api.test_checksums import (
-    assert_seen_everywhere,
+from tests.support.api import assert_error
+from tests.support.checksums import (
+    assert_sha256_everywhere,
     b64_sha256,
     corrupted,
-    file_row,
     part_list,
     positions,
-    request,
+    request_with_checksum,
 )
-from tests.api.test_errors import assert_envelope
-from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.file_records import file_row
+from tests.support.fixtures import with_s3_settings
+from tests.support.s3server import S3Bucket, signed_headers
+from tests.support.uploads import complete, complete_multipart, put_parts, split_parts
+from tests.support.webhook_receiver import WebhookReceiver
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
 
@@ -43,36 +40,12 @@ pytestmark = pytest.mark.s3
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return {**s3_settings_overrides, "webhook_allow_private": True, "webhook_poll_interval": 0.05}
+settings_overrides = with_s3_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient,
-    account: NewAccount,
-    live_headers: dict[str, str],
-    receiver: WebhookReceiver,
-) -> dict[str, Any]:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        maxFileSize="64MB",
-        allowedTypes=["*/*"],
-        webhookUrl=receiver.url,
-    )
-
-
-def signed_headers(url: str) -> set[str]:
-    return set(parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";"))
+def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
+    return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
 
 
 async def s3_put(
@@ -88,11 +61,6 @@ async def s3_put(
     return await http.put(url, content=data, headers=headers)
 
 
-async def bucket_keys(bucket: S3Bucket) -> list[str]:
-    listing = await bucket.client.list_objects_v2(Bucket=bucket.name)
-    return [item["Key"] for item in listing.get("Contents", [])]
-
-
 async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
     client: httpx.AsyncClient,
     route: dict[str, Any],
@@ -104,36 +72,27 @@ async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(
 ) -> None:
     data = os.urandom(MIB + 333)
     checksum = b64_sha256(data)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
     )
     assert ticket.status_code == 200, ticket.text
-    file_id, key, url = ticket.json()["fileId"], ticket.json()["key"], ticket.json()["uploadUrl"]
+    file_id, url = ticket.json()["fileId"], ticket.json()["uploadUrl"]
     assert "x-amz-checksum-sha256" in signed_headers(url)
 
     for position in positions(len(data)):
         damaged = corrupted(data, position)
         put = await s3_put(s3_http, url, damaged, header="x-amz-checksum-sha256", value=checksum)
         assert put.status_code == 200, put.text  # moto keeps it; AWS would answer BadDigest
-        refused = await client.post(
-            "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
-        )
-        error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+        refused = await complete(client, live_headers, file_id)
+        error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
         assert "deleted" in str(error["message"])
-        assert await bucket_keys(s3_bucket) == []
-        assert (await file_row(runtime, file_id)).status == FileStatus.UPLOADING
+        assert await s3_bucket.object_keys() == []
+        assert (await file_row(runtime.sessionmaker, file_id)).status == FileStatus.UPLOADING
 
     put = await s3_put(s3_http, url, data, header="x-amz-checksum-sha256", value=checksum)
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
-    )
-    assert done.status_code == 200, done.text
-    sha256 = hashlib.sha256(data).hexdigest()
-    assert done.json()["sha256"] == sha256
-    await assert_seen_everywhere(client, live_headers, key, sha256)
-    await wait_until(lambda: receiver.count() == 1)
-    assert json.loads(receiver.received[0].text)["file"]["sha256"] == sha256
+    done = await complete(client, live_headers, file_id)
+    await assert_sha256_everywhere(client, live_headers, done, data, receiver)
 
 
 async def test_sha256_is_null_without_a_checksum_on_s3(
@@ -145,7 +104,7 @@ async def test_sha256_is_null_without_a_checksum_on_s3(
     """S3 keeps no SHA-256 of an upload sent without one, and reading every object back on
     complete is what the checksum option is for: documented as null."""
     data = b"plain bytes" * 100
-    ticket = await request(client, live_headers, len(data), checksum=None)
+    ticket = await request_with_checksum(client, live_headers, len(data), checksum=None)
     assert "x-amz-checksum-sha256" not in signed_headers(ticket.json()["uploadUrl"])
     put = await s3_http.put(
         ticket.json()["uploadUrl"],
@@ -153,9 +112,7 @@ async def test_sha256_is_null_without_a_checksum_on_s3(
         headers={"content-type": "application/octet-stream"},
     )
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, ticket.json()["fileId"])
     assert done.status_code == 200, done.text
     assert done.json()["sha256"] is None
 
@@ -168,7 +125,7 @@ async def test_crc32c_is_signed_into_the_url(
 ) -> None:
     data = b"crc bytes"
     value = base64.b64encode(b"\x12\x34\x56\x78").decode()
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum={"algorithm": "crc32c", "value": value}
     )
     assert ticket.status_code == 200, ticket.text
@@ -192,7 +149,7 @@ class TestAgainstASignatureCheckingStore:
     ) -> None:
         data = os.urandom(4096)
         checksum = b64_sha256(data)
-        ticket = await request(
+        ticket = await request_with_checksum(
             client, live_headers, len(data), checksum={"algorithm": "sha256", "value": checksum}
         )
         url, required = ticket.json()["uploadUrl"], ticket.json()["uploadHeaders"]
@@ -213,7 +170,7 @@ class TestAgainstASignatureCheckingStore:
             url, content=data, headers={"content-type": "application/octet-stream", **conditional}
         )
         assert dropped.status_code == 403
-        assert await bucket_keys(strict_s3_bucket) == []
+        assert await strict_s3_bucket.object_keys() == []
         put = await s3_http.put(
             url, content=data, headers={"content-type": "application/octet-stream", **required}
         )
@@ -231,7 +188,7 @@ async def test_multipart_checksums_are_verified_at_complete(
     """S3 assembles the parts before anything can be compared with the whole; a mismatch found
     then deletes the object and fails the upload (its multipart upload is gone)."""
     data = os.urandom(10 * MIB + 1)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client,
         live_headers,
         len(data),
@@ -241,26 +198,14 @@ async def test_multipart_checksums_are_verified_at_complete(
     assert ticket.status_code == 200, ticket.text
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     sent = [pieces[0], corrupted(pieces[1], len(pieces[1]) - 1), *pieces[2:]]
-    etags = []
-    for part, piece in zip(body["parts"], sent, strict=True):
-        put = await s3_http.put(part["uploadUrl"], content=piece)
-        assert put.status_code == 200, put.text
-        etags.append(put.headers["etag"])
-    refused = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": body["fileId"],
-            "uploadId": body["uploadId"],
-            "parts": part_list(etags, pieces),
-        },
-        headers=live_headers,
-    )
-    error = assert_envelope(refused, 400, "CHECKSUM_MISMATCH")
+    etags = await put_parts(s3_http, body["parts"], sent)
+    refused = await complete_multipart(client, live_headers, body, part_list(etags, pieces))
+    error = assert_error(refused, 400, "CHECKSUM_MISMATCH")
     assert "Part 2" in str(error["message"])
-    assert await bucket_keys(s3_bucket) == []
-    assert (await file_row(runtime, body["fileId"])).status == FileStatus.FAILED
+    assert await s3_bucket.object_keys() == []
+    assert (await file_row(runtime.sessionmaker, body["fileId"])).status == FileStatus.FAILED
 
 
 async def test_multipart_with_correct_checksums_records_sha256(
@@ -270,25 +215,19 @@ async def test_multipart_with_correct_checksums_records_sha256(
     s3_http: httpx.AsyncClient,
 ) -> None:
     data = os.urandom(5 * MIB + 77)
-    ticket = await request(
+    ticket = await request_with_checksum(
         client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
     )
     body = ticket.json()
     size = body["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
-    etags = []
-    for part, piece in zip(body["parts"], pieces, strict=True):
-        put = await s3_http.put(part["uploadUrl"], content=piece)
-        etags.append(put.headers["etag"])
-    done = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": body["fileId"],
-            "uploadId": body["uploadId"],
-            "parts": part_list(etags, pieces),
-            "checksum": {"algorithm": "sha256", "value": b64_sha256(data)},
-        },
-        headers=live_headers,
+    pieces = split_parts(data, size)
+    etags = await put_parts(s3_http, body["parts"], pieces)
+    done = await complete_multipart(
+        client,
+        live_headers,
+        body,
+        part_list(etags, pieces),
+        checksum={"algorithm": "sha256", "value": b64_sha256(data)},
     )
     assert done.status_code == 200, done.text
     assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()

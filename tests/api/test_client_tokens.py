@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import complete, create_route, request_upload
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import ClientToken
@@ -98,9 +98,7 @@ async def test_a_token_cannot_complete_another_routes_upload(
     theirs = await request_upload(client, live_headers, size=10, route="other")
     assert theirs.status_code == 200, theirs.text
     headers = bearer((await mint(client, live_headers))["token"])
-    response = await client.post(
-        "/api/v1/upload/complete", json={"fileId": theirs.json()["fileId"]}, headers=headers
-    )
+    response = await complete(client, headers, theirs.json()["fileId"])
     assert_error(response, 404, "UPLOAD_NOT_FOUND")
 
 
@@ -149,7 +147,10 @@ async def test_expired_and_revoked_tokens_are_refused(
 
 
 async def test_minting_checks_the_route_and_the_body(
-    client: httpx.AsyncClient, routes: None, live_headers: dict[str, str], test_headers: dict
+    client: httpx.AsyncClient,
+    routes: None,
+    live_headers: dict[str, str],
+    test_headers: dict[str, str],
 ) -> None:
     missing = await client.post(
         "/api/v1/client-tokens", json={"routeSlug": "nope"}, headers=live_headers

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.api import assert_error
 from tests.support.tus import png_bytes, tus_create, tus_patch
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import complete, create_route, request_upload
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.core.uploads.content_check import detect_type
 from uploadkit_server.runtime import Runtime
@@ -41,9 +41,7 @@ async def _put_and_complete(
         ticket.json()["uploadUrl"], content=data, headers={"content-type": content_type}
     )
     assert put.status_code < 300, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=headers
-    )
+    done = await complete(client, headers, ticket.json()["fileId"])
     return ticket.json(), done
 
 
@@ -80,9 +78,7 @@ async def test_lenient_route_refuses_active_content_declared_as_an_image(
         await client.get("/api/v1/files", params={"status": "FAILED"}, headers=live_headers)
     ).json()["items"]
     assert [f["key"] for f in files] == [ticket["key"]]
-    again = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    again = await complete(client, live_headers, ticket["fileId"])
     assert_error(again, 422, "FILE_TYPE_MISMATCH")
 
 

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from tests.support.api import assert_error
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.runtime import Runtime
 
 
-def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    # Every error tells the caller what to do next: a sentence, never missing or empty.
-    assert isinstance(body["error"].get("suggestion"), str), body
-    assert len(body["error"]["suggestion"].split()) >= 3, body
-    return dict(body["error"])
-
-
 async def test_unknown_path_is_not_found_envelope(client: httpx.AsyncClient) -> None:
-    assert_envelope(await client.get("/api/v1/nowhere"), 404, "NOT_FOUND")
-    assert_envelope(await client.get("/definitely/not/here"), 404, "NOT_FOUND")
+    assert_error(await client.get("/api/v1/nowhere"), 404, "NOT_FOUND")
+    assert_error(await client.get("/definitely/not/here"), 404, "NOT_FOUND")
 
 
 async def test_missing_key_is_unauthorized(client: httpx.AsyncClient) -> None:
-    assert_envelope(await client.get("/api/v1/projects/x/routers"), 401, "UNAUTHORIZED")
+    assert_error(await client.get("/api/v1/projects/x/routers"), 401, "UNAUTHORIZED")
 
 
 async def test_wrong_method_is_405_envelope(client: httpx.AsyncClient) -> None:
-    assert_envelope(await client.get("/api/v1/upload/request"), 405, "METHOD_NOT_ALLOWED")
+    assert_error(await client.get("/api/v1/upload/request"), 405, "METHOD_NOT_ALLOWED")
 
 
 async def test_malformed_json_is_validation_error(
@@ -44,7 +34,7 @@ async def test_malformed_json_is_validation_error(
         content=b'{"fileName": "a.png",',
         headers=live_headers | {"content-type": "application/json"},
     )
-    error = assert_envelope(response, 400, "VALIDATION_ERROR")
+    error = assert_error(response, 400, "VALIDATION_ERROR")
     assert "JSON" in str(error["message"])
 
 
@@ -57,9 +47,9 @@ async def test_oversized_body_is_413_envelope(
         content=big,
         headers=live_headers | {"content-type": "application/json"},
     )
-    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
-    async def chunked() -> object:
+    async def chunked() -> AsyncIterator[bytes]:
         for _ in range(40):
             yield b"x" * 65536
 
@@ -68,7 +58,7 @@ async def test_oversized_body_is_413_envelope(
         content=chunked(),
         headers=live_headers | {"content-type": "application/json"},
     )
-    assert_envelope(streamed, 413, "PAYLOAD_TOO_LARGE")
+    assert_error(streamed, 413, "PAYLOAD_TOO_LARGE")
 
 
 async def test_unexpected_failure_is_500_without_trace(
@@ -95,7 +85,7 @@ async def test_unexpected_failure_is_500_without_trace(
             },
             headers=live_headers,
         )
-    error = assert_envelope(response, 500, "INTERNAL_SERVER_ERROR")
+    error = assert_error(response, 500, "INTERNAL_SERVER_ERROR")
     assert "Traceback" not in response.text and "usage_months" not in response.text
     assert error["message"] == "Internal server error"
 
@@ -136,5 +126,5 @@ async def test_every_kind_of_error_carries_a_suggestion(
         ),
     ]
     for response, status, code in cases:
-        error = assert_envelope(response, status, code)
+        error = assert_error(response, status, code)
         assert str(error["suggestion"]).strip(), error

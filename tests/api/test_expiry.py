@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, update
 
-from tests.api.test_errors import assert_envelope
-from tests.support.uploads import create_route, request_upload
+from tests.support.api import assert_error
+from tests.support.uploads import complete, create_route, request_upload
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, File, UsageMonth
@@ -77,7 +77,5 @@ async def test_abandoned_single_and_multipart_uploads_expire(
     assert sum(u.uploads_in_flight for u in usage) == 1
 
     for file_id in (single["fileId"],):
-        response = await client.post(
-            "/api/v1/upload/complete", json={"fileId": file_id}, headers=live_headers
-        )
-        assert_envelope(response, 404, "UPLOAD_NOT_FOUND")
+        response = await complete(client, live_headers, file_id)
+        assert_error(response, 404, "UPLOAD_NOT_FOUND")

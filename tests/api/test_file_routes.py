@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.test_errors import assert_envelope
 from tests.conftest import make_account
+from tests.support.api import assert_error
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.runtime import Runtime
 
@@ -52,7 +52,7 @@ async def test_create_list_get_update_delete(
 
     deleted = await client.delete(f"/api/v1/routers/{route['id']}", headers=live_headers)
     assert deleted.json() == {"deleted": True}
-    assert_envelope(
+    assert_error(
         await client.get(f"/api/v1/routers/{route['id']}", headers=live_headers), 404, "NOT_FOUND"
     )
 
@@ -74,14 +74,14 @@ async def test_duplicate_slug_is_409(
 ) -> None:
     url = f"/api/v1/projects/{account.project.id}/routers"
     assert (await client.post(url, json={"slug": "docs"}, headers=live_headers)).status_code == 201
-    assert_envelope(
+    assert_error(
         await client.post(url, json={"slug": "docs"}, headers=live_headers), 409, "DUPLICATE_SLUG"
     )
     other = await client.post(url, json={"slug": "other"}, headers=live_headers)
     renamed = await client.patch(
         f"/api/v1/routers/{other.json()['id']}", json={"slug": "docs"}, headers=live_headers
     )
-    assert_envelope(renamed, 409, "DUPLICATE_SLUG")
+    assert_error(renamed, 409, "DUPLICATE_SLUG")
 
 
 async def test_invalid_fields_are_validation_errors(
@@ -101,7 +101,7 @@ async def test_invalid_fields_are_validation_errors(
         {"slug": "ok", "webhookUrl": "ftp://example.com/hook"},
         {"slug": "ok", "unknownField": 1},
     ):
-        error = assert_envelope(
+        error = assert_error(
             await client.post(url, json=body, headers=live_headers), 400, "VALIDATION_ERROR"
         )
         assert error.get("details") or body.get("webhookUrl"), body
@@ -119,12 +119,12 @@ async def test_other_accounts_project_and_route_are_not_found(
         headers={"x-api-key": stranger.live_key},
     )
     assert theirs.status_code == 201
-    assert_envelope(
+    assert_error(
         await client.get(f"/api/v1/projects/{stranger.project.id}/routers", headers=live_headers),
         404,
         "NOT_FOUND",
     )
-    assert_envelope(
+    assert_error(
         await client.post(
             f"/api/v1/projects/{stranger.project.id}/routers",
             json={"slug": "mine"},
@@ -140,7 +140,7 @@ async def test_other_accounts_project_and_route_are_not_found(
             json={} if method == "PATCH" else None,
             headers=live_headers,
         )
-        assert_envelope(response, 404, "NOT_FOUND")
+        assert_error(response, 404, "NOT_FOUND")
 
 
 async def test_bearer_auth_and_bad_keys(client: httpx.AsyncClient, account: NewAccount) -> None:
@@ -154,4 +154,4 @@ async def test_bearer_auth_and_bad_keys(client: httpx.AsyncClient, account: NewA
         {"authorization": "Basic abc"},
         {"authorization": "Bearer "},
     ):
-        assert_envelope(await client.get(url, headers=headers), 401, "UNAUTHORIZED")
+        assert_error(await client.get(url, headers=headers), 401, "UNAUTHORIZED")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route, request_upload, upload_file
+from tests.support.uploads import complete, create_route, request_upload, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, UploadEvent, UsageMonth
 from uploadkit_server.runtime import Runtime
@@ -32,13 +32,6 @@ FILE_FIELDS = {
     "createdAt",
     "updatedAt",
 }
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, slug="files")
 
 
 def encoded(key: str) -> str:
@@ -279,9 +272,7 @@ async def test_deleting_an_upload_in_flight_releases_its_reservation(
     assert in_flight == 0
     # The upload can no longer be completed.
     assert_error(
-        await client.post(
-            "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-        ),
+        await complete(client, live_headers, ticket["fileId"]),
         404,
         "UPLOAD_NOT_FOUND",
     )
@@ -320,13 +311,14 @@ async def test_bulk_delete_reports_each_key(
     assert clean.json() == {"results": [{"key": c["key"], "deleted": True}]}
     assert await list_keys(client, live_headers) == []
 
-    for body in (
+    malformed: list[dict[str, object]] = [
         {"keys": []},
         {"keys": [f"k{i}" for i in range(101)]},
         {},
         {"keys": [""]},
         {"keys": "a"},
-    ):
+    ]
+    for body in malformed:
         assert_error(
             await client.request("DELETE", "/api/v1/files", json=body, headers=live_headers),
             400,

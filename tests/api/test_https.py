@@ -8,16 +8,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
+from tests.support.fixtures import with_settings
 from uploadkit_server.core.accounts.service import NewAccount
 
 REMOTE = ("203.0.113.7", 40000)
 PROXY = ("10.1.2.3", 40000)
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"trusted_proxies": "10.0.0.0/8"}
+settings_overrides = with_settings(trusted_proxies="10.0.0.0/8")
 
 
 def client_from(
@@ -38,7 +37,7 @@ async def test_plain_http_from_remote_is_refused(
     response = await remote.get(
         f"/api/v1/projects/{account.project.id}/routers", headers=live_headers
     )
-    error = assert_envelope(response, 403, "HTTPS_REQUIRED")
+    error = assert_error(response, 403, "HTTPS_REQUIRED")
     assert "HTTPS" in error["message"]
 
 
@@ -60,10 +59,10 @@ async def test_trusted_proxy_forwarding_https_counts(
         ok = await proxy.get(url, headers=live_headers | {"x-forwarded-proto": "https"})
         refused = await proxy.get(url, headers=live_headers | {"x-forwarded-proto": "http"})
     assert ok.status_code == 200
-    assert_envelope(refused, 403, "HTTPS_REQUIRED")
+    assert_error(refused, 403, "HTTPS_REQUIRED")
     async with client_from(app, REMOTE) as untrusted:
         spoofed = await untrusted.get(url, headers=live_headers | {"x-forwarded-proto": "https"})
-    assert_envelope(spoofed, 403, "HTTPS_REQUIRED")
+    assert_error(spoofed, 403, "HTTPS_REQUIRED")
 
 
 class TestRuleOff:
@@ -88,7 +87,7 @@ class TestRuleStrict:
     async def test_even_loopback_is_refused(
         self, client: httpx.AsyncClient, live_headers: dict[str, str]
     ) -> None:
-        assert_envelope(
+        assert_error(
             await client.get("/api/v1/upload/multipart/parts", headers=live_headers),
             403,
             "HTTPS_REQUIRED",
@@ -116,9 +115,9 @@ async def test_the_nearest_trusted_proxys_value_decides(
     appended = await routers_from(
         app, PROXY, account, live_headers, x_forwarded_proto="https, http"
     )
-    assert_envelope(appended, 403, "HTTPS_REQUIRED")
+    assert_error(appended, 403, "HTTPS_REQUIRED")
     repeated = await routers_from(app, PROXY, account, live_headers, x_forwarded_proto="https,http")
-    assert_envelope(repeated, 403, "HTTPS_REQUIRED")
+    assert_error(repeated, 403, "HTTPS_REQUIRED")
     last_https = await routers_from(
         app, PROXY, account, live_headers, x_forwarded_proto="http, https"
     )
@@ -148,7 +147,7 @@ async def test_a_chain_of_trusted_proxies_uses_the_outermost_trusted_value(
         x_forwarded_for="10.9.9.9, 203.0.113.7",
         x_forwarded_proto="https, http",
     )
-    assert_envelope(forged, 403, "HTTPS_REQUIRED")
+    assert_error(forged, 403, "HTTPS_REQUIRED")
 
 
 async def test_loopback_peer_forwarding_for_others_is_a_proxy_not_a_local_client(
@@ -161,7 +160,7 @@ async def test_loopback_peer_forwarding_for_others_is_a_proxy_not_a_local_client
             header, "203.0.113.7"
         )
         response = await routers_from(app, local, account, live_headers, **{header: value})
-        error = assert_envelope(response, 403, "HTTPS_REQUIRED")
+        error = assert_error(response, 403, "HTTPS_REQUIRED")
         assert "UPLOADKIT_TRUSTED_PROXIES" in str(error["suggestion"])
     # A local developer (no forwarding headers) is still exempt.
     assert (await routers_from(app, local, account, live_headers)).status_code == 200
@@ -179,7 +178,7 @@ async def test_ipv4_mapped_ipv6_peers_follow_the_ipv4_rules(
     mapped_remote = await routers_from(
         app, ("::ffff:203.0.113.7", 40000), account, live_headers, x_forwarded_proto="https"
     )
-    assert_envelope(mapped_remote, 403, "HTTPS_REQUIRED")
+    assert_error(mapped_remote, 403, "HTTPS_REQUIRED")
 
 
 class TestSameHostProxyTrusted:
@@ -208,7 +207,7 @@ class TestSameHostProxyTrusted:
             x_forwarded_for="203.0.113.7",
             x_forwarded_proto="http",
         )
-        assert_envelope(plain, 403, "HTTPS_REQUIRED")
+        assert_error(plain, 403, "HTTPS_REQUIRED")
         mapped = await routers_from(
             app,
             ("::ffff:127.0.0.1", 1),

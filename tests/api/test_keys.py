@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from tests.conftest import make_account
 from tests.support.api import assert_error
+from tests.support.fixtures import with_settings
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import ApiKey, Tier
 from uploadkit_server.jobs.key_usage import flush_key_usage
@@ -19,10 +19,8 @@ from uploadkit_server.runtime import Runtime
 API_KEY_FIELDS = {"id", "name", "keyPrefix", "isTest", "createdAt", "lastUsedAt"}
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    # The periodic flush must not run during a test: each one triggers it by hand.
-    return {"job_interval": 3600}
+# The periodic flush must not run during a test: each one triggers it by hand.
+settings_overrides = with_settings(job_interval=3600)
 
 
 async def test_create_shows_plaintext_once_and_lists_masked(

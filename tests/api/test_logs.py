@@ -10,16 +10,9 @@ import httpx
 import pytest
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route, put_headers, request_upload, upload_file
+from tests.support.uploads import complete, put_headers, request_upload, upload_file
 from uploadkit_server.clock import isoformat, utcnow
 from uploadkit_server.core.accounts.service import NewAccount
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, slug="files")
 
 
 async def poll(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:
@@ -41,9 +34,7 @@ async def test_events_in_order_and_polling_with_the_cursor(
     broken = (await request_upload(client, live_headers, size=len(page), name="never.jpg")).json()
     put = await client.put(broken["uploadUrl"], content=page, headers=put_headers(broken))
     assert put.status_code == 200, put.text
-    failed = await client.post(
-        "/api/v1/upload/complete", json={"fileId": broken["fileId"]}, headers=live_headers
-    )
+    failed = await complete(client, live_headers, broken["fileId"])
     assert failed.status_code == 422, failed.text
     await client.delete(f"/api/v1/files/{quote(kept['key'], safe='')}", headers=live_headers)
 

@@ -4,53 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
-from tests.support.uploads import create_route
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route
+from tests.support.uploads import complete_multipart, init_multipart, numbered, split_parts
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.base import ObjectNotFound
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict:
-    return await create_route(client, live_headers, account.project.id, maxFileSize="100MB")
-
-
-async def init(
-    client: httpx.AsyncClient, headers: dict[str, str], size: int, **extra: object
-) -> httpx.Response:
-    body = {
-        "fileName": "movie.mp4",
-        "fileSize": size,
-        "contentType": "video/mp4",
-        "routeSlug": "files",
-        **extra,
-    }
-    return await client.post("/api/v1/upload/multipart/init", json=body, headers=headers)
-
-
-def chunks(data: bytes, part_size: int) -> list[bytes]:
-    return [data[i : i + part_size] for i in range(0, len(data), part_size)]
+route_fields = with_route(maxFileSize="100MB")
 
 
 async def test_multipart_round_trip_with_resume(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     data = os.urandom(11 * MIB + 123)
-    response = await init(client, live_headers, len(data), metadata={"k": "v"})
+    response = await init_multipart(client, live_headers, size=len(data), metadata={"k": "v"})
     assert response.status_code == 200, response.text
     ticket = response.json()
     assert set(ticket) >= {"fileId", "uploadId", "key", "partSize", "parts"}
     assert ticket["partSize"] == 5 * MIB
-    pieces = chunks(data, ticket["partSize"])
+    pieces = split_parts(data, ticket["partSize"])
     assert [p["partNumber"] for p in ticket["parts"]] == [1, 2, 3]
 
     etags = {}
@@ -82,14 +62,8 @@ async def test_multipart_round_trip_with_resume(
     put = await client.put(signed.json()["parts"][0]["uploadUrl"], content=pieces[2])
     etags[3] = put.headers["etag"]
 
-    done = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": ticket["fileId"],
-            "uploadId": ticket["uploadId"],
-            "parts": [{"partNumber": n, "etag": e} for n, e in sorted(etags.items())],
-        },
-        headers=live_headers,
+    done = await complete_multipart(
+        client, live_headers, ticket, numbered([etags[n] for n in sorted(etags)])
     )
     assert done.status_code == 200, done.text
     file = done.json()
@@ -98,22 +72,16 @@ async def test_multipart_round_trip_with_resume(
     served = await client.get(file["url"])
     assert hashlib.sha256(served.content).hexdigest() == hashlib.sha256(data).hexdigest()
 
-    again = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": ticket["fileId"],
-            "uploadId": ticket["uploadId"],
-            "parts": [{"partNumber": n, "etag": e} for n, e in sorted(etags.items())],
-        },
-        headers=live_headers,
+    again = await complete_multipart(
+        client, live_headers, ticket, numbered([etags[n] for n in sorted(etags)])
     )
     assert again.json() == file
 
 
 async def test_wrong_parts_are_refused_without_failing_the_upload(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
-    ticket = (await init(client, live_headers, 3)).json()
+    ticket = (await init_multipart(client, live_headers, size=3)).json()
     put = await client.put(ticket["parts"][0]["uploadUrl"], content=b"abc")
     body = {"fileId": ticket["fileId"], "uploadId": ticket["uploadId"]}
     bad_etag = await client.post(
@@ -121,13 +89,13 @@ async def test_wrong_parts_are_refused_without_failing_the_upload(
         json=body | {"parts": [{"partNumber": 1, "etag": '"0000"'}]},
         headers=live_headers,
     )
-    assert_envelope(bad_etag, 400, "VALIDATION_ERROR")
+    assert_error(bad_etag, 400, "VALIDATION_ERROR")
     missing = await client.post(
         "/api/v1/upload/multipart/complete",
         json=body | {"parts": [{"partNumber": 2, "etag": put.headers["etag"]}]},
         headers=live_headers,
     )
-    assert_envelope(missing, 400, "VALIDATION_ERROR")
+    assert_error(missing, 400, "VALIDATION_ERROR")
     good = await client.post(
         "/api/v1/upload/multipart/complete",
         json=body | {"parts": [{"partNumber": 1, "etag": put.headers["etag"]}]},
@@ -137,9 +105,9 @@ async def test_wrong_parts_are_refused_without_failing_the_upload(
 
 
 async def test_abort_removes_every_part(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str], runtime: Runtime
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str], runtime: Runtime
 ) -> None:
-    ticket = (await init(client, live_headers, 6 * MIB)).json()
+    ticket = (await init_multipart(client, live_headers, size=6 * MIB)).json()
     await client.put(ticket["parts"][0]["uploadUrl"], content=b"a" * (5 * MIB))
     await client.put(ticket["parts"][1]["uploadUrl"], content=b"b" * MIB)
     ids = {"fileId": ticket["fileId"], "uploadId": ticket["uploadId"]}
@@ -152,30 +120,30 @@ async def test_abort_removes_every_part(
         response = await client.post(
             path, json=ids | {"parts": [{"partNumber": 1, "etag": '"x"'}]}, headers=live_headers
         )
-        assert_envelope(response, 404, "UPLOAD_NOT_FOUND")
+        assert_error(response, 404, "UPLOAD_NOT_FOUND")
     listed = await client.get("/api/v1/upload/multipart/parts", params=ids, headers=live_headers)
-    assert_envelope(listed, 404, "UPLOAD_NOT_FOUND")
+    assert_error(listed, 404, "UPLOAD_NOT_FOUND")
     # The part URLs no longer accept bytes either.
     late = await client.put(ticket["parts"][0]["uploadUrl"], content=b"a" * (5 * MIB))
     assert late.status_code >= 400
 
 
 async def test_sign_parts_validates_part_numbers(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
-    ticket = (await init(client, live_headers, 6 * MIB)).json()
+    ticket = (await init_multipart(client, live_headers, size=6 * MIB)).json()
     response = await client.post(
         "/api/v1/upload/multipart/sign-parts",
         json={"fileId": ticket["fileId"], "uploadId": ticket["uploadId"], "partNumbers": [3]},
         headers=live_headers,
     )
-    assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert_error(response, 400, "VALIDATION_ERROR")
     wrong_upload = await client.post(
         "/api/v1/upload/multipart/sign-parts",
         json={"fileId": ticket["fileId"], "uploadId": "other", "partNumbers": [1]},
         headers=live_headers,
     )
-    assert_envelope(wrong_upload, 404, "UPLOAD_NOT_FOUND")
+    assert_error(wrong_upload, 404, "UPLOAD_NOT_FOUND")
 
 
 def test_part_size_keeps_within_ten_thousand_parts() -> None:

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
 from tests.support import images
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route
 from tests.support.transforms import transform
-from tests.support.uploads import create_route, put_headers, request_upload, upload_file
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.uploads import complete, create_route, put_headers, request_upload, upload_file
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.local import LocalStorage
 
@@ -22,24 +22,14 @@ MIB = 1024 * 1024
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(2000)
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    # The default route: every type allowed, as the attacker's account had it.
-    return await create_route(client, live_headers, account.project.id, maxFileSize="64MB")
+# The default route: every type allowed, as the attacker's account had it.
+route_fields = with_route(maxFileSize="64MB")
 
 
 def stored_objects(runtime: Runtime) -> list[str]:
     assert isinstance(runtime.storage, LocalStorage)
     root = runtime.storage.root / "objects"
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-async def complete(
-    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
-) -> httpx.Response:
-    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
 
 
 async def test_put_after_complete_is_refused_and_the_cdn_keeps_the_verified_bytes(
@@ -53,7 +43,7 @@ async def test_put_after_complete_is_refused_and_the_cdn_keeps_the_verified_byte
 
     other = os.urandom(len(JPEG))
     again = await client.put(ticket["uploadUrl"], content=other, headers=put_headers(ticket))
-    error = assert_envelope(again, 403, "FORBIDDEN")
+    error = assert_error(again, 403, "FORBIDDEN")
     assert "no longer accepts bytes" in error["message"]
     assert again.headers["connection"] == "close"
     assert (await client.get(f"/cdn/{ticket['key']}")).content == JPEG
@@ -74,9 +64,9 @@ async def test_put_after_delete_is_refused_and_nothing_is_stored(
     assert deleted.status_code == 200
 
     again = await client.put(ticket["uploadUrl"], content=JPEG, headers=put_headers(ticket))
-    assert_envelope(again, 403, "FORBIDDEN")
+    assert_error(again, 403, "FORBIDDEN")
     assert stored_objects(runtime) == []
-    assert_envelope(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
+    assert_error(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
 
 
 async def test_put_after_a_failed_verification_is_refused(
@@ -101,12 +91,10 @@ async def test_put_after_a_failed_verification_is_refused(
     ).json()
     headers = put_headers(ticket, "image/png")
     assert (await client.put(ticket["uploadUrl"], content=JPEG, headers=headers)).status_code == 200
-    assert_envelope(
-        await complete(client, live_headers, ticket["fileId"]), 422, "FILE_TYPE_MISMATCH"
-    )
+    assert_error(await complete(client, live_headers, ticket["fileId"]), 422, "FILE_TYPE_MISMATCH")
 
     again = await client.put(ticket["uploadUrl"], content=JPEG, headers=headers)
-    assert_envelope(again, 403, "FORBIDDEN")
+    assert_error(again, 403, "FORBIDDEN")
     assert stored_objects(runtime) == []
 
 
@@ -118,7 +106,7 @@ async def test_nothing_of_an_upload_in_flight_is_served(
         await client.put(ticket["uploadUrl"], content=JPEG, headers=put_headers(ticket))
     ).status_code == 200
     # Stored but not verified: not the file's bytes yet.
-    assert_envelope(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
+    assert_error(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
     assert (await client.head(f"/cdn/{ticket['key']}")).status_code == 404
     assert (await complete(client, live_headers, ticket["fileId"])).status_code == 200
     assert (await client.get(f"/cdn/{ticket['key']}")).content == JPEG
@@ -170,7 +158,7 @@ async def test_part_put_after_the_upload_ended_is_refused(
     before = stored_objects(runtime)
 
     again = await client.put(part["uploadUrl"], content=os.urandom(1000))
-    assert_envelope(again, 403, "FORBIDDEN")
+    assert_error(again, 403, "FORBIDDEN")
     assert stored_objects(runtime) == before
 
 
@@ -253,8 +241,6 @@ async def test_transforms_read_only_uploaded_sources(
     ticket = (await request_upload(client, live_headers, size=len(photo))).json()
     put = await client.put(ticket["uploadUrl"], content=photo, headers=put_headers(ticket))
     assert put.status_code == 200
-    assert_envelope(
-        await transform(client, live_headers, ticket["key"], width=10), 404, "NOT_FOUND"
-    )
+    assert_error(await transform(client, live_headers, ticket["key"], width=10), 404, "NOT_FOUND")
     assert (await complete(client, live_headers, ticket["fileId"])).status_code == 200
     assert (await transform(client, live_headers, ticket["key"], width=10)).status_code == 200

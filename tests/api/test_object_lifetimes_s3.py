@@ -13,28 +13,20 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_s3_settings
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, put_headers, request_upload
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.uploads import complete, put_headers, request_upload
 
 pytestmark = pytest.mark.s3
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(2000)
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(
-        client, live_headers, account.project.id, maxFileSize="64MB", typeCheck="off"
-    )
+route_fields = with_route(maxFileSize="64MB", typeCheck="off")
 
 
 async def put_and_complete(
@@ -51,9 +43,7 @@ async def put_and_complete(
         ticket["uploadUrl"], content=data, headers=put_headers(ticket, content_type)
     )
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=headers
-    )
+    done = await complete(client, headers, ticket["fileId"])
     assert done.status_code == 200, done.text
     return dict(ticket)
 
@@ -88,7 +78,7 @@ async def test_nothing_of_an_upload_in_flight_is_served(
     ticket = (await request_upload(client, live_headers, size=len(JPEG))).json()
     put = await s3_http.put(ticket["uploadUrl"], content=JPEG, headers=put_headers(ticket))
     assert put.status_code == 200
-    assert_envelope(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
+    assert_error(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
 
 
 async def test_a_failed_files_url_creates_nothing_the_cdn_serves(
@@ -105,13 +95,11 @@ async def test_a_failed_files_url_creates_nothing_the_cdn_serves(
         ticket["uploadUrl"], content=JPEG + b"x", headers=put_headers(ticket)
     )  # moto does not check the signed length; complete does
     assert wrong.status_code == 200
-    failed = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
-    assert_envelope(failed, 422, "UPLOAD_NOT_VERIFIED")
+    failed = await complete(client, live_headers, ticket["fileId"])
+    assert_error(failed, 422, "UPLOAD_NOT_VERIFIED")
     again = await s3_http.put(ticket["uploadUrl"], content=JPEG, headers=put_headers(ticket))
     assert again.status_code == 200
-    assert_envelope(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
+    assert_error(await client.get(f"/cdn/{ticket['key']}"), 404, "NOT_FOUND")
 
 
 async def test_active_content_redirects_to_a_download(

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from sqlalchemy import event, func, update
 
-from tests.api.test_errors import assert_envelope
 from tests.conftest import make_account
+from tests.support.api import assert_error
 from tests.support.clock import FakeClock
 from tests.support.redis_keys import delete_prefixed, new_prefix, prefixed_keys
 from tests.support.services import TEST_REDIS_URL, require_service
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import complete, create_route, request_upload
 from uploadkit_server.core.accounts.service import NewAccount, set_tier
 from uploadkit_server.db.models import Account, ApiKey, Tier
 from uploadkit_server.ratelimit.memory import MemoryRateLimiter
@@ -32,7 +32,7 @@ MESSAGE = re.compile(r"^Rate limit exceeded\. Retry after (\d+) seconds$")
 @pytest.fixture(params=["memory", "redis"])
 async def settings_overrides(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, object]]:
     # The dispatcher's polling would show up among the statements counted below.
-    quiet = {"webhook_dispatcher": False}
+    quiet: dict[str, object] = {"webhook_dispatcher": False}
     if request.param == "memory":
         yield quiet
         return
@@ -57,7 +57,7 @@ def routers(new: NewAccount) -> str:
 
 
 def assert_rate_limited(response: httpx.Response, *, limit: int) -> int:
-    error = assert_envelope(response, 429, "RATE_LIMITED")
+    error = assert_error(response, 429, "RATE_LIMITED")
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 60
     match = MESSAGE.match(str(error["message"]))
@@ -81,7 +81,7 @@ async def test_every_authenticated_response_carries_the_headers(
     assert "Retry-After" not in first.headers
     # An error after authentication carries them too, and counts.
     missing = await client.get("/api/v1/routers/route_missing", headers=headers)
-    assert_envelope(missing, 404, "NOT_FOUND")
+    assert_error(missing, 404, "NOT_FOUND")
     assert missing.headers["X-RateLimit-Remaining"] == "58"
     bearer = await client.get(routers(free), headers={"Authorization": f"Bearer {free.live_key}"})
     assert bearer.headers["X-RateLimit-Remaining"] == "57"
@@ -142,7 +142,7 @@ async def test_unknown_keys_get_401_and_count_nothing(
     unknown = {"x-api-key": "uk_live_" + "x" * 40}
     for _ in range(3):
         response = await client.get("/api/v1/projects/proj_x/routers", headers=unknown)
-        assert_envelope(response, 401, "UNAUTHORIZED")
+        assert_error(response, 401, "UNAUTHORIZED")
         assert "X-RateLimit-Limit" not in response.headers
     if settings.redis_url:
         assert await prefixed_keys(settings.redis_url, settings.rate_limit_key_prefix) == []
@@ -193,7 +193,7 @@ async def test_a_revoked_key_is_refused_and_forgotten(
         )
     for _ in range(2):
         response = await client.get(routers(free), headers=headers)
-        assert_envelope(response, 401, "UNAUTHORIZED")
+        assert_error(response, 401, "UNAUTHORIZED")
         assert "X-RateLimit-Limit" not in response.headers
 
 
@@ -236,9 +236,7 @@ async def test_storage_and_cdn_requests_are_not_counted(
         ticket.json()["uploadUrl"], content=b"hello", headers={"content-type": "text/plain"}
     )
     assert put.status_code < 300 and "X-RateLimit-Limit" not in put.headers
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket.json()["fileId"]}, headers=headers
-    )  # 3
+    done = await complete(client, headers, ticket.json()["fileId"])  # 3
     assert done.headers["X-RateLimit-Remaining"] == "7"
     for _ in range(12):  # more than the limit; a key header changes nothing
         cdn = await client.get(done.json()["url"], headers=headers)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.support.fixtures import with_settings
 from tests.support.uploads import create_route, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.jobs.served_bytes import flush_served_bytes
 from uploadkit_server.runtime import Runtime
 
-
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    # The periodic flush must not run during a test: each one triggers it by hand.
-    return {"job_interval": 3600}
+# The periodic flush must not run during a test: each one triggers it by hand.
+settings_overrides = with_settings(job_interval=3600)
 
 
 async def served(client: httpx.AsyncClient, headers: dict[str, str]) -> int:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
 from tests.support.file_records import record_file, set_status, set_upload_id
 from uploadkit_server.core.files.schemas import file_url
 from uploadkit_server.db.models import FileStatus
@@ -33,8 +33,10 @@ DATA = os.urandom(200_000)
 
 @pytest.fixture
 def db_kind() -> str:
-    """These endpoints only look a file up by key: one kind is enough (both kinds in
-    ``test_object_lifetimes.py``)."""
+    """The database is not what these tests are about: the endpoints only ask it whether the
+    file at a key (or its multipart upload) still takes bytes, and whose usage served bytes
+    count in. Those queries run on both kinds in ``test_object_lifetimes.py`` and
+    ``test_served_bytes.py``; one kind is enough here."""
     return "sqlite"
 
 
@@ -164,7 +166,7 @@ async def test_tampered_requests_are_forbidden(
         case "header length":
             content = DATA[:-1]  # httpx declares the real, shorter Content-Length
     response = await client.put(url, content=content, headers=headers)
-    error = assert_envelope(response, 403, "FORBIDDEN")
+    error = assert_error(response, 403, "FORBIDDEN")
     assert message in str(error["message"])
     assert_nothing_stored(storage)
 
@@ -180,7 +182,7 @@ async def test_expired_url_is_forbidden_and_says_so(
     )
     url = await presign(an_hour_ago)
     response = await client.put(url, content=DATA, headers={"Content-Type": "image/jpeg"})
-    error = assert_envelope(response, 403, "FORBIDDEN")
+    error = assert_error(response, 403, "FORBIDDEN")
     assert "expired" in str(error["message"])
     assert_nothing_stored(storage)
 
@@ -192,7 +194,7 @@ async def test_url_signed_with_another_secret_is_forbidden(
     response = await client.put(
         await presign(impostor), content=DATA, headers={"Content-Type": "image/jpeg"}
     )
-    assert_envelope(response, 403, "FORBIDDEN")
+    assert_error(response, 403, "FORBIDDEN")
     assert_nothing_stored(storage)
 
 
@@ -209,7 +211,7 @@ async def test_streamed_overrun_is_cut_off_with_nothing_left(
         content=chunks(100 * signed, sent=sent),  # chunked: no Content-Length to refuse upfront
         headers={"Content-Type": "image/jpeg"},
     )
-    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     # Reading stopped at the first chunk past the signed length, not at the end of the body.
     assert sum(sent) <= signed + 64 * 1024
     assert_nothing_stored(storage)
@@ -224,7 +226,7 @@ async def test_body_longer_than_its_declared_length_is_cut_off(
         content=DATA + b"extra",
         headers={"Content-Type": "image/jpeg", "Content-Length": str(len(DATA))},
     )
-    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     assert_nothing_stored(storage)
 
 
@@ -237,7 +239,7 @@ async def test_short_chunked_body_is_refused_with_nothing_left(
     response = await client.put(
         url, content=chunks(1_999_999), headers={"Content-Type": "image/jpeg"}
     )
-    error = assert_envelope(response, 400, "VALIDATION_ERROR")
+    error = assert_error(response, 400, "VALIDATION_ERROR")
     assert "1999999" in str(error["message"])
     assert_nothing_stored(storage)
 
@@ -251,7 +253,7 @@ async def test_body_shorter_than_its_declared_length_is_refused(
         content=DATA[:1000],
         headers={"Content-Type": "image/jpeg", "Content-Length": str(len(DATA))},
     )
-    assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert_error(response, 400, "VALIDATION_ERROR")
     assert_nothing_stored(storage)
 
 
@@ -315,7 +317,7 @@ async def test_signed_path_escape_is_refused(
         content=b"owned",
         headers={"Content-Type": "text/plain"},
     )
-    assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert_error(response, 400, "VALIDATION_ERROR")
     assert files_in(data_dir) == before
     assert "escape.txt" not in {path.name for path in files_in(data_dir.parent)}
 
@@ -332,7 +334,7 @@ async def test_cdn_does_not_serve_files_outside_the_objects(
         "%2Fetc%2Fpasswd",
         "proj_test%5C..%5C..%5Cprivate.txt",
     ):
-        assert_envelope(await client.get(f"/cdn/{path}"), 404, "NOT_FOUND")
+        assert_error(await client.get(f"/cdn/{path}"), 404, "NOT_FOUND")
 
 
 # -- parts -------------------------------------------------------------------------------------
@@ -370,7 +372,7 @@ async def test_tampered_part_urls_are_forbidden(
         "length": with_query(url, length="10"),
         "key": url.replace("photo.jpg", "x.jpg"),
     }[tamper]
-    assert_envelope(await client.put(url, content=DATA), 403, "FORBIDDEN")
+    assert_error(await client.put(url, content=DATA), 403, "FORBIDDEN")
     assert await storage.list_parts(KEY, upload_id=upload_id) == []
     assert await storage.list_parts(KEY, upload_id=other_id) == []
     assert files_in(storage.root / "tmp") == []
@@ -387,7 +389,7 @@ async def test_part_for_an_aborted_upload_is_not_found(
         KEY, upload_id=upload_id, part_number=1, content_length=len(DATA), expires_in=3600
     )
     await storage.abort_multipart(KEY, upload_id=upload_id)
-    assert_envelope(await client.put(url, content=DATA), 404, "UPLOAD_NOT_FOUND")
+    assert_error(await client.put(url, content=DATA), 404, "UPLOAD_NOT_FOUND")
     assert files_in(storage.root / "tmp") == []
     assert files_in(storage.root / "multipart") == []
 
@@ -400,7 +402,7 @@ async def test_part_overrun_is_cut_off(
     url = await storage.presign_part(
         KEY, upload_id=upload_id, part_number=1, content_length=1000, expires_in=3600
     )
-    assert_envelope(await client.put(url, content=chunks(5000, size=600)), 413, "PAYLOAD_TOO_LARGE")
+    assert_error(await client.put(url, content=chunks(5000, size=600)), 413, "PAYLOAD_TOO_LARGE")
     assert await storage.list_parts(KEY, upload_id=upload_id) == []
     assert files_in(storage.root / "tmp") == []
 
@@ -475,7 +477,7 @@ async def test_cdn_ignores_ranges_it_does_not_serve(
 @pytest.mark.parametrize("header", ["bytes=200000-", "bytes=500000-600000", "bytes=-0"])
 async def test_cdn_unsatisfiable_range(client: httpx.AsyncClient, stored: str, header: str) -> None:
     response = await client.get(f"/cdn/{KEY}", headers={"Range": header})
-    assert_envelope(response, 416, "RANGE_NOT_SATISFIABLE")
+    assert_error(response, 416, "RANGE_NOT_SATISFIABLE")
     assert response.headers["content-range"] == f"bytes */{len(DATA)}"
 
 
@@ -517,17 +519,17 @@ async def test_cdn_if_range(client: httpx.AsyncClient, stored: str) -> None:
 async def test_cdn_missing_and_deleted_objects(
     client: httpx.AsyncClient, storage: LocalStorage, stored: str
 ) -> None:
-    assert_envelope(await client.get("/cdn/proj_test/files/none/nothing.jpg"), 404, "NOT_FOUND")
+    assert_error(await client.get("/cdn/proj_test/files/none/nothing.jpg"), 404, "NOT_FOUND")
     assert (await client.head("/cdn/proj_test/files/none/nothing.jpg")).status_code == 404
     await storage.delete(KEY)
-    assert_envelope(await client.get(f"/cdn/{KEY}"), 404, "NOT_FOUND")
+    assert_error(await client.get(f"/cdn/{KEY}"), 404, "NOT_FOUND")
     # Deleting prunes the now-empty folders too.
     assert list((storage.root / "objects").iterdir()) == []
 
 
 async def test_cdn_does_not_list_folders(client: httpx.AsyncClient, stored: str) -> None:
-    assert_envelope(await client.get("/cdn/proj_test/files"), 404, "NOT_FOUND")
-    assert_envelope(await client.get("/cdn/"), 404, "NOT_FOUND")
+    assert_error(await client.get("/cdn/proj_test/files"), 404, "NOT_FOUND")
+    assert_error(await client.get("/cdn/"), 404, "NOT_FOUND")
 
 
 async def test_encoded_slashes_and_unicode_keys(

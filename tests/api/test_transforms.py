@@ -17,6 +17,7 @@ from sqlalchemy import update
 from tests.conftest import BASE_URL, make_account
 from tests.support import images
 from tests.support.api import assert_error
+from tests.support.fixtures import with_route
 from tests.support.transforms import transform, variant_url, variants_of
 from tests.support.uploads import create_route, upload_file
 from uploadkit_server.app import create_app
@@ -27,14 +28,7 @@ from uploadkit_server.db.models import Tier, UsageMonth
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.settings import Settings
 
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(
-        client, live_headers, account.project.id, maxFileSize="16MB", allowedTypes=["*/*"]
-    )
+route_fields = with_route(maxFileSize="16MB", allowedTypes=["*/*"])
 
 
 @pytest.fixture

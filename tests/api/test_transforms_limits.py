@@ -6,29 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support import images
 from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_settings
 from tests.support.transforms import transform, variant_url, variants_of
-from tests.support.uploads import create_route, upload_file
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.uploads import upload_file
 from uploadkit_server.runtime import Runtime
 
 MAX_SOURCE = 40_000
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    # Every transform in this module runs out of time: the limit is a nanosecond.
-    return {"transform_max_source_bytes": MAX_SOURCE, "transform_timeout": 1e-9}
+# Every transform in this module runs out of time: the limit is a nanosecond.
+settings_overrides = with_settings(transform_max_source_bytes=MAX_SOURCE, transform_timeout=1e-9)
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, maxFileSize="4MB")
+route_fields = with_route(maxFileSize="4MB")
 
 
 async def test_sources_over_the_size_limit_are_refused(

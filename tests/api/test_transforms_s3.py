@@ -12,18 +12,17 @@ import pytest
 
 from tests.support import images
 from tests.support.api import assert_error
+from tests.support.fixtures import with_s3_settings
 from tests.support.s3server import S3Bucket
 from tests.support.transforms import variant_url, variants_of
-from tests.support.uploads import create_route, request_upload
+from tests.support.uploads import complete, create_route, request_upload
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.runtime import Runtime
 
 pytestmark = pytest.mark.s3
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
 @pytest.fixture
@@ -41,16 +40,9 @@ async def photo(
         ticket["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
     )
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, ticket["fileId"])
     assert done.status_code == 200, done.text
     return dict(done.json())
-
-
-async def bucket_keys(bucket: S3Bucket) -> set[str]:
-    listing = await bucket.client.list_objects_v2(Bucket=bucket.name)
-    return {item["Key"] for item in listing.get("Contents", [])}
 
 
 async def test_variant_is_made_from_s3_and_stored_there(
@@ -68,7 +60,7 @@ async def test_variant_is_made_from_s3_and_stored_there(
     assert served.status_code == 200, served.text
     assert images.dimensions(served.content) == (100, 100, "webpload_buffer")
     (variant,) = await variants_of(runtime, photo["key"])
-    assert await bucket_keys(s3_bucket) == {photo["key"], variant.object_key}
+    assert set(await s3_bucket.object_keys()) == {photo["key"], variant.object_key}
     stored = await s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=variant.object_key)
     assert stored["ContentType"] == "image/webp"
     assert await stored["Body"].read() == served.content
@@ -88,13 +80,13 @@ async def test_deleting_the_original_removes_the_variant_from_the_bucket(
     url = await variant_url(client, live_headers, photo["key"], width=50)
     for accept in ("image/avif", "image/webp", "*/*"):
         assert (await client.get(url, headers={"accept": accept})).status_code == 200
-    assert len(await bucket_keys(s3_bucket)) == 4
+    assert len(set(await s3_bucket.object_keys())) == 4
 
     deleted = await client.delete(
         f"/api/v1/files/{quote(photo['key'], safe='')}", headers=live_headers
     )
 
     assert deleted.status_code == 200
-    assert await bucket_keys(s3_bucket) == set()
+    assert set(await s3_bucket.object_keys()) == set()
     assert await variants_of(runtime, photo["key"]) == []
     assert_error(await client.get(url), 404, "NOT_FOUND")

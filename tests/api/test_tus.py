@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
 from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_settings
 from tests.support.tus import (
     OFFSET_STREAM,
     TUS,
@@ -30,17 +32,11 @@ from uploadkit_server.runtime import Runtime
 HOOK = "http://127.0.0.1:9/hook"
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    # The route's webhook points at loopback; the dispatcher stays off (deliveries stay queued).
-    return {"webhook_allow_private": True, "webhook_dispatcher": False}
+# The route's webhook points at loopback; the dispatcher stays off (deliveries stay queued).
+settings_overrides = with_settings(webhook_allow_private=True, webhook_dispatcher=False)
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> None:
-    await create_route(client, live_headers, account.project.id, maxFileSize="8MB", webhookUrl=HOOK)
+route_fields = with_route(maxFileSize="8MB", webhookUrl=HOOK)
 
 
 async def _usage(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, int]:
@@ -65,7 +61,7 @@ async def test_options_lists_version_extensions_and_checksums_without_a_key(
 
 
 async def test_chunks_become_an_uploaded_file_counted_with_its_webhook_queued(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None, runtime: Runtime
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any], runtime: Runtime
 ) -> None:
     data = png_bytes(300_000)
     created = await tus_create(client, live_headers, length=len(data), album="summer")
@@ -133,7 +129,7 @@ async def test_chunks_become_an_uploaded_file_counted_with_its_webhook_queued(
 
 
 async def test_creation_with_upload_completes_in_one_request(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     data = png_bytes(5000)
     created = await tus_create(client, live_headers, length=len(data), body=data)
@@ -179,7 +175,7 @@ async def test_creation_runs_the_same_checks_as_upload_request(
 
 
 async def test_protocol_errors(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     location = (await tus_create(client, live_headers, length=10)).headers["location"]
     old = await client.head(location, headers={**live_headers, "Tus-Resumable": "0.2.2"})
@@ -211,7 +207,7 @@ async def test_test_mode_keys_do_not_see_live_uploads(
     client: httpx.AsyncClient,
     live_headers: dict[str, str],
     test_headers: dict[str, str],
-    route: None,
+    route: dict[str, Any],
 ) -> None:
     location = (await tus_create(client, live_headers, length=10)).headers["location"]
     assert (await client.head(location, headers={**test_headers, **TUS})).status_code == 404
@@ -219,7 +215,7 @@ async def test_test_mode_keys_do_not_see_live_uploads(
 
 @pytest.mark.parametrize("algorithm", ["sha1", "sha256", "md5"])
 async def test_checksummed_chunks_are_verified_and_a_mismatch_is_discarded(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None, algorithm: str
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any], algorithm: str
 ) -> None:
     data = png_bytes(20_000)
     location = (await tus_create(client, live_headers, length=len(data))).headers["location"]
@@ -265,7 +261,7 @@ async def test_checksummed_chunks_are_verified_and_a_mismatch_is_discarded(
 
 
 async def test_unsupported_or_malformed_checksums_are_refused(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     location = (await tus_create(client, live_headers, length=10)).headers["location"]
     for header in ("crc32 AAAAAA==", "sha1", "sha1 not-base64!", "md5 AAAA"):
@@ -276,7 +272,7 @@ async def test_unsupported_or_malformed_checksums_are_refused(
 
 
 async def test_deferred_length_is_admitted_when_it_arrives(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     data = png_bytes(9000)
     created = await tus_create(client, live_headers, length=None)
@@ -298,7 +294,7 @@ async def test_deferred_length_is_admitted_when_it_arrives(
 
 
 async def test_deferred_length_over_the_route_limit_is_refused(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     location = (await tus_create(client, live_headers, length=None)).headers["location"]
     too_big = await tus_patch(
@@ -308,7 +304,7 @@ async def test_deferred_length_over_the_route_limit_is_refused(
 
 
 async def test_termination_removes_the_upload_and_releases_its_reservation(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None, runtime: Runtime
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any], runtime: Runtime
 ) -> None:
     location = (await tus_create(client, live_headers, length=100)).headers["location"]
     assert (await tus_patch(client, live_headers, location, b"x" * 40, offset=0)).status_code == 204
@@ -331,7 +327,7 @@ async def test_termination_removes_the_upload_and_releases_its_reservation(
 
 
 async def test_a_patch_while_another_holds_the_lease_is_locked(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None, runtime: Runtime
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any], runtime: Runtime
 ) -> None:
     location = (await tus_create(client, live_headers, length=10)).headers["location"]
     upload_id = location.rsplit("/", 1)[1]
@@ -358,7 +354,7 @@ async def test_a_patch_while_another_holds_the_lease_is_locked(
 
 
 async def test_expired_uploads_are_refused_then_removed_with_their_bytes(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None, runtime: Runtime
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any], runtime: Runtime
 ) -> None:
     location = (await tus_create(client, live_headers, length=100)).headers["location"]
     assert (await tus_patch(client, live_headers, location, b"x" * 10, offset=0)).status_code == 204
@@ -389,7 +385,7 @@ async def test_expired_uploads_are_refused_then_removed_with_their_bytes(
 
 
 async def test_cors_preflight_and_exposed_tus_headers(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     origin = {"Origin": "https://app.example.com"}
     preflight = await client.options(

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_s3_settings
 from tests.support.s3server import S3Bucket
 from tests.support.tus import PNG, TUS, checksum_header, tus_create, tus_patch
-from tests.support.uploads import create_route
-from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.runtime import Runtime
 
@@ -23,31 +23,20 @@ pytestmark = pytest.mark.s3
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> None:
-    await create_route(client, live_headers, account.project.id, maxFileSize="64MB")
+route_fields = with_route(maxFileSize="64MB")
 
 
 async def _bucket_state(bucket: S3Bucket) -> tuple[list[str], list[str]]:
-    objects = await bucket.client.list_objects_v2(Bucket=bucket.name)
-    uploads = await bucket.client.list_multipart_uploads(Bucket=bucket.name)
-    return (
-        sorted(item["Key"] for item in objects.get("Contents", [])),
-        sorted(item["Key"] for item in uploads.get("Uploads", [])),
-    )
+    return await bucket.object_keys(), sorted(await bucket.open_multipart_uploads())
 
 
 async def test_tus_upload_into_s3_with_checksums_and_a_refused_chunk(
     client: httpx.AsyncClient,
     live_headers: dict[str, str],
-    route: None,
+    route: dict[str, Any],
     runtime: Runtime,
     s3_bucket: S3Bucket,
 ) -> None:
@@ -90,7 +79,7 @@ async def test_tus_upload_into_s3_with_checksums_and_a_refused_chunk(
 
 
 async def test_deferred_length_on_s3(
-    client: httpx.AsyncClient, live_headers: dict[str, str], route: None
+    client: httpx.AsyncClient, live_headers: dict[str, str], route: dict[str, Any]
 ) -> None:
     data = (PNG + os.urandom(6 * MIB))[: 6 * MIB + 1]
     location = (await tus_create(client, live_headers, length=None)).headers["location"]
@@ -111,7 +100,7 @@ async def test_deferred_length_on_s3(
 async def test_termination_aborts_the_multipart_upload_and_removes_the_tail(
     client: httpx.AsyncClient,
     live_headers: dict[str, str],
-    route: None,
+    route: dict[str, Any],
     runtime: Runtime,
     s3_bucket: S3Bucket,
 ) -> None:

@@ -6,14 +6,15 @@ import asyncio
 import hashlib
 import os
 from datetime import timedelta
+from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
-from tests.api.test_errors import assert_envelope
 from tests.conftest import make_account
-from tests.support.uploads import create_route, request_upload, upload_file
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route
+from tests.support.uploads import complete, create_route, request_upload, upload_file
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, File, Tier, UploadEvent, UsageMonth
@@ -22,18 +23,7 @@ from uploadkit_server.runtime import Runtime
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        slug="files",
-        maxFileSize="8MB",
-        allowedTypes=["image/*", "text/plain"],
-    )
+route_fields = with_route(maxFileSize="8MB", allowedTypes=["image/*", "text/plain"])
 
 
 async def storage_bytes(runtime: Runtime, account_id: str) -> int:
@@ -45,7 +35,7 @@ async def storage_bytes(runtime: Runtime, account_id: str) -> int:
 
 async def test_round_trip_is_byte_exact(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -91,7 +81,7 @@ async def test_round_trip_is_byte_exact(
 
 async def test_complete_is_idempotent(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -123,7 +113,7 @@ async def test_complete_is_idempotent(
 
 
 async def test_validation_order_and_codes(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     # 1. body schema
     for bad in (
@@ -141,7 +131,7 @@ async def test_validation_order_and_codes(
             "metadata": [],
         },
     ):
-        assert_envelope(
+        assert_error(
             await client.post("/api/v1/upload/request", json=bad, headers=live_headers),
             400,
             "VALIDATION_ERROR",
@@ -150,13 +140,13 @@ async def test_validation_order_and_codes(
     response = await request_upload(
         client, live_headers, size=10**12, content_type="video/mp4", route="nope"
     )
-    assert_envelope(response, 404, "NOT_FOUND")
+    assert_error(response, 404, "NOT_FOUND")
     # 3. type — checked before size
     response = await request_upload(client, live_headers, size=10**12, content_type="video/mp4")
-    assert_envelope(response, 415, "FILE_TYPE_NOT_ALLOWED")
+    assert_error(response, 415, "FILE_TYPE_NOT_ALLOWED")
     # 4. size: route limit 8 MiB on a PRO account
     response = await request_upload(client, live_headers, size=8 * MIB + 1)
-    error = assert_envelope(response, 413, "FILE_TOO_LARGE")
+    error = assert_error(response, 413, "FILE_TOO_LARGE")
     assert error["message"] == f"File size {8 * MIB + 1} bytes exceeds the {8 * MIB} byte limit"
     assert (await request_upload(client, live_headers, size=8 * MIB)).status_code == 200
 
@@ -168,20 +158,14 @@ async def test_tier_max_file_size_wins_over_route(
     headers = {"x-api-key": free.live_key}
     await create_route(client, headers, free.project.id, maxFileSize="1GB")
     response = await request_upload(client, headers, size=6291456)
-    error = assert_envelope(response, 413, "FILE_TOO_LARGE")
+    error = assert_error(response, 413, "FILE_TOO_LARGE")
     assert error["message"] == "File size 6291456 bytes exceeds the 4194304 byte limit"
     assert "billing" in error["suggestion"]
 
 
-async def complete(
-    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
-) -> httpx.Response:
-    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
-
-
 async def test_complete_before_the_put_keeps_the_upload_waiting(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -193,7 +177,7 @@ async def test_complete_before_the_put_keeps_the_upload_waiting(
         await request_upload(client, live_headers, size=len(data), content_type="text/plain")
     ).json()
     early = await complete(client, live_headers, ticket["fileId"])
-    error = assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    error = assert_error(early, 409, "UPLOAD_INCOMPLETE")
     assert "PUT" in error["suggestion"]
     assert await storage_bytes(runtime, account.account.id) == 1000  # still reserved
     async with runtime.sessionmaker() as session:
@@ -212,7 +196,7 @@ async def test_complete_before_the_put_keeps_the_upload_waiting(
 
 async def test_missing_object_after_the_url_expired_fails_and_releases(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -227,19 +211,19 @@ async def test_missing_object_after_the_url_expired_fails_and_releases(
             .values(expires_at=utcnow() - timedelta(hours=1))
         )
     response = await complete(client, live_headers, ticket["fileId"])
-    assert_envelope(response, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(response, 422, "UPLOAD_NOT_VERIFIED")
     assert await storage_bytes(runtime, account.account.id) == 0
     async with runtime.sessionmaker() as session:
         file = await session.scalar(select(File).where(File.id == ticket["fileId"]))
         assert file is not None and file.status == "FAILED"
     # Asking again keeps saying so, and counts nothing.
     again = await complete(client, live_headers, ticket["fileId"])
-    assert_envelope(again, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(again, 422, "UPLOAD_NOT_VERIFIED")
     assert await storage_bytes(runtime, account.account.id) == 0
 
 
 async def test_stored_type_mismatch_is_not_verified(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str], runtime: Runtime
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str], runtime: Runtime
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=4, content_type="image/png")).json()
     # A URL signed for the same key but another type, as a misbehaving storage might accept.
@@ -249,39 +233,33 @@ async def test_stored_type_mismatch_is_not_verified(
     assert (
         await client.put(rogue, content=b"abcd", headers={"content-type": "text/plain"})
     ).status_code < 300
-    response = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
-    error = assert_envelope(response, 422, "UPLOAD_NOT_VERIFIED")
+    response = await complete(client, live_headers, ticket["fileId"])
+    error = assert_error(response, 422, "UPLOAD_NOT_VERIFIED")
     assert "content type" in error["message"]
     assert await runtime.storage.head(ticket["key"]) is None
 
 
 async def test_unknown_or_foreign_file_id_is_upload_not_found(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     test_headers: dict[str, str],
     runtime: Runtime,
 ) -> None:
     ticket = (await request_upload(client, live_headers, size=10)).json()
-    assert_envelope(
-        await client.post(
-            "/api/v1/upload/complete", json={"fileId": "file_nope"}, headers=live_headers
-        ),
+    assert_error(
+        await complete(client, live_headers, "file_nope"),
         404,
         "UPLOAD_NOT_FOUND",
     )
     # The same project's test key cannot complete a live upload.
-    assert_envelope(
-        await client.post(
-            "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=test_headers
-        ),
+    assert_error(
+        await complete(client, test_headers, ticket["fileId"]),
         404,
         "UPLOAD_NOT_FOUND",
     )
     other = await make_account(runtime, email="other@example.com")
-    assert_envelope(
+    assert_error(
         await client.post(
             "/api/v1/upload/complete",
             json={"fileId": ticket["fileId"]},
@@ -294,7 +272,7 @@ async def test_unknown_or_foreign_file_id_is_upload_not_found(
 
 async def test_path_escaping_names_are_sanitised(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     live_headers: dict[str, str],
     account: NewAccount,
     settings: object,
@@ -364,7 +342,7 @@ async def test_concurrent_requests_never_exceed_monthly_uploads(
 
 async def test_test_mode_keys_are_sandboxed(
     client: httpx.AsyncClient,
-    route: dict,
+    route: dict[str, Any],
     test_headers: dict[str, str],
     account: NewAccount,
     runtime: Runtime,
@@ -375,16 +353,16 @@ async def test_test_mode_keys_are_sandboxed(
 
 
 async def test_control_characters_and_nul_are_refused(
-    client: httpx.AsyncClient, route: dict, live_headers: dict[str, str]
+    client: httpx.AsyncClient, route: dict[str, Any], live_headers: dict[str, str]
 ) -> None:
     for name in ("a\x00b.txt", "tab\there.txt", "bell\x07.txt"):
         response = await request_upload(client, live_headers, size=1, name=name)
-        assert_envelope(response, 400, "VALIDATION_ERROR")
+        assert_error(response, 400, "VALIDATION_ERROR")
     nul_slug = await request_upload(client, live_headers, size=1, route="fi\x00les")
-    assert_envelope(nul_slug, 400, "VALIDATION_ERROR")
+    assert_error(nul_slug, 400, "VALIDATION_ERROR")
     in_path = await client.get("/api/v1/routers/route_%00x", headers=live_headers)
-    assert_envelope(in_path, 400, "VALIDATION_ERROR")
+    assert_error(in_path, 400, "VALIDATION_ERROR")
     in_query = await client.get(
         "/api/v1/upload/multipart/parts?fileId=file_%00&uploadId=x", headers=live_headers
     )
-    assert_envelope(in_query, 400, "VALIDATION_ERROR")
+    assert_error(in_query, 400, "VALIDATION_ERROR")

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.support.api import assert_error
-from tests.support.uploads import create_route
+from tests.support.uploads import complete, create_route
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.core.tiers import limits_for
 from uploadkit_server.db.models import Tier
@@ -53,9 +53,7 @@ async def test_a_batch_within_max_file_count_gets_a_url_per_file(
             ticket["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
         )
         assert put.status_code == 200, put.text
-        done = await client.post(
-            "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-        )
+        done = await complete(client, live_headers, ticket["fileId"])
         assert done.status_code == 200, done.text
     files = {f["fileName"]: f for f in await listed(client, live_headers)}
     assert files["a.jpg"]["metadata"] == {"album": "x", "n": 1}

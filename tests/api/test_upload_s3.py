@@ -17,11 +17,19 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from tests.api.test_errors import assert_envelope
-from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, put_headers, request_upload
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_s3_settings
+from tests.support.s3server import S3Bucket, signed_headers
+from tests.support.uploads import (
+    complete,
+    complete_multipart,
+    init_multipart,
+    numbered,
+    put_headers,
+    request_upload,
+    split_parts,
+)
 from uploadkit_server.clock import utcnow
-from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.jobs.expiry import expire_abandoned_uploads
 from uploadkit_server.runtime import Runtime
@@ -32,43 +40,19 @@ pytestmark = pytest.mark.s3
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(
-        client,
-        live_headers,
-        account.project.id,
-        maxFileSize="64MB",
-        allowedTypes=["image/*", "video/*"],
-    )
-
-
-def signed_headers(url: str) -> set[str]:
-    return set(parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";"))
-
-
-async def bucket_keys(bucket: S3Bucket) -> list[str]:
-    listing = await bucket.client.list_objects_v2(Bucket=bucket.name)
-    return [item["Key"] for item in listing.get("Contents", [])]
-
-
-async def open_multipart_uploads(bucket: S3Bucket) -> list[str]:
-    listing = await bucket.client.list_multipart_uploads(Bucket=bucket.name)
-    return [upload["Key"] for upload in listing.get("Uploads", [])]
+route_fields = with_route(maxFileSize="64MB", allowedTypes=["image/*", "video/*"])
 
 
 async def file_status(runtime: Runtime, file_id: str) -> FileStatus:
+    """The file's status as stored. The column holds a plain string: parsing it checks that it
+    is one of the statuses, not merely a string equal to the one expected."""
     async with runtime.sessionmaker() as session:
         status = await session.scalar(select(File.status).where(File.id == file_id))
         assert status is not None
-        return status
+        return FileStatus(status)
 
 
 async def test_app_uses_s3_storage(runtime: Runtime, s3_bucket: S3Bucket) -> None:
@@ -95,9 +79,7 @@ async def test_single_upload_round_trip(
 
     put = await s3_http.put(url, content=data, headers={"content-type": "image/jpeg"})
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, body["fileId"])
 
     assert done.status_code == 200, done.text
     assert (done.json()["status"], done.json()["fileSize"]) == ("UPLOADED", len(data))
@@ -132,15 +114,13 @@ async def test_put_that_differs_from_the_declaration_fails_verification(
         body["uploadUrl"], content=data + sent_extra, headers={"content-type": sent_type}
     )
     assert put.status_code == 200
-    assert await bucket_keys(s3_bucket) == [body["key"]]
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
-    )
+    assert await s3_bucket.object_keys() == [body["key"]]
+    done = await complete(client, live_headers, body["fileId"])
 
-    assert_envelope(done, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(done, 422, "UPLOAD_NOT_VERIFIED")
     assert problem in done.json()["error"]["message"]
     assert await file_status(runtime, body["fileId"]) == FileStatus.FAILED
-    assert await bucket_keys(s3_bucket) == []  # the unverified object is removed
+    assert await s3_bucket.object_keys() == []  # the unverified object is removed
 
 
 async def test_complete_before_the_put_keeps_the_upload_waiting(
@@ -155,34 +135,21 @@ async def test_complete_before_the_put_keeps_the_upload_waiting(
     data = os.urandom(10)
     body = (await request_upload(client, live_headers, size=len(data))).json()
 
-    early = await client.post(
-        "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
-    )
-    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")
+    early = await complete(client, live_headers, body["fileId"])
+    assert_error(early, 409, "UPLOAD_INCOMPLETE")
     assert await file_status(runtime, body["fileId"]) == FileStatus.UPLOADING
 
     put = await s3_http.put(body["uploadUrl"], content=data, headers=put_headers(body))
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": body["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, body["fileId"])
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "UPLOADED"
 
 
-async def init_multipart(
+async def multipart_ticket(
     client: httpx.AsyncClient, headers: dict[str, str], size: int
 ) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/upload/multipart/init",
-        json={
-            "fileName": "movie.mp4",
-            "fileSize": size,
-            "contentType": "video/mp4",
-            "routeSlug": "files",
-        },
-        headers=headers,
-    )
+    response = await init_multipart(client, headers, size=size)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -195,9 +162,9 @@ async def test_multipart_round_trip_with_resume(
     s3_bucket: S3Bucket,
 ) -> None:
     data = os.urandom(11 * MIB + 321)
-    ticket = await init_multipart(client, live_headers, len(data))
+    ticket = await multipart_ticket(client, live_headers, len(data))
     part_size = ticket["partSize"]
-    pieces = [data[i : i + part_size] for i in range(0, len(data), part_size)]
+    pieces = split_parts(data, part_size)
     assert [p["partNumber"] for p in ticket["parts"]] == [1, 2, 3]
     assert all("content-length" in signed_headers(p["uploadUrl"]) for p in ticket["parts"])
 
@@ -236,7 +203,7 @@ async def test_multipart_round_trip_with_resume(
     stored = await s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=ticket["key"])
     assert (stored["ContentType"], stored["ContentLength"]) == ("video/mp4", len(data))
     assert hashlib.sha256(await stored["Body"].read()).digest() == hashlib.sha256(data).digest()
-    assert await open_multipart_uploads(s3_bucket) == []
+    assert await s3_bucket.open_multipart_uploads() == []
 
 
 async def test_multipart_part_of_wrong_size_fails_verification(
@@ -248,7 +215,7 @@ async def test_multipart_part_of_wrong_size_fails_verification(
     s3_bucket: S3Bucket,
 ) -> None:
     size = 6 * MIB
-    ticket = await init_multipart(client, live_headers, size)
+    ticket = await multipart_ticket(client, live_headers, size)
     first, last = ticket["parts"]
     etags = [
         (await s3_http.put(first["uploadUrl"], content=os.urandom(5 * MIB))).headers["etag"],
@@ -256,20 +223,12 @@ async def test_multipart_part_of_wrong_size_fails_verification(
         (await s3_http.put(last["uploadUrl"], content=os.urandom(1 * MIB - 1))).headers["etag"],
     ]
 
-    done = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": ticket["fileId"],
-            "uploadId": ticket["uploadId"],
-            "parts": [{"partNumber": n, "etag": e} for n, e in enumerate(etags, 1)],
-        },
-        headers=live_headers,
-    )
+    done = await complete_multipart(client, live_headers, ticket, numbered(etags))
 
-    assert_envelope(done, 422, "UPLOAD_NOT_VERIFIED")
+    assert_error(done, 422, "UPLOAD_NOT_VERIFIED")
     assert await file_status(runtime, ticket["fileId"]) == FileStatus.FAILED
-    assert await bucket_keys(s3_bucket) == []
-    assert await open_multipart_uploads(s3_bucket) == []
+    assert await s3_bucket.object_keys() == []
+    assert await s3_bucket.open_multipart_uploads() == []
 
 
 async def test_multipart_abort_leaves_nothing_in_the_bucket(
@@ -279,10 +238,10 @@ async def test_multipart_abort_leaves_nothing_in_the_bucket(
     live_headers: dict[str, str],
     s3_bucket: S3Bucket,
 ) -> None:
-    ticket = await init_multipart(client, live_headers, 6 * MIB)
+    ticket = await multipart_ticket(client, live_headers, 6 * MIB)
     put = await s3_http.put(ticket["parts"][0]["uploadUrl"], content=os.urandom(5 * MIB))
     assert put.status_code == 200
-    assert await open_multipart_uploads(s3_bucket) == [ticket["key"]]
+    assert await s3_bucket.open_multipart_uploads() == [ticket["key"]]
 
     aborted = await client.post(
         "/api/v1/upload/multipart/abort",
@@ -292,8 +251,8 @@ async def test_multipart_abort_leaves_nothing_in_the_bucket(
 
     assert aborted.status_code == 200, aborted.text
     assert aborted.json() == {"aborted": True}
-    assert await open_multipart_uploads(s3_bucket) == []
-    assert await bucket_keys(s3_bucket) == []
+    assert await s3_bucket.open_multipart_uploads() == []
+    assert await s3_bucket.object_keys() == []
 
 
 async def test_expiry_job_cleans_abandoned_uploads_from_the_bucket(
@@ -309,7 +268,7 @@ async def test_expiry_job_cleans_abandoned_uploads_from_the_bucket(
         single["uploadUrl"], content=b"abc", headers={"content-type": "image/jpeg"}
     )
     assert put.status_code == 200
-    multi = await init_multipart(client, live_headers, 6 * MIB)
+    multi = await multipart_ticket(client, live_headers, 6 * MIB)
     put = await s3_http.put(multi["parts"][0]["uploadUrl"], content=os.urandom(5 * MIB))
     assert put.status_code == 200
     async with runtime.sessionmaker() as session, session.begin():
@@ -323,8 +282,8 @@ async def test_expiry_job_cleans_abandoned_uploads_from_the_bucket(
 
     assert await expire_abandoned_uploads(runtime) == 2
 
-    assert await bucket_keys(s3_bucket) == []
-    assert await open_multipart_uploads(s3_bucket) == []
+    assert await s3_bucket.object_keys() == []
+    assert await s3_bucket.open_multipart_uploads() == []
 
 
 async def test_cdn_redirects_to_a_short_lived_presigned_get(
@@ -340,9 +299,7 @@ async def test_cdn_redirects_to_a_short_lived_presigned_get(
         ticket["uploadUrl"], content=data, headers={"content-type": "image/jpeg"}
     )
     assert put.status_code == 200
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, ticket["fileId"])
     assert done.status_code == 200, done.text
     cdn_path = urlsplit(done.json()["url"]).path
     assert cdn_path == f"/cdn/{ticket['key']}"
@@ -375,7 +332,7 @@ async def test_cdn_redirects_to_a_short_lived_presigned_get(
 async def test_cdn_of_missing_object_is_404_not_a_redirect(client: httpx.AsyncClient) -> None:
     missing = await client.get("/cdn/proj_x/files/nothing/here.jpg")
 
-    assert_envelope(missing, 404, "NOT_FOUND")
+    assert_error(missing, 404, "NOT_FOUND")
 
 
 async def test_deleting_a_file_removes_its_object_and_its_cdn_url(
@@ -390,9 +347,7 @@ async def test_deleting_a_file_removes_its_object_and_its_cdn_url(
         ticket["uploadUrl"], content=b"data", headers={"content-type": "image/jpeg"}
     )
     assert put.status_code == 200
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, ticket["fileId"])
     assert done.status_code == 200, done.text
     cdn_path = urlsplit(done.json()["url"]).path
     location = (await client.get(cdn_path)).headers["location"]
@@ -402,6 +357,6 @@ async def test_deleting_a_file_removes_its_object_and_its_cdn_url(
     )
 
     assert deleted.status_code == 200, deleted.text
-    assert await bucket_keys(s3_bucket) == []
-    assert_envelope(await client.get(cdn_path), 404, "NOT_FOUND")
+    assert await s3_bucket.object_keys() == []
+    assert_error(await client.get(cdn_path), 404, "NOT_FOUND")
     assert (await s3_http.get(location)).status_code == 404  # an earlier redirect leads nowhere

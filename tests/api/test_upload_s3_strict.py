@@ -10,26 +10,28 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
+from tests.support.fixtures import with_route, with_s3_settings
 from tests.support.s3server import S3Bucket
-from tests.support.uploads import create_route, put_headers, request_upload
-from uploadkit_server.core.accounts.service import NewAccount
+from tests.support.uploads import (
+    complete,
+    complete_multipart,
+    init_multipart,
+    numbered,
+    put_headers,
+    request_upload,
+    split_parts,
+)
 
 pytestmark = pytest.mark.s3
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(strict_s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return strict_s3_settings_overrides
+settings_overrides = with_s3_settings(strict=True)
 
 
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, maxFileSize="64MB")
+route_fields = with_route(maxFileSize="64MB")
 
 
 async def test_single_upload_passes_a_signature_checking_store(
@@ -58,17 +60,13 @@ async def test_single_upload_passes_a_signature_checking_store(
         403,
         403,
     )
-    early = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
-    assert_envelope(early, 409, "UPLOAD_INCOMPLETE")  # nothing was stored: keep waiting
+    early = await complete(client, live_headers, ticket["fileId"])
+    assert_error(early, 409, "UPLOAD_INCOMPLETE")  # nothing was stored: keep waiting
 
     second = (await request_upload(client, live_headers, size=len(data))).json()
     put = await s3_http.put(second["uploadUrl"], content=data, headers=put_headers(second))
     assert put.status_code == 200, put.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": second["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, second["fileId"])
     assert done.status_code == 200, done.text
     redirect = await client.get(f"/cdn/{second['key']}")
     assert redirect.status_code == 307
@@ -82,20 +80,11 @@ async def test_multipart_upload_passes_a_signature_checking_store(
     live_headers: dict[str, str],
 ) -> None:
     data = os.urandom(6 * MIB + 5)
-    response = await client.post(
-        "/api/v1/upload/multipart/init",
-        json={
-            "fileName": "movie.mp4",
-            "fileSize": len(data),
-            "contentType": "video/mp4",
-            "routeSlug": "files",
-        },
-        headers=live_headers,
-    )
+    response = await init_multipart(client, live_headers, size=len(data))
     assert response.status_code == 200, response.text
     ticket = response.json()
     size = ticket["partSize"]
-    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    pieces = split_parts(data, size)
     first, last = ticket["parts"]
     assert (await s3_http.put(last["uploadUrl"], content=pieces[1] + b"x")).status_code == 403
 
@@ -103,15 +92,7 @@ async def test_multipart_upload_passes_a_signature_checking_store(
         (await s3_http.put(part["uploadUrl"], content=piece)).headers["etag"]
         for part, piece in zip((first, last), pieces, strict=True)
     ]
-    done = await client.post(
-        "/api/v1/upload/multipart/complete",
-        json={
-            "fileId": ticket["fileId"],
-            "uploadId": ticket["uploadId"],
-            "parts": [{"partNumber": n, "etag": e} for n, e in enumerate(etags, 1)],
-        },
-        headers=live_headers,
-    )
+    done = await complete_multipart(client, live_headers, ticket, numbered(etags))
 
     assert done.status_code == 200, done.text
     assert done.json()["fileSize"] == len(data)

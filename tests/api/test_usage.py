@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 from sqlalchemy import update
 
 from tests.conftest import make_account
@@ -18,13 +17,6 @@ from uploadkit_server.core.accounts.service import NewAccount, set_tier
 from uploadkit_server.core.tiers import GIB, MIB
 from uploadkit_server.db.models import Tier, UsageMonth
 from uploadkit_server.runtime import Runtime
-
-
-@pytest.fixture
-async def route(
-    client: httpx.AsyncClient, account: NewAccount, live_headers: dict[str, str]
-) -> dict[str, Any]:
-    return await create_route(client, live_headers, account.project.id, slug="files")
 
 
 async def usage(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:

@@ -209,7 +209,9 @@ def screenshot(page: Any, directory: Path, name: str) -> None:
         page.screenshot(path=str(Path(extra) / f"dashboard-{name}.png"), full_page=True)
 
 
-def upload_via_api(site: Site, key: str, *, route: str, name: str, data: bytes, mime: str) -> dict:
+def upload_via_api(
+    site: Site, key: str, *, route: str, name: str, data: bytes, mime: str
+) -> dict[str, Any]:
     """The server-side flow with an API key: request, PUT the bytes, complete."""
     ticket = site.api(
         "POST",

@@ -14,8 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.client.conftest import MIB, Live
-from tests.client.test_upload import client_for, write
+from tests.support.sdk import MIB, Live, client_for, write
 from uploadkit_client import ChecksumMismatch, UploadKit
 from uploadkit_server.cli.main import app
 

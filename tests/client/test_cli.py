@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.client.conftest import MIB, Live, download
-from tests.client.test_upload import interrupt, write
+from tests.support.sdk import MIB, Live, download, interrupt, write
 from uploadkit_server.cli.main import app
 
 pytestmark = pytest.mark.slow

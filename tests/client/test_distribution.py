@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.conftest import Live
+from tests.support.sdk import Live
 
 pytestmark = pytest.mark.slow
 

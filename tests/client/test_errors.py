@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.conftest import Live, admin_create_account
 from tests.client.stub_server import Canned, envelope, stub_server
+from tests.support.sdk import Live, admin_create_account
 from uploadkit_client import (
     ConfigurationError,
     ConnectionFailed,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.conftest import Live
+from tests.support.sdk import Live
 from uploadkit_client import NotFound, Unauthorized, UploadKit
 
 

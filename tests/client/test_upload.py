@@ -6,114 +6,21 @@ from __future__ import annotations
 import _thread
 import io
 import os
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from tests.client.conftest import MIB, Live, download
+from tests.support.sdk import MIB, FaultyTransport, Live, client_for, download, interrupt, write
 from uploadkit_client import (
     Progress,
     ResumeToken,
     UploadCancelled,
-    UploadInterrupted,
     UploadKit,
     UploadNotFound,
 )
-
-
-def part_number(request: httpx.Request) -> int | None:
-    """The part a storage PUT carries: S3 puts it in the query, the local backend in the path."""
-    if request.method != "PUT":
-        return None
-    query = parse_qs(urlsplit(str(request.url)).query)
-    if "partNumber" in query:
-        return int(query["partNumber"][0])
-    match = re.search(r"/storage/parts/[^/]+/(\d+)/", request.url.path)
-    return int(match.group(1)) if match else None
-
-
-class FaultyTransport(httpx.BaseTransport):
-    """The real HTTP transport, except that chosen part PUTs fail (the first ``times`` attempts,
-    or always). Counts every PUT by part number."""
-
-    def __init__(
-        self, fail: dict[int | None, int] | None = None, *, error: str = "connect"
-    ) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.fail = dict(fail or {})
-        self.error = error
-        self.puts: Counter[int | None] = Counter()
-        self.calls: Counter[str] = Counter()  # API calls by path
-        self.lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        number = part_number(request)
-        if request.method == "PUT":
-            with self.lock:
-                self.puts[number] += 1
-                failing = number in self.fail and self.fail[number] > 0
-                if failing:
-                    self.fail[number] -= 1
-            if failing:
-                request.read()  # drain the body as a server that dropped it late would
-                if self.error == "connect":
-                    raise httpx.ConnectError("injected failure", request=request)
-                return httpx.Response(int(self.error), text="injected failure", request=request)
-        else:
-            with self.lock:
-                self.calls[request.url.path] += 1
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def client_for(
-    live: Live, state_dir: Path, transport: httpx.BaseTransport, **options: object
-) -> UploadKit:
-    return UploadKit(
-        live.key,
-        live.url,
-        retry_base_delay=0.01,
-        state_dir=state_dir,
-        transport=transport,
-        **options,  # type: ignore[arg-type]
-    )
-
-
-def interrupt(
-    live: Live,
-    state_dir: Path,
-    source: object,
-    fail: dict[int, int],
-    *,
-    max_retries: int = 0,
-    concurrency: int = 4,
-    **upload: object,
-) -> tuple[UploadInterrupted, FaultyTransport]:
-    """Upload with parts ``fail`` broken until the upload gives up; return its error."""
-    transport = FaultyTransport(fail)
-    with (
-        client_for(
-            live, state_dir, transport, max_retries=max_retries, concurrency=concurrency
-        ) as client,
-        pytest.raises(UploadInterrupted) as interrupted,
-    ):
-        client.upload(source, route="files", **upload)  # type: ignore[arg-type]
-    return interrupted.value, transport
-
-
-def write(path: Path, size: int) -> bytes:
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return data
 
 
 def test_small_upload_of_a_path_round_trips(sdk: UploadKit, tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.client.conftest import admin_create_account, create_route
 from tests.support.live_server import live_server
 from tests.support.s3server import S3Bucket
+from tests.support.sdk import admin_create_account, create_route
 from uploadkit_client import UploadKit
 
 pytestmark = pytest.mark.s3

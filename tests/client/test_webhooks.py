@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.client.conftest import Live
+from tests.support.sdk import Live
 from uploadkit_client import NotFound, UploadKit, verify_webhook
 
 

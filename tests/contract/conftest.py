@@ -42,7 +42,7 @@ async def _seed(database_url: str) -> tuple[str, str]:
 
 
 def contract_settings(data_dir: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'contract.db'}",

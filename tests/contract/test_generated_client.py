@@ -30,7 +30,7 @@ PACKAGE = "uploadkit_generated"
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("generated")
     document = root / "openapi.json"
-    document.write_text(json.dumps(build_document(create_app(Settings(_env_file=None)))))  # type: ignore[call-arg]
+    document.write_text(json.dumps(build_document(create_app(Settings(_env_file=None)))))
     generator = Path(sys.executable).with_name("openapi-python-client")
     result = subprocess.run(
         [

@@ -18,7 +18,7 @@ METHODS = {"get", "head", "post", "put", "patch", "delete", "options"}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, object]:
-    return build_document(create_app(Settings(_env_file=None)))  # type: ignore[call-arg]
+    return build_document(create_app(Settings(_env_file=None)))
 
 
 def operations(document: dict[str, object]) -> list[tuple[str, str, dict[str, object]]]:
@@ -49,7 +49,7 @@ def test_operation_ids_are_unique_and_named_for_people(document: dict[str, objec
 
 
 def test_every_endpoint_has_an_entry_in_the_table() -> None:
-    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None))
     declared = {
         (method, context.path_format)
         for context in iter_route_contexts(app.routes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -47,9 +48,7 @@ schemathesis.serializer.alias("application/offset+octet-stream", "application/oc
 
 #: Generated from the document alone (no server needed to collect); each case is sent to the
 #: module's app, whose lifespan schemathesis starts on first use and which is stopped below.
-schema = schemathesis.openapi.from_dict(
-    build_document(create_app(Settings(_env_file=None)))  # type: ignore[call-arg]
-)
+schema = schemathesis.openapi.from_dict(build_document(create_app(Settings(_env_file=None))))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +70,7 @@ def auth_headers(contract: ContractApp) -> dict[str, str]:
     derandomize=True,
 )
 def test_every_operation_keeps_its_contract(
-    case: schemathesis.Case, app: FastAPI, auth_headers: dict[str, str]
+    case: schemathesis.Case[Any], app: FastAPI, auth_headers: dict[str, str]
 ) -> None:
     response = case.call_and_validate(app=app, headers=auth_headers, checks=CHECKS)
     SEEN.add((case.operation.label, response.status_code))
@@ -82,11 +81,11 @@ def test_linked_operations_keep_their_contract(app: FastAPI, auth_headers: dict[
     file routes and keys, deleted; a file route created, then read, updated, deleted."""
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, object]:
             return {"app": app, "headers": auth_headers}
 
         def validate_response(
-            self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: object
+            self, response: schemathesis.Response, case: schemathesis.Case[Any], **kwargs: object
         ) -> None:
             case.validate_response(response, checks=CHECKS)
             SEEN.add((case.operation.label, response.status_code))

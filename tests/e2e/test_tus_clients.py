@@ -177,7 +177,8 @@ async def test_two_server_processes_serve_one_uploads_patches(
                 str(path), chunk_size=MIB, metadata=_metadata("shared.png"), upload_checksum=True
             )
             await asyncio.to_thread(uploader.upload_chunk)
-            upload_path = urlsplit(uploader.url).path
+            # tusclient leaves ``url`` unannotated (``None`` until the upload is created).
+            upload_path = urlsplit(str(uploader.url)).path
             turn = 1
             while uploader.offset < len(data):  # every PATCH goes to the other process
                 uploader.set_url(servers[turn % 2].url + upload_path)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from tests.support.fixtures import with_s3_settings
 from tests.support.s3server import S3Bucket
 from tests.support.tus import tus_create
 from tests.support.uploads import create_route
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.s3
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def settings_overrides(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
-    return s3_settings_overrides
+settings_overrides = with_s3_settings()
 
 
 class Clock:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.file_records import record_file
-from tests.support.uploads import create_route, put_headers, request_upload, upload_file
+from tests.support.uploads import complete, create_route, put_headers, request_upload, upload_file
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import FileStatus
@@ -94,9 +94,7 @@ async def test_bytes_put_after_delete_are_not_served_and_are_swept(
     http: httpx.AsyncClient = client if storage_kind == "local" else s3_http
     first = await http.put(ticket["uploadUrl"], content=DATA, headers=put_headers(ticket))
     assert first.status_code == 200, first.text
-    done = await client.post(
-        "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-    )
+    done = await complete(client, live_headers, ticket["fileId"])
     assert done.status_code == 200, done.text
     deleted = await client.delete(f"/api/v1/files/{ticket['key']}", headers=live_headers)
     assert deleted.status_code == 200, deleted.text
@@ -129,9 +127,7 @@ async def test_a_stored_file_survives_the_sweep(
         ticket = (await request_upload(client, live_headers, size=len(DATA))).json()
         put = await http.put(ticket["uploadUrl"], content=DATA, headers=put_headers(ticket))
         assert put.status_code == 200
-        done = await client.post(
-            "/api/v1/upload/complete", json={"fileId": ticket["fileId"]}, headers=live_headers
-        )
+        done = await complete(client, live_headers, ticket["fileId"])
         stored = done.json()
     assert await later(24)(runtime) == 0
     assert await exists(runtime, stored["key"])

@@ -7,19 +7,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import httpx
-import pytest
 from sqlalchemy import select
 
+from tests.support.fixtures import with_settings
 from tests.support.uploads import create_route, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import ApiKey, UsageMonth
 from uploadkit_server.runtime import Runtime
 
-
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    # The shared jobs are off (a worker would run them); local flushes run every 50 ms.
-    return {"run_background_jobs": False, "job_interval": 0.05}
+# The shared jobs are off (a worker would run them); local flushes run every 50 ms.
+settings_overrides = with_settings(run_background_jobs=False, job_interval=0.05)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, polls: int = 1000) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.fixtures import with_settings
 from tests.support.uploads import create_route, request_upload, upload_file
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.accounts.service import NewAccount
@@ -22,9 +23,7 @@ from uploadkit_server.runtime import Runtime
 TTL = 3600
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"test_mode_ttl": TTL}
+settings_overrides = with_settings(test_mode_ttl=TTL)
 
 
 async def test_purge_removes_expired_test_files_and_their_objects(

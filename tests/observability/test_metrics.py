@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from tests.conftest import make_account
 from tests.support.api import assert_error
+from tests.support.metrics import sample
 from tests.support.uploads import create_route, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, Tier
 from uploadkit_server.runtime import Runtime
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of the exposition text (0 if absent)."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        match = re.match(r"^([a-z_:]+)(?:\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        got = ",".join(sorted((match.group(2) or "").split(","))) if match.group(2) else ""
-        if got == wanted:
-            return float(match.group(3))
-    return 0.0
 
 
 async def test_counts_requests_uploads_bytes_and_the_webhook_queue(

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.core.webhooks.helpers import wait_for_status
-from tests.observability.test_metrics import sample
+from tests.support.fixtures import with_settings
+from tests.support.metrics import sample
 from tests.support.uploads import create_route, upload_file
 from tests.support.webhook_receiver import running_receiver, wait_until
 from uploadkit_server.core.accounts.service import NewAccount
 
-
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"webhook_allow_private": True, "webhook_poll_interval": 0.05}
+settings_overrides = with_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
 async def test_a_delivered_attempt_is_counted(

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.observability.test_metrics import sample
 from tests.support.live_server import live_server
+from tests.support.metrics import sample
 
 pytestmark = pytest.mark.slow
 

@@ -42,7 +42,7 @@ async def environment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
 async def account(environment: dict[str, str]) -> NewAccount:
     """Created (and the database migrated) before the servers start."""
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=environment["UPLOADKIT_DATA_DIR"],
         database_url=environment["UPLOADKIT_DATABASE_URL"],
         secret_key=environment["UPLOADKIT_SECRET_KEY"],

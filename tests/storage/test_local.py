@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_errors import assert_envelope
+from tests.support.api import assert_error
 from tests.support.file_records import record_file
 from uploadkit_server.jobs.storage_cleanup import STALE_TEMP_AGE, remove_stale_temp_files
 from uploadkit_server.runtime import Runtime
@@ -24,7 +24,8 @@ KEY = "proj_test/files/abc/notes.txt"
 
 @pytest.fixture
 def db_kind() -> str:
-    """Storage never touches the database: one kind is enough."""
+    """The storage endpoint these PUTs go through only asks the database whether ``KEY``'s file
+    still takes bytes: one kind is enough."""
     return "sqlite"
 
 
@@ -80,7 +81,7 @@ async def test_clashing_keys_are_refused_cleanly(
 ) -> None:
     await record_file(runtime.sessionmaker, second)
     assert (await put(client, storage, KEY, b"first")).status_code == 200
-    assert_envelope(await put(client, storage, second, b"second"), 400, "VALIDATION_ERROR")
+    assert_error(await put(client, storage, second, b"second"), 400, "VALIDATION_ERROR")
     assert (storage.root / "objects" / KEY).read_bytes() == b"first"
     assert files_in(storage.root / "tmp") == []
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support.s3server import SECRET_KEY, S3Bucket
+from tests.support.s3server import SECRET_KEY, S3Bucket, signed_headers
 from tests.support.sigv4 import presigned_request_is_valid
 from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import (
@@ -40,10 +40,6 @@ MIB = 1024 * 1024
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=30) as client:
         yield client
-
-
-def signed_headers(url: str) -> set[str]:
-    return set(parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";"))
 
 
 async def read_all(storage: S3Storage, key: str, byte_range: ByteRange | None = None) -> bytes:

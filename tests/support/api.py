@@ -1,4 +1,5 @@
-"""Small helpers for API tests: the error envelope, and accounts made through the service."""
+"""Assertions on the API's responses, shared by every test that calls it: the SPEC's error
+envelope, checked the same way wherever an error is expected."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import httpx
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is the SPEC's error envelope with this status and code."""
+    """The response is the SPEC's error envelope with this status and code; returns its
+    ``error`` object for further checks."""
     assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
     body = response.json()
     assert set(body) == {"error"}, body
     assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
     # Every error tells the caller what to do next: a sentence, never missing or empty.
     assert isinstance(body["error"].get("suggestion"), str), body
     assert len(body["error"]["suggestion"].split()) >= 3, body

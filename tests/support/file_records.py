@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from uploadkit_server.clock import utcnow
@@ -80,3 +80,11 @@ async def set_upload_id(
 
 def sessionmaker_for(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def file_row(sessionmaker: async_sessionmaker[AsyncSession], file_id: str) -> File:
+    """The file's record as stored now."""
+    async with sessionmaker() as session:
+        file = await session.scalar(select(File).where(File.id == file_id))
+        assert file is not None
+        return file

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -34,6 +35,33 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def request_upload(
+        self, key: str, *, name: str, size: int, content_type: str, route: str = "files"
+    ) -> dict[str, Any]:
+        """``POST /upload/request`` with the API key ``key``; the ticket."""
+        response = httpx.post(
+            f"{self.api}/upload/request",
+            json={
+                "fileName": name,
+                "fileSize": size,
+                "contentType": content_type,
+                "routeSlug": route,
+            },
+            headers={"x-api-key": key},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def complete(self, key: str, file_id: str) -> httpx.Response:
+        """``POST /upload/complete`` with the API key ``key``; the response, whatever it is."""
+        return httpx.post(
+            f"{self.api}/upload/complete",
+            json={"fileId": file_id},
+            headers={"x-api-key": key},
+            timeout=30,
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run, as in a crash."""

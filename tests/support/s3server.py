@@ -11,7 +11,8 @@ Registered as a plugin in ``tests/conftest.py``; fixtures:
 
 - ``s3_server``: the running server (``endpoint_url``).
 - ``s3_credentials``: dummy AWS credentials in the environment for this test only.
-- ``s3_bucket``: an ``S3Bucket`` (name, endpoint, region, and a raw client for inspection).
+- ``s3_bucket``: an ``S3Bucket`` (name, endpoint, region, and a raw client for inspection;
+  ``object_keys()`` and ``open_multipart_uploads()`` list what it holds).
 - ``s3_storage``: an ``S3Storage`` on that bucket, closed afterwards.
 - ``s3_settings_overrides``: the ``Settings`` values that point an app at that bucket.
 - ``s3_http``: a real HTTP client for the presigned URLs.
@@ -32,6 +33,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -85,6 +87,21 @@ class S3Bucket:
             force_path_style=True,
             **options,
         )
+
+    async def object_keys(self) -> list[str]:
+        """The keys of the objects in the bucket (the first thousand), in key order."""
+        listing = await self.client.list_objects_v2(Bucket=self.name)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    async def open_multipart_uploads(self) -> list[str]:
+        """The keys of the multipart uploads started and neither completed nor aborted."""
+        listing = await self.client.list_multipart_uploads(Bucket=self.name)
+        return [upload["Key"] for upload in listing.get("Uploads", [])]
+
+
+def signed_headers(url: str) -> set[str]:
+    """The headers a presigned SigV4 URL signs (``X-Amz-SignedHeaders``)."""
+    return set(parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";"))
 
 
 Environ = dict[str, Any]

@@ -45,6 +45,13 @@ def put_headers(ticket: dict[str, Any], content_type: str = "image/jpeg") -> dic
     return {"content-type": content_type, **ticket.get("uploadHeaders", {})}
 
 
+async def complete(
+    client: httpx.AsyncClient, headers: dict[str, str], file_id: str
+) -> httpx.Response:
+    """``POST /upload/complete`` for the file; the response, whatever it is."""
+    return await client.post("/api/v1/upload/complete", json={"fileId": file_id}, headers=headers)
+
+
 async def upload_file(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -75,3 +82,59 @@ async def upload_file(
     )
     assert done.status_code == 200, done.text
     return dict(done.json())
+
+
+async def init_multipart(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    size: int,
+    name: str = "movie.mp4",
+    content_type: str = "video/mp4",
+    route: str = "files",
+    **extra: object,
+) -> httpx.Response:
+    """``POST /upload/multipart/init``; ``extra`` fields (``metadata``, ``checksum``) as given."""
+    body = {
+        "fileName": name,
+        "fileSize": size,
+        "contentType": content_type,
+        "routeSlug": route,
+        **extra,
+    }
+    return await client.post("/api/v1/upload/multipart/init", json=body, headers=headers)
+
+
+def split_parts(data: bytes, part_size: int) -> list[bytes]:
+    """``data`` cut into the parts of a multipart ticket's ``partSize``."""
+    return [data[i : i + part_size] for i in range(0, len(data), part_size)]
+
+
+async def put_parts(
+    http: httpx.AsyncClient, parts: list[dict[str, Any]], pieces: list[bytes]
+) -> list[str]:
+    """PUT each piece to its part's URL; the parts' ETags."""
+    etags = []
+    for part, piece in zip(parts, pieces, strict=True):
+        response = await http.put(part["uploadUrl"], content=piece)
+        assert response.status_code == 200, response.text
+        etags.append(response.headers["etag"])
+    return etags
+
+
+def numbered(etags: list[str]) -> list[dict[str, Any]]:
+    """The ``parts`` of a multipart complete for these ETags, part 1 first."""
+    return [{"partNumber": number, "etag": etag} for number, etag in enumerate(etags, start=1)]
+
+
+async def complete_multipart(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    ticket: dict[str, Any],
+    parts: list[dict[str, Any]],
+    **extra: object,
+) -> httpx.Response:
+    """``POST /upload/multipart/complete`` of the ticket's upload with these ``parts`` (and
+    ``extra`` fields such as ``checksum``); the response, whatever it is."""
+    body = {"fileId": ticket["fileId"], "uploadId": ticket["uploadId"], "parts": parts, **extra}
+    return await client.post("/api/v1/upload/multipart/complete", json=body, headers=headers)

@@ -1,31 +1,17 @@
-"""``uploadkit migrate`` and ``admin create-account|set-tier``, as an operator runs them."""
+"""``cli/bootstrap.py`` as an operator meets it: ``uploadkit migrate``, ``admin create-account``,
+``set-password`` and ``set-tier``, and the development account of a first ``serve``."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests.support.cli import uploadkit
 from tests.support.live_server import live_server
-
-
-def uploadkit(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "uploadkit_server", *args],
-        input=stdin,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_create_account_json_and_set_tier(tmp_path: Path) -> None:
@@ -106,23 +92,17 @@ def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
         )
         assert [r["slug"] for r in routes.json()["items"]] == ["files"]
         data = b"first upload"
-        ticket = httpx.post(
-            f"{server.api}/upload/request",
-            json={
-                "fileName": "a.bin",
-                "fileSize": len(data),
-                "contentType": "application/octet-stream",
-                "routeSlug": "files",
-            },
-            headers=headers,
-        ).json()
+        ticket = server.request_upload(
+            keys["keys"]["live"],
+            name="a.bin",
+            size=len(data),
+            content_type="application/octet-stream",
+        )
         put = httpx.put(
             ticket["uploadUrl"], content=data, headers={"content-type": "application/octet-stream"}
         )
         assert put.status_code < 300
-        done = httpx.post(
-            f"{server.api}/upload/complete", json={"fileId": ticket["fileId"]}, headers=headers
-        )
+        done = server.complete(keys["keys"]["live"], ticket["fileId"])
         assert done.json()["status"] == "UPLOADED"
         # The dashboard password is printed once too, and signs in.
         assert keys["password"] in server.log() and "/dashboard" in server.log()
@@ -131,26 +111,3 @@ def test_first_serve_creates_a_development_account(tmp_path: Path) -> None:
     with live_server({}, data_dir=data_dir) as server:
         assert "Created a development account" not in server.log()
         assert keys["password"] not in server.log()
-
-
-def test_admin_commands_say_which_database_they_use(tmp_path: Path) -> None:
-    env = {"UPLOADKIT_DATA_DIR": str(tmp_path / "elsewhere")}
-    created = uploadkit(
-        "admin", "create-account", "--email", "where@example.com", "--json", env=env
-    )
-    assert created.returncode == 0, created.stderr
-    assert f"Database: SQLite at {tmp_path / 'elsewhere' / 'uploadkit.db'}" in created.stderr
-    assert json.loads(created.stdout)["account"]["email"] == "where@example.com"  # stdout clean
-
-    pg = uploadkit(
-        "admin",
-        "set-tier",
-        "--account",
-        "acct_x",
-        "--tier",
-        "pro",
-        env={"UPLOADKIT_DATABASE_URL": "postgresql://ops:s3cret@127.0.0.1:9/uk"},
-    )
-    assert "Database: postgresql+asyncpg://ops:***@127.0.0.1:9/uk" in pg.stderr
-    assert "s3cret" not in pg.stderr + pg.stdout
-

@@ -1,4 +1,6 @@
-"""``uploadkit serve --workers N``: several processes start at once on one database and serve."""
+"""``cli/main.py``: ``uploadkit serve`` (``--workers N`` on one database, host, port and data
+directory from options, the environment and ``make run``), and the admin commands saying which
+database they use."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.cli import uploadkit
 from tests.support.live_server import free_port, live_server
 
 
@@ -119,3 +122,25 @@ def test_serve_reads_host_and_port_from_the_environment(tmp_path: Path) -> None:
         assert (tmp_path / "env-data" / "uploadkit.db").exists()
     finally:
         stop(process)
+
+
+def test_admin_commands_say_which_database_they_use(tmp_path: Path) -> None:
+    env = {"UPLOADKIT_DATA_DIR": str(tmp_path / "elsewhere")}
+    created = uploadkit(
+        "admin", "create-account", "--email", "where@example.com", "--json", env=env
+    )
+    assert created.returncode == 0, created.stderr
+    assert f"Database: SQLite at {tmp_path / 'elsewhere' / 'uploadkit.db'}" in created.stderr
+    assert json.loads(created.stdout)["account"]["email"] == "where@example.com"  # stdout clean
+
+    pg = uploadkit(
+        "admin",
+        "set-tier",
+        "--account",
+        "acct_x",
+        "--tier",
+        "pro",
+        env={"UPLOADKIT_DATABASE_URL": "postgresql://ops:s3cret@127.0.0.1:9/uk"},
+    )
+    assert "Database: postgresql+asyncpg://ops:***@127.0.0.1:9/uk" in pg.stderr
+    assert "s3cret" not in pg.stderr + pg.stdout

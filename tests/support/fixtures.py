@@ -1,0 +1,61 @@
+"""Fixtures a test module binds by name to shape the app it tests, instead of writing the same
+fixture body again::
+
+    settings_overrides = with_settings(job_interval=3600)
+    settings_overrides = with_s3_settings(webhook_allow_private=True)
+    route_fields = with_route(maxFileSize="64MB")
+
+``settings_overrides`` is read by ``settings`` in ``tests/conftest.py``; ``route_fields`` by
+``route`` in ``tests/api/conftest.py``. A module whose values depend on other fixtures (a Redis
+prefix, a webhook receiver's URL) still defines its own fixture of that name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from _pytest.fixtures import FixtureFunctionDefinition
+
+
+def with_settings(**values: object) -> FixtureFunctionDefinition:
+    """A ``settings_overrides`` fixture: these settings for every app in the module."""
+
+    @pytest.fixture(name="settings_overrides")
+    def settings_overrides() -> dict[str, object]:
+        return dict(values)
+
+    return settings_overrides
+
+
+def with_s3_settings(*, strict: bool = False, **values: object) -> FixtureFunctionDefinition:
+    """A ``settings_overrides`` fixture: storage in a fresh bucket of the S3 test server, plus
+    these settings. ``strict`` picks the server that checks presigned signatures
+    (``tests/support/s3server.py``)."""
+    if strict:
+
+        @pytest.fixture(name="settings_overrides")
+        def strict_s3_settings(
+            strict_s3_settings_overrides: dict[str, object],
+        ) -> dict[str, object]:
+            return {**strict_s3_settings_overrides, **values}
+
+        return strict_s3_settings
+
+    @pytest.fixture(name="settings_overrides")
+    def s3_settings(s3_settings_overrides: dict[str, object]) -> dict[str, object]:
+        return {**s3_settings_overrides, **values}
+
+    return s3_settings
+
+
+def with_route(**fields: object) -> FixtureFunctionDefinition:
+    """A ``route_fields`` fixture: the module's route ``files`` is created with these fields."""
+
+    @pytest.fixture(name="route_fields")
+    def route_fields() -> dict[str, object]:
+        return dict(fields)
+
+    return route_fields
