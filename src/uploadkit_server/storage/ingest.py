@@ -13,8 +13,9 @@ the bytes straight from the buffer. Through the page cache, the kernel's copy of
 into it was the largest single cost of an upload (``perf``: a quarter of the server's CPU, more
 than the SHA-256), on a 2-core machine where that CPU is the client's and the hash's too; and
 since the bytes must be on disk before the ``200`` anyway, the cache saved nothing: the final
-fsync waited for them. Measured here, 1 GiB in 4 MiB writes then fsync: 105 to 155 MiB/s
-and 1.2 to 2.1 s of CPU buffered, 280 to 340 MiB/s and 0.07 s of CPU direct.
+fsync waited for them. Measured here, 1 GiB in 4 MiB writes then fsync: 1.2 to 2.1 s of CPU
+buffered, 0.07 s direct, at about the same wall time when the disk is the limit (the server's
+CPU for a 512 MiB PUT fell from 2.2-2.4 s to 1.1-1.6 s).
 
 Direct I/O wants aligned addresses, offsets and lengths: the buffers are ``mmap``'d
 (page-aligned) and every batch but the last is full; the last one's unaligned tail is written
