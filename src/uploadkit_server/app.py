@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background = BackgroundWork.for_server(
                 runtime, on_attempt=metrics.webhook_attempts_counted
             )
+            app.state.background = background  # the tests wait on its dispatcher's claims
             async with background:
                 yield
         finally:

@@ -263,7 +263,9 @@ async def test_complete_fires_once_per_file_even_concurrently(
     await wait_for_status(client, live_headers, listed["id"], "delivered")
     # Every delivery queued by the completes is due by now: once the dispatcher has caught up,
     # a wrongly queued second one would have reached the receiver.
-    await wait_until_caught_up(app.state.webhook_dispatcher)
+    dispatcher = app.state.background.dispatcher
+    assert dispatcher is not None
+    await wait_until_caught_up(dispatcher)
     assert receiver.count() == 1
     assert len(await list_deliveries(client, live_headers)) == 1
 
