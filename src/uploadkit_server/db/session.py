@@ -140,7 +140,7 @@ async def statement_session(
     ``COMMIT``); on SQLite, where a round trip costs nothing but each transaction takes the
     writer's turn, it is one transaction, committed when the block ends."""
     async with sessionmaker() as session:
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect_name(session) == "postgresql":
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
         else:

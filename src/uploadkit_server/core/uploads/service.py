@@ -188,6 +188,16 @@ class UploadService:
         if grant is not None:
             await client_tokens.check_file(self.session, grant, file_id)
 
+    async def _client_completion(
+        self, grant: ClientGrant | None, file_id: str, metadata: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """A completion as a client token lets it through: only an upload of its own route, with
+        the token's fixed metadata laid over what was sent; unchanged for an API key."""
+        if grant is None:
+            return metadata
+        await client_tokens.check_file(self.session, grant, file_id)
+        return client_tokens.fixed_metadata(grant, metadata)
+
     async def request_upload(
         self, auth: AuthContext, *, body: UploadRequest, grant: ClientGrant | None = None
     ) -> UploadTicket:
@@ -322,9 +332,7 @@ class UploadService:
         metadata: dict[str, Any] | None,
         grant: ClientGrant | None = None,
     ) -> File:
-        await self._check_client_file(grant, file_id)
-        if grant is not None:
-            metadata = client_tokens.fixed_metadata(grant, metadata)
+        metadata = await self._client_completion(grant, file_id, metadata)
         file = await self._locked_upload(auth, file_id)
         if file.status == FileStatus.UPLOADED:
             return file
@@ -337,10 +345,7 @@ class UploadService:
     async def complete_multipart(
         self, auth: AuthContext, *, body: MultipartComplete, grant: ClientGrant | None = None
     ) -> File:
-        await self._check_client_file(grant, body.file_id)
-        if grant is not None:
-            metadata = client_tokens.fixed_metadata(grant, body.metadata)
-            body = body.model_copy(update={"metadata": metadata})
+        metadata = await self._client_completion(grant, body.file_id, body.metadata)
         file = await self._locked_upload(auth, body.file_id, body.upload_id)
         if file.status == FileStatus.UPLOADED:
             return file
@@ -387,7 +392,7 @@ class UploadService:
                 raise UploadNotFound(
                     f"Multipart upload {body.upload_id} no longer exists"
                 ) from None
-        return await self._verify_and_finish(file, body.metadata, sha256=sha256)
+        return await self._verify_and_finish(file, metadata, sha256=sha256)
 
     @staticmethod
     def _multipart_checksum(file: File, body: MultipartComplete) -> bytes | None:

@@ -25,7 +25,7 @@ from uploadkit_server.db.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from uploadkit_server.db.session import upsert_insert
+from uploadkit_server.db.session import dialect_name, upsert_insert
 
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
@@ -267,7 +267,7 @@ async def claim_due(
     """Lease up to ``limit`` due deliveries (first attempts, then retries) and read what
     sending them needs: one ``UPDATE … RETURNING`` per status (the second only if the first
     did not fill ``limit``), on SQLite one read of the projects' keys."""
-    with_keys = session.get_bind().dialect.name == "postgresql"
+    with_keys = dialect_name(session) == "postgresql"
     claimed: list[Any] = []
     for status in RETRYABLE:
         if len(claimed) < limit:
@@ -420,7 +420,7 @@ async def record_attempts(session: AsyncSession, records: Sequence[AttemptRecord
     if not records:
         return set()
     distinct = len({record.claimed.pk for record in records}) == len(records)
-    if distinct and session.get_bind().dialect.name == "postgresql":
+    if distinct and dialect_name(session) == "postgresql":
         # (Two results for one row in a batch, never seen in practice, take the general path:
         # a joined UPDATE would apply only one of them.)
         return await _record_attempts_postgresql(session, records)
