@@ -6,41 +6,14 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from tests.conftest import make_account
-from uploadkit_server.core.accounts.passwords import set_password, set_password_by_email
+from tests.support.dashboard import PASSWORD, csrf_of, sign_in
+from uploadkit_server.core.accounts.passwords import set_password
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.dashboard.account_pages import SIGN_IN_ATTEMPTS_PER_MINUTE
-from uploadkit_server.db.models import Tier
 from uploadkit_server.runtime import Runtime
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-async def owner(runtime: Runtime) -> NewAccount:
-    new = await make_account(runtime, email="owner@example.com", tier=Tier.PRO)
-    async with runtime.sessionmaker() as session, session.begin():
-        await set_password_by_email(session, email="owner@example.com", password=PASSWORD)
-    return new
-
-
-def csrf_of(page: httpx.Response) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert match, page.text
-    return match.group(1)
-
-
-async def sign_in(
-    client: httpx.AsyncClient, email: str = "owner@example.com", password: str = PASSWORD
-) -> httpx.Response:
-    form = await client.get("/dashboard/signin")
-    return await client.post(
-        "/dashboard/signin",
-        data={"email": email, "password": password, "csrf": csrf_of(form)},
-    )
 
 
 async def test_sign_in_sets_a_protected_session_cookie(

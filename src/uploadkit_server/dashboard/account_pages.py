@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from uploadkit_server.api.deps import RuntimeDep, SessionDep, StorageDep
 from uploadkit_server.core.accounts.passwords import verify_sign_in
 from uploadkit_server.core.projects import service as projects
+from uploadkit_server.core.projects.schemas import ProjectCreate, ProjectUpdate
 from uploadkit_server.dashboard.context import (
     ViewerDep,
     back,
@@ -17,6 +18,7 @@ from uploadkit_server.dashboard.context import (
     csrf_nonce,
     is_https,
     render,
+    submit_form,
 )
 from uploadkit_server.dashboard.session import (
     MODE_COOKIE,
@@ -152,20 +154,19 @@ async def project_create(
     csrf: CsrfField = None,
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
-    name = name.strip()
-    if not name or len(name) > 100:
-        return back("/dashboard/projects", error="A project needs a name of 1 to 100 characters")
-    try:
+
+    async def create() -> RedirectResponse:
+        data = ProjectCreate.model_validate({"name": name})
         project = await projects.create_project(
             session,
             account_id=viewer.account.id,
-            name=name,
+            name=data.name,
             billing_url=runtime.settings.billing_url,
         )
-    except UploadKitError as error:
-        await session.rollback()
-        return back("/dashboard/projects", error=error.message)
-    return back(f"/dashboard/projects/{project.id}/files", notice=f"Project {name} created")
+        files = f"/dashboard/projects/{project.id}/files"
+        return back(files, notice=f"Project {data.name} created")
+
+    return await submit_form(session, create(), refused="/dashboard/projects")
 
 
 @router.post("/projects/{project_id}/rename")
@@ -179,12 +180,16 @@ async def project_rename(
     csrf: CsrfField = None,
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
-    name = name.strip()
-    if not name or len(name) > 100:
-        return back("/dashboard/projects", error="A project needs a name of 1 to 100 characters")
     project = await viewer.project(session, project_id)
-    await projects.rename_project(session, viewer.owner(project), project_id=project_id, name=name)
-    return back("/dashboard/projects", notice=f"Renamed to {name}")
+
+    async def rename() -> RedirectResponse:
+        data = ProjectUpdate.model_validate({"name": name})
+        await projects.rename_project(
+            session, viewer.owner(project), project_id=project.id, name=data.name
+        )
+        return back("/dashboard/projects", notice=f"Renamed to {data.name}")
+
+    return await submit_form(session, rename(), refused="/dashboard/projects")
 
 
 @router.get("/projects/{project_id}/delete")

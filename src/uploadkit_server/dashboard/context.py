@@ -7,7 +7,7 @@ ownership checks apply exactly as they do for an API key of that project.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +34,7 @@ from uploadkit_server.dashboard.session import (
     password_fingerprint,
 )
 from uploadkit_server.db.models import Account, Project
-from uploadkit_server.errors import Forbidden
+from uploadkit_server.errors import Forbidden, UploadKitError
 from uploadkit_server.security import signatures_match
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -162,6 +162,25 @@ def back(url: str, *, notice: str | None = None, error: str | None = None) -> Re
     """Post/redirect/get: back to a page, with a message for it to show."""
     params = {k: v for k, v in (("notice", notice), ("error", error)) if v}
     return RedirectResponse(f"{url}?{urlencode(params)}" if params else url, status_code=303)
+
+
+async def submit_form(
+    session: AsyncSession, action: Awaitable[RedirectResponse], *, refused: str
+) -> RedirectResponse:
+    """Post/redirect/get for a form that calls a service.
+
+    ``action`` validates the form with the API's schema, calls the service and redirects to
+    where the result shows. If the schema or a service rule refuses the form, nothing of it is
+    kept and the browser goes back to ``refused`` with the reason.
+    """
+    try:
+        return await action
+    except ValidationError as error:
+        await session.rollback()
+        return back(refused, error=validation_message(error))
+    except UploadKitError as error:
+        await session.rollback()
+        return back(refused, error=error.message)
 
 
 def validation_message(error: ValidationError) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from uploadkit_server.api.deps import RuntimeDep, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.clock import utcnow
@@ -32,7 +31,7 @@ from uploadkit_server.dashboard.context import (
     back,
     check_csrf,
     render,
-    validation_message,
+    submit_form,
 )
 from uploadkit_server.errors import UploadKitError
 
@@ -43,8 +42,33 @@ FILES_PER_PAGE = 25
 DASHBOARD_TOKEN_FILES = 50
 
 
-def _split_types(text: str) -> list[str]:
-    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+async def route_form(
+    slug: Annotated[str, Form()] = "",
+    max_file_size: Annotated[str, Form()] = "",
+    max_file_count: Annotated[str, Form()] = "",
+    allowed_types: Annotated[str, Form()] = "",
+    webhook_url: Annotated[str, Form()] = "",
+    type_check: Annotated[str, Form()] = "",
+) -> dict[str, Any]:
+    """The route form under the API's field names, for ``FileRouteCreate``/``FileRouteUpdate``.
+
+    An empty field is left out: a new route gets the schema's default, an edited one keeps its
+    value. An empty webhook URL is sent as ``None``, which removes the webhook.
+    """
+    types = [part.strip() for part in allowed_types.replace("\n", ",").split(",") if part.strip()]
+    fields: dict[str, Any] = {
+        "slug": slug.strip(),
+        "maxFileSize": max_file_size.strip(),
+        "maxFileCount": max_file_count.strip(),
+        "allowedTypes": types,
+        "typeCheck": type_check.strip(),
+    }
+    return {name: value for name, value in fields.items() if value} | {
+        "webhookUrl": webhook_url.strip() or None
+    }
+
+
+RouteFormDep = Annotated[dict[str, Any], Depends(route_form)]
 
 
 @router.get("/routes")
@@ -64,28 +88,15 @@ async def route_create(
     runtime: RuntimeDep,
     session: SessionDep,
     viewer: ViewerDep,
-    slug: Annotated[str, Form()] = "",
-    max_file_size: Annotated[str, Form()] = "4MB",
-    max_file_count: Annotated[str, Form()] = "1",
-    allowed_types: Annotated[str, Form()] = "*/*",
-    webhook_url: Annotated[str, Form()] = "",
-    type_check: Annotated[str, Form()] = "lenient",
+    form: RouteFormDep,
     csrf: CsrfField = None,
 ) -> Response:
     check_csrf(request, runtime.secret_key, csrf)
     here = f"/dashboard/projects/{project_id}/routes"
     project = await viewer.project(session, project_id)
-    try:
-        data = FileRouteCreate.model_validate(
-            {
-                "slug": slug.strip(),
-                "maxFileSize": max_file_size.strip(),
-                "maxFileCount": max_file_count.strip() or "1",
-                "allowedTypes": _split_types(allowed_types) or ["*/*"],
-                "webhookUrl": webhook_url.strip() or None,
-                "typeCheck": type_check,
-            }
-        )
+
+    async def create() -> RedirectResponse:
+        data = FileRouteCreate.model_validate(form)
         await file_routes.create_route(
             session,
             viewer.owner(project),
@@ -93,12 +104,9 @@ async def route_create(
             data=data,
             settings=runtime.settings,
         )
-    except ValidationError as error:
-        return back(here, error=validation_message(error))
-    except UploadKitError as error:
-        await session.rollback()
-        return back(here, error=error.message)
-    return back(here, notice=f"Route {data.slug} created")
+        return back(here, notice=f"Route {data.slug} created")
+
+    return await submit_form(session, create(), refused=here)
 
 
 @router.get("/routes/{route_id}/edit")
@@ -121,30 +129,16 @@ async def route_update(
     runtime: RuntimeDep,
     session: SessionDep,
     viewer: ViewerDep,
-    slug: Annotated[str, Form()] = "",
-    max_file_size: Annotated[str, Form()] = "",
-    max_file_count: Annotated[str, Form()] = "",
-    allowed_types: Annotated[str, Form()] = "",
-    webhook_url: Annotated[str, Form()] = "",
-    type_check: Annotated[str, Form()] = "lenient",
+    form: RouteFormDep,
     csrf: CsrfField = None,
 ) -> Response:
-    """Every field of the form is sent; an empty webhook URL removes the webhook."""
     check_csrf(request, runtime.secret_key, csrf)
     here = f"/dashboard/projects/{project_id}/routes"
     project = await viewer.project(session, project_id)
-    try:
-        data = FileRouteUpdate.model_validate(
-            {
-                "slug": slug.strip(),
-                "maxFileSize": max_file_size.strip(),
-                "maxFileCount": max_file_count.strip(),
-                "allowedTypes": _split_types(allowed_types),
-                "webhookUrl": webhook_url.strip() or None,
-                "typeCheck": type_check,
-            }
-        )
-        await file_routes.update_route(
+
+    async def update() -> RedirectResponse:
+        data = FileRouteUpdate.model_validate(form)
+        route = await file_routes.update_route(
             session,
             viewer.owner(project),
             route_id=route_id,
@@ -152,12 +146,9 @@ async def route_update(
             settings=runtime.settings,
             project_id=project.id,
         )
-    except ValidationError as error:
-        return back(f"{here}/{route_id}/edit", error=validation_message(error))
-    except UploadKitError as error:
-        await session.rollback()
-        return back(f"{here}/{route_id}/edit", error=error.message)
-    return back(here, notice=f"Route {data.slug} saved")
+        return back(here, notice=f"Route {route.slug} saved")
+
+    return await submit_form(session, update(), refused=f"{here}/{route_id}/edit")
 
 
 @router.post("/routes/{route_id}/delete")
