@@ -15,45 +15,26 @@ several processes sweeping at once only abort the same orphans twice, which is h
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from uploadkit_server.clock import utcnow
 from uploadkit_server.core.tus.repository import open_storage_uploads
 from uploadkit_server.core.uploads.repository import open_multipart_uploads
 from uploadkit_server.core.uploads.schemas import PART_URL_LIFETIME_SECONDS
-from uploadkit_server.jobs.throttle import Throttle
+from uploadkit_server.jobs.storage_sweep import SERVER_KEY_PREFIX, StorageSweep
 from uploadkit_server.runtime import Runtime
 
 logger = logging.getLogger("uploadkit.jobs.orphaned_multipart")
 
-#: Every object key the server makes starts with its project id (``proj_…``); nothing else in a
-#: shared bucket is touched.
-SERVER_KEY_PREFIX = "proj_"
-#: Listing a bucket's uploads is a paid request; once an hour is plenty for a safety net.
-DEFAULT_SWEEP_EVERY = timedelta(hours=1)
 
-
-class OrphanedMultipartSweep:
-    """A background job (``await sweep(runtime)``) that runs at most once per ``every``."""
+class OrphanedMultipartSweep(StorageSweep):
+    """Returns how many multipart uploads it aborted."""
 
     __name__ = "abort_orphaned_multipart_uploads"
 
-    def __init__(
-        self,
-        *,
-        every: timedelta = DEFAULT_SWEEP_EVERY,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.throttle = Throttle(every, clock)
-
-    async def __call__(self, runtime: Runtime) -> int:
+    async def sweep(self, runtime: Runtime, now: datetime) -> int:
         storage = runtime.storage
         listing = storage.capabilities.multipart_listing
         if listing is None:
-            return 0
-        now = self.throttle.due()
-        if now is None:
             return 0
         cutoff = now - timedelta(
             seconds=PART_URL_LIFETIME_SECONDS + runtime.settings.upload_grace_period

@@ -19,39 +19,24 @@ processes sweeping at once only delete the same orphans twice, which is harmless
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from uploadkit_server.clock import utcnow
 from uploadkit_server.core.uploads.repository import live_keys
-from uploadkit_server.jobs.orphaned_multipart import DEFAULT_SWEEP_EVERY, SERVER_KEY_PREFIX
-from uploadkit_server.jobs.throttle import Throttle
+from uploadkit_server.jobs.storage_sweep import SERVER_KEY_PREFIX, StorageSweep
 from uploadkit_server.runtime import Runtime
 
 logger = logging.getLogger("uploadkit.jobs.orphaned_objects")
 
 
-class OrphanedObjectSweep:
-    """A background job (``await sweep(runtime)``) that runs at most once per ``every``;
-    returns how many objects it removed."""
+class OrphanedObjectSweep(StorageSweep):
+    """Returns how many objects it removed."""
 
     __name__ = "remove_orphaned_objects"
 
-    def __init__(
-        self,
-        *,
-        every: timedelta = DEFAULT_SWEEP_EVERY,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.throttle = Throttle(every, clock)
-
-    async def __call__(self, runtime: Runtime) -> int:
+    async def sweep(self, runtime: Runtime, now: datetime) -> int:
         storage = runtime.storage
         listing = storage.capabilities.object_listing
         if listing is None:
-            return 0
-        now = self.throttle.due()
-        if now is None:
             return 0
         cutoff = now - timedelta(seconds=runtime.settings.orphan_object_age)
         removed = 0
