@@ -7,7 +7,7 @@ Each test gets its own database, copied from one migrated once per session
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.support.databases import drop_templates, empty_database, fresh_database
+from tests.support.webhook_receiver import WebhookReceiver, running_receiver
 from uploadkit_server.app import create_app
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.models import Tier
@@ -59,6 +60,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = item.path
         if path.is_relative_to(TESTS_DIR) and path.relative_to(TESTS_DIR).parts[0] in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A local HTTP server that records the webhooks sent to it."""
+    with running_receiver() as running:
+        yield running
 
 
 @pytest.fixture

@@ -1,18 +1,16 @@
 """Fixtures that API test modules would otherwise each define again: the route their uploads go
-to, and a webhook receiver. A module shapes its route by binding ``route_fields``
+to. A module shapes its route by binding ``route_fields``
 (``route_fields = with_route(maxFileSize="64MB")``, from ``tests/support/fixtures.py``) or by
 defining a ``route_fields`` fixture of its own when the fields depend on other fixtures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.uploads import create_route
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver
 from uploadkit_server.core.accounts.service import NewAccount
 
 
@@ -31,10 +29,3 @@ async def route(
 ) -> dict[str, Any]:
     """The route ``files`` of the account's project, created through the API."""
     return await create_route(client, live_headers, account.project.id, **route_fields)
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    """A local HTTP server that records the webhooks sent to it."""
-    with running_receiver() as running:
-        yield running

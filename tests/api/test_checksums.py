@@ -24,7 +24,7 @@ from tests.support.checksums import (
     request_with_checksum,
 )
 from tests.support.file_records import file_row
-from tests.support.fixtures import with_settings
+from tests.support.fixtures import with_hooked_route, with_settings
 from tests.support.uploads import complete, numbered, put_parts, split_parts
 from tests.support.webhook_receiver import WebhookReceiver
 from uploadkit_server.db.models import FileStatus
@@ -46,9 +46,7 @@ async def put(
 settings_overrides = with_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
-@pytest.fixture
-def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
-    return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
+route_fields = with_hooked_route(maxFileSize="64MB", allowedTypes=["*/*"])
 
 
 async def test_corrupted_byte_anywhere_is_refused_and_nothing_stored(

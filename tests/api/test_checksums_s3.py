@@ -28,7 +28,7 @@ from tests.support.checksums import (
     request_with_checksum,
 )
 from tests.support.file_records import file_row
-from tests.support.fixtures import with_s3_settings
+from tests.support.fixtures import with_hooked_route, with_s3_settings
 from tests.support.s3server import S3Bucket, signed_headers
 from tests.support.uploads import complete, complete_multipart, put_parts, split_parts
 from tests.support.webhook_receiver import WebhookReceiver
@@ -43,9 +43,7 @@ MIB = 1024 * 1024
 settings_overrides = with_s3_settings(webhook_allow_private=True, webhook_poll_interval=0.05)
 
 
-@pytest.fixture
-def route_fields(receiver: WebhookReceiver) -> dict[str, object]:
-    return {"maxFileSize": "64MB", "allowedTypes": ["*/*"], "webhookUrl": receiver.url}
+route_fields = with_hooked_route(maxFileSize="64MB", allowedTypes=["*/*"])
 
 
 async def s3_put(

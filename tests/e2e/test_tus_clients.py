@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +23,7 @@ from tests.support.databases import fresh_database
 from tests.support.live_server import LiveServer, start_server
 from tests.support.services import IN_CI
 from tests.support.tus import PNG
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver, wait_until
+from tests.support.webhook_receiver import WebhookReceiver, wait_until
 
 MIB = 1024 * 1024
 TUS_JS_DIR = Path(__file__).parent / "tus_js"
@@ -32,12 +31,6 @@ TUS_JS_DIR = Path(__file__).parent / "tus_js"
 
 def picture(size: int) -> bytes:
     return (PNG + os.urandom(size))[:size]
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:

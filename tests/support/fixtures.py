@@ -4,10 +4,11 @@ fixture body again::
     settings_overrides = with_settings(job_interval=3600)
     settings_overrides = with_s3_settings(webhook_allow_private=True)
     route_fields = with_route(maxFileSize="64MB")
+    route_fields = with_hooked_route(maxFileSize="64MB")  # webhooks to the ``receiver`` fixture
 
 ``settings_overrides`` is read by ``settings`` in ``tests/conftest.py``; ``route_fields`` by
 ``route`` in ``tests/api/conftest.py``. A module whose values depend on other fixtures (a Redis
-prefix, a webhook receiver's URL) still defines its own fixture of that name.
+prefix) still defines its own fixture of that name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.support.webhook_receiver import WebhookReceiver
 
 if TYPE_CHECKING:
     from _pytest.fixtures import FixtureFunctionDefinition
@@ -59,3 +62,14 @@ def with_route(**fields: object) -> FixtureFunctionDefinition:
         return dict(fields)
 
     return route_fields
+
+
+def with_hooked_route(**fields: object) -> FixtureFunctionDefinition:
+    """A ``route_fields`` fixture like ``with_route``'s, whose webhooks go to the test's
+    ``receiver`` (``tests/conftest.py``)."""
+
+    @pytest.fixture(name="route_fields")
+    def hooked_route_fields(receiver: WebhookReceiver) -> dict[str, object]:
+        return {**fields, "webhookUrl": receiver.url}
+
+    return hooked_route_fields

@@ -36,7 +36,7 @@ class WebhookReceiver:
     reply_body: bytes | None = None
     received: list[ReceivedWebhook] = field(default_factory=list)
     port: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -44,16 +44,25 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{self.port}/hooks/uploadkit"
 
     def next_status(self) -> int:
-        with self._lock:
+        with self._arrived:
             return self.statuses.pop(0) if self.statuses else self.default_status
 
     def record(self, webhook: ReceivedWebhook) -> None:
-        with self._lock:
+        with self._arrived:
             self.received.append(webhook)
+            self._arrived.notify_all()
 
     def count(self) -> int:
-        with self._lock:
+        with self._arrived:
             return len(self.received)
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[ReceivedWebhook]:
+        """Block until ``count`` webhooks arrived (for synchronous tests; async ones use
+        ``wait_until``); fail after ``timeout`` seconds."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.received) >= count, timeout)
+            assert len(self.received) >= count, f"{len(self.received)} of {count} webhooks arrived"
+            return list(self.received)
 
     def start(self) -> None:
         receiver = self

@@ -12,6 +12,8 @@ from uploadkit_server.core.accounts.passwords import verify_sign_in
 from uploadkit_server.core.projects import service as projects
 from uploadkit_server.core.projects.schemas import ProjectCreate, ProjectUpdate
 from uploadkit_server.dashboard.context import (
+    CsrfField,
+    ProjectPostDep,
     ViewerDep,
     back,
     check_csrf,
@@ -33,8 +35,6 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 #: Sign-in attempts per minute, per client address and per email (the limiter's window).
 SIGN_IN_ATTEMPTS_PER_MINUTE = 10
-
-CsrfField = Annotated[str | None, Form(alias="csrf")]
 
 
 def safe_next(target: str | None) -> str:
@@ -170,26 +170,15 @@ async def project_create(
 
 
 @router.post("/projects/{project_id}/rename")
-async def project_rename(
-    project_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    name: Annotated[str, Form()] = "",
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
-
+async def project_rename(post: ProjectPostDep, name: Annotated[str, Form()] = "") -> Response:
     async def rename() -> RedirectResponse:
         data = ProjectUpdate.model_validate({"name": name})
         await projects.rename_project(
-            session, viewer.owner(project), project_id=project.id, name=data.name
+            post.session, post.owner, project_id=post.project.id, name=data.name
         )
         return back("/dashboard/projects", notice=f"Renamed to {data.name}")
 
-    return await submit_form(session, rename(), refused="/dashboard/projects")
+    return await submit_form(post.session, rename(), refused="/dashboard/projects")
 
 
 @router.get("/projects/{project_id}/delete")
@@ -203,23 +192,10 @@ async def project_delete_confirm(
 
 @router.post("/projects/{project_id}/delete")
 async def project_delete(
-    project_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    storage: StorageDep,
-    viewer: ViewerDep,
-    confirm: Annotated[str, Form()] = "",
-    csrf: CsrfField = None,
+    post: ProjectPostDep, storage: StorageDep, confirm: Annotated[str, Form()] = ""
 ) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
+    project = post.project
     if confirm.strip() != project.name:
-        return back(
-            f"/dashboard/projects/{project_id}/delete",
-            error="Type the project's name exactly to delete it",
-        )
-    await projects.delete_project(
-        session, viewer.owner(project), storage=storage, project_id=project_id
-    )
+        return back(post.page("delete"), error="Type the project's name exactly to delete it")
+    await projects.delete_project(post.session, post.owner, storage=storage, project_id=project.id)
     return back("/dashboard/projects", notice=f"Project {project.name} deleted")

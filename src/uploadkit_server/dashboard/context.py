@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -35,6 +35,7 @@ from uploadkit_server.dashboard.session import (
 )
 from uploadkit_server.db.models import Account, Project
 from uploadkit_server.errors import Forbidden, UploadKitError
+from uploadkit_server.runtime import Runtime
 from uploadkit_server.security import signatures_match
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -133,6 +134,48 @@ async def get_viewer(request: Request, runtime: RuntimeDep, session: SessionDep)
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+#: The CSRF token every dashboard form carries (``check_csrf``).
+CsrfField = Annotated[str | None, Form(alias="csrf")]
+
+
+@dataclass(frozen=True)
+class ProjectPost:
+    """A form posted on one of the viewer's projects, its CSRF token already checked: what
+    every POST handler of a project page starts from."""
+
+    viewer: Viewer
+    project: Project
+    session: AsyncSession
+    runtime: Runtime
+
+    @property
+    def auth(self) -> AuthContext:
+        return self.viewer.auth(self.project)
+
+    @property
+    def owner(self) -> AuthContext:
+        return self.viewer.owner(self.project)
+
+    def page(self, path: str) -> str:
+        """A page of this project: ``post.page("routes")``."""
+        return f"/dashboard/projects/{self.project.id}/{path}"
+
+
+async def project_post(
+    project_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    viewer: ViewerDep,
+    csrf: CsrfField = None,
+) -> ProjectPost:
+    check_csrf(request, runtime.secret_key, csrf)
+    project = await viewer.project(session, project_id)
+    return ProjectPost(viewer=viewer, project=project, session=session, runtime=runtime)
+
+
+ProjectPostDep = Annotated[ProjectPost, Depends(project_post)]
 
 
 def render(

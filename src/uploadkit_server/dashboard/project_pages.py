@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from uploadkit_server.api.deps import RuntimeDep, SessionDep, SettingsDep, StorageDep
+from uploadkit_server.api.deps import SessionDep, SettingsDep, StorageDep
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate
 from uploadkit_server.core.client_tokens.service import issue_token
@@ -25,11 +25,10 @@ from uploadkit_server.core.logs.service import poll_events
 from uploadkit_server.core.pagination import page_request
 from uploadkit_server.core.usage.service import current_usage, usage_history
 from uploadkit_server.core.webhooks import service as webhooks
-from uploadkit_server.dashboard.account_pages import CsrfField
 from uploadkit_server.dashboard.context import (
+    ProjectPostDep,
     ViewerDep,
     back,
-    check_csrf,
     render,
     submit_form,
 )
@@ -82,31 +81,19 @@ async def route_list(
 
 
 @router.post("/routes")
-async def route_create(
-    project_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    form: RouteFormDep,
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    here = f"/dashboard/projects/{project_id}/routes"
-    project = await viewer.project(session, project_id)
-
+async def route_create(post: ProjectPostDep, form: RouteFormDep) -> Response:
     async def create() -> RedirectResponse:
         data = FileRouteCreate.model_validate(form)
         await file_routes.create_route(
-            session,
-            viewer.owner(project),
-            project_id=project.id,
+            post.session,
+            post.owner,
+            project_id=post.project.id,
             data=data,
-            settings=runtime.settings,
+            settings=post.runtime.settings,
         )
-        return back(here, notice=f"Route {data.slug} created")
+        return back(post.page("routes"), notice=f"Route {data.slug} created")
 
-    return await submit_form(session, create(), refused=here)
+    return await submit_form(post.session, create(), refused=post.page("routes"))
 
 
 @router.get("/routes/{route_id}/edit")
@@ -122,49 +109,26 @@ async def route_edit_form(
 
 
 @router.post("/routes/{route_id}")
-async def route_update(
-    project_id: str,
-    route_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    form: RouteFormDep,
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    here = f"/dashboard/projects/{project_id}/routes"
-    project = await viewer.project(session, project_id)
-
+async def route_update(route_id: str, post: ProjectPostDep, form: RouteFormDep) -> Response:
     async def update() -> RedirectResponse:
         data = FileRouteUpdate.model_validate(form)
         route = await file_routes.update_route(
-            session,
-            viewer.owner(project),
+            post.session,
+            post.owner,
             route_id=route_id,
             data=data,
-            settings=runtime.settings,
-            project_id=project.id,
+            settings=post.runtime.settings,
+            project_id=post.project.id,
         )
-        return back(here, notice=f"Route {route.slug} saved")
+        return back(post.page("routes"), notice=f"Route {route.slug} saved")
 
-    return await submit_form(session, update(), refused=f"{here}/{route_id}/edit")
+    return await submit_form(post.session, update(), refused=post.page(f"routes/{route_id}/edit"))
 
 
 @router.post("/routes/{route_id}/delete")
-async def route_delete(
-    project_id: str,
-    route_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
-    await file_routes.delete_route(session, viewer.owner(project), route_id=route_id)
-    return back(f"/dashboard/projects/{project_id}/routes", notice="Route deleted")
+async def route_delete(route_id: str, post: ProjectPostDep) -> Response:
+    await file_routes.delete_route(post.session, post.owner, route_id=route_id)
+    return back(post.page("routes"), notice="Route deleted")
 
 
 @router.get("/files")
@@ -217,25 +181,15 @@ async def file_list(
 
 @router.post("/files/delete")
 async def file_delete(
-    project_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
+    post: ProjectPostDep,
     storage: StorageDep,
-    viewer: ViewerDep,
     key: Annotated[list[str] | None, Form()] = None,
-    csrf: CsrfField = None,
 ) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    here = f"/dashboard/projects/{project_id}/files"
     if not key:
-        return back(here, error="Choose the files to delete")
-    project = await viewer.project(session, project_id)
-    results = await files.delete_files(
-        session, viewer.auth(project), storage=storage, keys=key[:100]
-    )
+        return back(post.page("files"), error="Choose the files to delete")
+    results = await files.delete_files(post.session, post.auth, storage=storage, keys=key[:100])
     deleted = sum(result.deleted for result in results)
-    return back(here, notice=f"Deleted {deleted} of {len(results)} files")
+    return back(post.page("files"), notice=f"Deleted {deleted} of {len(results)} files")
 
 
 @router.get("/keys")
@@ -255,55 +209,39 @@ async def key_list(
 
 @router.post("/keys")
 async def key_create(
-    project_id: str,
     request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
+    post: ProjectPostDep,
     name: Annotated[str, Form(max_length=100)] = "",
     test: Annotated[str | None, Form()] = None,
-    csrf: CsrfField = None,
 ) -> Response:
     """The new key is shown on this response only: it is stored as a hash."""
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
     try:
         created = await keys.create_key(
-            session,
-            viewer.owner(project),
-            project_id=project.id,
+            post.session,
+            post.owner,
+            project_id=post.project.id,
             name=name.strip(),
             is_test=test is not None,
-            billing_url=runtime.settings.billing_url,
+            billing_url=post.runtime.settings.billing_url,
         )
     except UploadKitError as error:
-        await session.rollback()
-        return back(f"/dashboard/projects/{project_id}/keys", error=error.message)
+        await post.session.rollback()
+        return back(post.page("keys"), error=error.message)
     context = {
-        "viewer": viewer,
-        "project": project,
+        "viewer": post.viewer,
+        "project": post.project,
         "page": "keys",
-        "keys": await keys.list_keys(session, viewer.auth(project), project_id=project.id),
+        "keys": await keys.list_keys(post.session, post.auth, project_id=post.project.id),
         "created": created,
     }
     return render(request, "keys.html", context)
 
 
 @router.post("/keys/{key_id}/revoke")
-async def key_revoke(
-    project_id: str,
-    key_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
-    revoked = await keys.revoke_key(session, viewer.owner(project), key_id=key_id)
-    runtime.known_limits.forget(revoked.key_hash)
-    return back(f"/dashboard/projects/{project_id}/keys", notice=f"Key {revoked.name} revoked")
+async def key_revoke(key_id: str, post: ProjectPostDep) -> Response:
+    revoked = await keys.revoke_key(post.session, post.owner, key_id=key_id)
+    post.runtime.known_limits.forget(revoked.key_hash)
+    return back(post.page("keys"), notice=f"Key {revoked.name} revoked")
 
 
 @router.get("/webhooks")
@@ -341,39 +279,19 @@ async def webhook_detail(
 
 
 @router.post("/webhooks/{delivery_id}/redeliver")
-async def webhook_redeliver(
-    project_id: str,
-    delivery_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
-    await webhooks.redeliver(session, viewer.auth(project), delivery_id=delivery_id)
-    return back(f"/dashboard/projects/{project_id}/webhooks/{delivery_id}", notice="Queued again")
+async def webhook_redeliver(delivery_id: str, post: ProjectPostDep) -> Response:
+    await webhooks.redeliver(post.session, post.auth, delivery_id=delivery_id)
+    return back(post.page(f"webhooks/{delivery_id}"), notice="Queued again")
 
 
 @router.post("/webhooks/rotate/{what}")
-async def webhook_rotate(
-    project_id: str,
-    what: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: ViewerDep,
-    csrf: CsrfField = None,
-) -> Response:
-    check_csrf(request, runtime.secret_key, csrf)
-    project = await viewer.project(session, project_id)
-    here = f"/dashboard/projects/{project_id}/webhooks"
+async def webhook_rotate(what: str, post: ProjectPostDep) -> Response:
+    here = post.page("webhooks")
     if what == "signing-keys":
-        await webhooks.rotate_signing_keys(session, viewer.owner(project))
+        await webhooks.rotate_signing_keys(post.session, post.owner)
         return back(here, notice="Signing keys rotated")
     if what == "secret":
-        await webhooks.rotate_webhook_secret(session, viewer.owner(project))
+        await webhooks.rotate_webhook_secret(post.session, post.owner)
         return back(here, notice="Webhook secret rotated; the old one signs too for a while")
     return back(here, error="Nothing to rotate by that name")
 

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.uploads import create_route
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver
+from tests.support.webhook_receiver import WebhookReceiver
 from uploadkit_server.core.webhooks.dispatcher import WebhookDispatcher
 from uploadkit_server.core.webhooks.repository import AttemptRecord, ClaimedDelivery
 from uploadkit_server.db.session import create_engine, create_sessionmaker
@@ -26,12 +26,6 @@ def settings_overrides() -> dict[str, object]:
         "webhook_timeout": 2.0,
         "webhook_poll_interval": 0.05,
     }
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture
