@@ -11,27 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.support.api import assert_error
+from tests.support.api import FILE_FIELDS, assert_error
 from tests.support.uploads import complete, create_route, request_upload, upload_file
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import Account, UploadEvent, UsageMonth
 from uploadkit_server.runtime import Runtime
-
-FILE_FIELDS = {
-    "id",
-    "key",
-    "url",
-    "fileName",
-    "fileSize",
-    "contentType",
-    "status",
-    "routeSlug",
-    "metadata",
-    "sha256",
-    "detectedType",
-    "createdAt",
-    "updatedAt",
-}
 
 
 def encoded(key: str) -> str:

@@ -12,7 +12,6 @@ import hashlib
 import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -20,6 +19,8 @@ import pytest
 
 from tests.support.api import assert_error
 from tests.support.file_records import record_file, set_status, set_upload_id
+from tests.support.fixtures import with_db_kind, with_local_storage, with_waiting_file
+from tests.support.local_files import files_in
 from uploadkit_server.core.files.schemas import file_url
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
@@ -31,29 +32,12 @@ KEY = "proj_test/files/Q3kabc/photo.jpg"
 DATA = os.urandom(200_000)
 
 
-@pytest.fixture
-def db_kind() -> str:
-    """The database is not what these tests are about: the endpoints only ask it whether the
-    file at a key (or its multipart upload) still takes bytes, and whose usage served bytes
-    count in. Those queries run on both kinds in ``test_object_lifetimes.py`` and
-    ``test_served_bytes.py``; one kind is enough here."""
-    return "sqlite"
-
-
-@pytest.fixture
-def storage(runtime: Runtime) -> LocalStorage:
-    assert isinstance(runtime.storage, LocalStorage)
-    return runtime.storage
-
-
-@pytest.fixture(autouse=True)
-async def waiting(runtime: Runtime) -> None:
-    """``KEY`` belongs to a file waiting for its bytes, as ``/upload/request`` leaves it."""
-    await record_file(runtime.sessionmaker, KEY)
-
-
-def files_in(directory: Path) -> list[Path]:
-    return sorted(path for path in directory.rglob("*") if not path.is_dir())
+# The database is not what these tests are about: the endpoints only ask it whether the file at
+# a key (or its multipart upload) still takes bytes, and whose usage served bytes count in. Those
+# queries run on both kinds in ``test_object_lifetimes.py`` and ``test_served_bytes.py``.
+db_kind = with_db_kind("sqlite")
+storage = with_local_storage()
+waiting = with_waiting_file(KEY)
 
 
 def assert_nothing_stored(storage: LocalStorage) -> None:

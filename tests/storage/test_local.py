@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.api import assert_error
 from tests.support.file_records import record_file
+from tests.support.fixtures import with_db_kind, with_local_storage, with_waiting_file
+from tests.support.local_files import files_in
 from uploadkit_server.jobs.storage_cleanup import STALE_TEMP_AGE, remove_stale_temp_files
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.storage.base import ObjectNotFound
@@ -22,27 +24,11 @@ from uploadkit_server.storage.local import LocalStorage
 KEY = "proj_test/files/abc/notes.txt"
 
 
-@pytest.fixture
-def db_kind() -> str:
-    """The storage endpoint these PUTs go through only asks the database whether ``KEY``'s file
-    still takes bytes: one kind is enough."""
-    return "sqlite"
-
-
-@pytest.fixture
-def storage(runtime: Runtime) -> LocalStorage:
-    assert isinstance(runtime.storage, LocalStorage)
-    return runtime.storage
-
-
-@pytest.fixture(autouse=True)
-async def waiting(runtime: Runtime) -> None:
-    """``KEY`` belongs to a file waiting for bytes: the storage endpoint takes no others."""
-    await record_file(runtime.sessionmaker, KEY)
-
-
-def files_in(directory: Path) -> list[Path]:
-    return sorted(path for path in directory.rglob("*") if not path.is_dir())
+# The storage endpoint these PUTs go through only asks the database whether ``KEY``'s file
+# still takes bytes: one kind is enough.
+db_kind = with_db_kind("sqlite")
+storage = with_local_storage()
+waiting = with_waiting_file(KEY)
 
 
 async def put(

@@ -1,11 +1,28 @@
 """Assertions on the API's responses, shared by every test that calls it: the SPEC's error
-envelope, checked the same way wherever an error is expected."""
+envelope, checked the same way wherever an error is expected, and the fields of a file."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+
+#: The fields of a file, in API responses and in the webhook's ``file`` (SPEC).
+FILE_FIELDS = {
+    "id",
+    "key",
+    "url",
+    "fileName",
+    "fileSize",
+    "contentType",
+    "status",
+    "routeSlug",
+    "metadata",
+    "sha256",
+    "detectedType",
+    "createdAt",
+    "updatedAt",
+}
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

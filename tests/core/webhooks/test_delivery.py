@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.core.webhooks.helpers import list_deliveries, wait_for_status, wait_until_caught_up
+from tests.support.api import FILE_FIELDS
 from tests.support.uploads import request_upload, upload_file
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
 
@@ -358,21 +359,7 @@ async def test_payload_is_exactly_the_spec_shape(
     await wait_until(lambda: receiver.count() == 1)
     body = json.loads(receiver.received[0].body)
     assert list(body) == ["event", "file", "metadata"]
-    assert set(body["file"]) == {
-        "id",
-        "key",
-        "url",
-        "fileName",
-        "fileSize",
-        "contentType",
-        "status",
-        "routeSlug",
-        "metadata",
-        "sha256",
-        "detectedType",
-        "createdAt",
-        "updatedAt",
-    }
+    assert set(body["file"]) == FILE_FIELDS
     assert body["file"] == file
 
 
