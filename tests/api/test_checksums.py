@@ -19,13 +19,14 @@ from tests.support.checksums import (
     assert_sha256_everywhere,
     b64_sha256,
     corrupted,
+    multipart_of,
     part_list,
     positions,
     request_with_checksum,
 )
 from tests.support.file_records import file_row
 from tests.support.fixtures import with_hooked_route, with_settings
-from tests.support.uploads import complete, numbered, put_parts, split_parts
+from tests.support.uploads import complete, numbered, put_parts
 from tests.support.webhook_receiver import WebhookReceiver
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
@@ -184,17 +185,7 @@ async def test_multipart_part_and_whole_checksums_are_verified_at_complete(
     receiver: WebhookReceiver,
 ) -> None:
     data = os.urandom(10 * MIB + 3)
-    ticket = await request_with_checksum(
-        client,
-        live_headers,
-        len(data),
-        checksum={"algorithm": "sha256", "value": b64_sha256(data)},
-        path="/api/v1/upload/multipart/init",
-    )
-    assert ticket.status_code == 200, ticket.text
-    body = ticket.json()
-    size = body["partSize"]
-    pieces = split_parts(data, size)
+    body, pieces = await multipart_of(client, live_headers, data, declared=True)
     sent = [corrupted(pieces[0], 12345), *pieces[1:]]  # part 1 arrives damaged
     etags = await put_parts(client, body["parts"], sent)
 
@@ -234,12 +225,7 @@ async def test_multipart_checksum_can_be_given_at_complete(
 ) -> None:
     """A client that hashes while it uploads (one read of the file) declares it at the end."""
     data = os.urandom(6 * MIB)
-    ticket = await request_with_checksum(
-        client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
-    )
-    body = ticket.json()
-    size = body["partSize"]
-    pieces = split_parts(data, size)
+    body, pieces = await multipart_of(client, live_headers, data, declared=False)
     etags = await put_parts(client, body["parts"], pieces)
     base = {
         "fileId": body["fileId"],

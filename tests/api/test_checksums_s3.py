@@ -23,6 +23,7 @@ from tests.support.checksums import (
     assert_sha256_everywhere,
     b64_sha256,
     corrupted,
+    multipart_of,
     part_list,
     positions,
     request_with_checksum,
@@ -30,7 +31,7 @@ from tests.support.checksums import (
 from tests.support.file_records import file_row
 from tests.support.fixtures import with_hooked_route, with_s3_settings
 from tests.support.s3server import S3Bucket, signed_headers
-from tests.support.uploads import complete, complete_multipart, put_parts, split_parts
+from tests.support.uploads import complete, complete_multipart, put_parts
 from tests.support.webhook_receiver import WebhookReceiver
 from uploadkit_server.db.models import FileStatus
 from uploadkit_server.runtime import Runtime
@@ -186,17 +187,7 @@ async def test_multipart_checksums_are_verified_at_complete(
     """S3 assembles the parts before anything can be compared with the whole; a mismatch found
     then deletes the object and fails the upload (its multipart upload is gone)."""
     data = os.urandom(10 * MIB + 1)
-    ticket = await request_with_checksum(
-        client,
-        live_headers,
-        len(data),
-        checksum={"algorithm": "sha256", "value": b64_sha256(data)},
-        path="/api/v1/upload/multipart/init",
-    )
-    assert ticket.status_code == 200, ticket.text
-    body = ticket.json()
-    size = body["partSize"]
-    pieces = split_parts(data, size)
+    body, pieces = await multipart_of(client, live_headers, data, declared=True)
     sent = [pieces[0], corrupted(pieces[1], len(pieces[1]) - 1), *pieces[2:]]
     etags = await put_parts(s3_http, body["parts"], sent)
     refused = await complete_multipart(client, live_headers, body, part_list(etags, pieces))
@@ -213,12 +204,7 @@ async def test_multipart_with_correct_checksums_records_sha256(
     s3_http: httpx.AsyncClient,
 ) -> None:
     data = os.urandom(5 * MIB + 77)
-    ticket = await request_with_checksum(
-        client, live_headers, len(data), checksum=None, path="/api/v1/upload/multipart/init"
-    )
-    body = ticket.json()
-    size = body["partSize"]
-    pieces = split_parts(data, size)
+    body, pieces = await multipart_of(client, live_headers, data, declared=False)
     etags = await put_parts(s3_http, body["parts"], pieces)
     done = await complete_multipart(
         client,

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.uploads import split_parts
 from tests.support.webhook_receiver import WebhookReceiver, wait_until
 
 
@@ -48,6 +49,20 @@ async def request_with_checksum(
     if checksum is not None:
         body["checksum"] = checksum
     return await client.post(path, json=body, headers=headers)
+
+
+async def multipart_of(
+    client: httpx.AsyncClient, headers: dict[str, str], data: bytes, *, declared: bool
+) -> tuple[dict[str, Any], list[bytes]]:
+    """A multipart upload of ``data`` started (its whole SHA-256 declared if ``declared``): the
+    ticket, and ``data`` cut at the ticket's part size."""
+    checksum = {"algorithm": "sha256", "value": b64_sha256(data)} if declared else None
+    ticket = await request_with_checksum(
+        client, headers, len(data), checksum=checksum, path="/api/v1/upload/multipart/init"
+    )
+    assert ticket.status_code == 200, ticket.text
+    body: dict[str, Any] = ticket.json()
+    return body, split_parts(data, body["partSize"])
 
 
 async def assert_sha256_everywhere(
