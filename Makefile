@@ -21,8 +21,11 @@ run: $(STAMP)
 	$(if $(DATA_DIR),UPLOADKIT_DATA_DIR='$(DATA_DIR)' )$(BIN)/uploadkit serve$(if $(HOST), --host '$(HOST)')$(if $(PORT), --port '$(PORT)')
 
 ## Run the whole test suite (SQLite always; PostgreSQL, Redis and S3 when reachable, required when CI=true).
+## Most tests wait on sockets, other processes and fsync rather than compute, so more worker
+## processes than cores pay off: 4 on 2 cores. `make test TEST_WORKERS=1` runs in one process.
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src clients tests bench
