@@ -8,6 +8,8 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from tests.support.fixtures import with_db_kind, with_local_storage, with_waitin
 from tests.support.local_files import files_in
 from uploadkit_server.jobs.storage_cleanup import STALE_TEMP_AGE, remove_stale_temp_files
 from uploadkit_server.runtime import Runtime
+from uploadkit_server.storage import ingest
 from uploadkit_server.storage.base import ObjectNotFound
 from uploadkit_server.storage.local import LocalStorage
 
@@ -89,6 +92,33 @@ async def test_client_vanishing_mid_upload_leaves_nothing(
         await client.put(url, content=body(), headers={"Content-Type": "text/plain"})
     assert files_in(storage.root / "tmp") == []
     assert files_in(storage.root / "objects") == []
+
+
+def open_files_below(root: Path) -> list[str]:
+    """Files below ``root`` this process holds open (a removed one still counts)."""
+    targets = (os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink())
+    return [target for target in targets if target.startswith(str(root))]
+
+
+async def test_a_put_that_fails_before_its_first_byte_leaves_nothing_open(
+    client: httpx.AsyncClient, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body's buffers cannot be had (memory exhausted): the temporary file is closed and
+    removed, as on any other failure, and the URL still works afterwards."""
+
+    def no_memory(*args: object) -> NoReturn:
+        raise MemoryError
+
+    url = await storage.presign_put(KEY, content_type="text/plain", content_length=5, expires_in=60)
+    with monkeypatch.context() as patch, pytest.raises(MemoryError):  # the 500 is Starlette's
+        patch.setattr(ingest, "mmap", SimpleNamespace(mmap=no_memory))
+        await client.put(url, content=b"hello", headers={"Content-Type": "text/plain"})
+    assert open_files_below(storage.root) == []
+    assert files_in(storage.root / "tmp") == []
+    assert files_in(storage.root / "objects") == []
+    again = await client.put(url, content=b"hello", headers={"Content-Type": "text/plain"})
+    assert again.status_code == 200, again.text
+    assert (storage.root / "objects" / KEY).read_bytes() == b"hello"
 
 
 async def test_arguments_it_refuses(storage: LocalStorage) -> None:

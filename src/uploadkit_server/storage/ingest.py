@@ -159,7 +159,10 @@ class BodyWriter:
         if self._filled:
             await self._hand_over()
         await self._wait()
-        await asyncio.wrap_future(self._executor.submit(_fsync, self._fd))
+        # Tracked like a batch: a cancelled finish() leaves abandon() to wait for the fsync, so
+        # the caller never closes the file under it.
+        self._in_flight = [self._executor.submit(_fsync, self._fd)]
+        await self._wait()
         self._release()
 
     def abandon(self) -> None:

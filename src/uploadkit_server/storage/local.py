@@ -144,9 +144,10 @@ class LocalStorage:
             )
         temp = self._layout.temp_path("upload")
         fd = await anyio.to_thread.run_sync(self._layout.open_temp_fd, temp)
-        writer = BodyWriter(fd, executor=self._executor)
+        writer: BodyWriter | None = None
         received = 0
         try:
+            writer = BodyWriter(fd, executor=self._executor)
             async for chunk in body:
                 received += len(chunk)
                 if received > grant.content_length:
@@ -183,7 +184,8 @@ class LocalStorage:
                 )
         except BaseException:
             # Synchronous on purpose: this also runs when the task is being cancelled.
-            writer.abandon()
+            if writer is not None:
+                writer.abandon()
             if fd >= 0:
                 os.close(fd)
             remove_quietly(temp)
