@@ -29,6 +29,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src clients tests bench
+	$(BIN)/ruff format --check src clients tests bench
 	$(BIN)/mypy
 
 clean:

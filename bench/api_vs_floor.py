@@ -45,7 +45,7 @@ POST_BODY = {
     "contentType": "image/jpeg",
     "routeSlug": "files",
 }
-FLOOR_APP = '''
+FLOOR_APP = """
 import json, os
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -64,7 +64,7 @@ async def request_upload(request: Request) -> Response:
 @app.get("/api/v1/files")
 async def list_files(limit: int = 20) -> Response:
     return Response(json.dumps(GET).encode(), media_type="application/json")
-'''
+"""
 
 
 def free_port() -> int:

@@ -57,13 +57,18 @@ def generated(start: int, end: int, block: bytes) -> Iterator[bytes]:
         yield chunk
 
 
-def presigned_once(http: httpx.Client, api: str, headers: dict[str, str], size: int,
-                   block: bytes) -> float:
+def presigned_once(
+    http: httpx.Client, api: str, headers: dict[str, str], size: int, block: bytes
+) -> float:
     started = time.monotonic()
     ticket = http.post(
         f"{api}/upload/request",
-        json={"fileName": "put.bin", "fileSize": size, "contentType": "application/octet-stream",
-              "routeSlug": "bench"},
+        json={
+            "fileName": "put.bin",
+            "fileSize": size,
+            "contentType": "application/octet-stream",
+            "routeSlug": "bench",
+        },
         headers=headers,
     ).json()
     put = http.put(
@@ -77,12 +82,23 @@ def presigned_once(http: httpx.Client, api: str, headers: dict[str, str], size: 
     return time.monotonic() - started
 
 
-def tus_once(http: httpx.Client, api: str, headers: dict[str, str], size: int, block: bytes,
-             *, chunk: int, checksum: bool) -> float:
+def tus_once(
+    http: httpx.Client,
+    api: str,
+    headers: dict[str, str],
+    size: int,
+    block: bytes,
+    *,
+    chunk: int,
+    checksum: bool,
+) -> float:
     metadata = ",".join(
         f"{k} {base64.b64encode(v.encode()).decode()}"
-        for k, v in {"filename": "tus.bin", "filetype": "application/octet-stream",
-                     "routeSlug": "bench"}.items()
+        for k, v in {
+            "filename": "tus.bin",
+            "filetype": "application/octet-stream",
+            "routeSlug": "bench",
+        }.items()
     )
     started = time.monotonic()
     created = http.post(
@@ -105,11 +121,12 @@ def tus_once(http: httpx.Client, api: str, headers: dict[str, str], size: int, b
             digest = hashlib.sha256()
             for piece in generated(offset, end, block):
                 digest.update(piece)
-            patch_headers["Upload-Checksum"] = "sha256 " + base64.b64encode(
-                digest.digest()
-            ).decode()
-        response = http.patch(location, content=generated(offset, end, block),
-                              headers=patch_headers)
+            patch_headers["Upload-Checksum"] = (
+                "sha256 " + base64.b64encode(digest.digest()).decode()
+            )
+        response = http.patch(
+            location, content=generated(offset, end, block), headers=patch_headers
+        )
         assert response.status_code == 204, response.text
         offset = int(response.headers["upload-offset"])
     assert "uploadkit-file-key" in response.headers
@@ -159,21 +176,31 @@ def main() -> None:
                     if name == "put":
                         seconds = presigned_once(http, server.api, headers, size, block)
                     else:
-                        seconds = tus_once(http, server.api, headers, size, block,
-                                           chunk=args.chunk_mib * MIB,
-                                           checksum=name == "tus+sha256")
+                        seconds = tus_once(
+                            http,
+                            server.api,
+                            headers,
+                            size,
+                            block,
+                            chunk=args.chunk_mib * MIB,
+                            checksum=name == "tus+sha256",
+                        )
                     results[name].append(seconds)
                     peaks[name] = max(peaks[name], sampler.peak)
             sampler.stop()
 
     put = statistics.median(results["put"])
-    print(f"object {args.mib} MiB, tus PATCH {args.chunk_mib} MiB, {args.runs} run(s), "
-          f"server RSS baseline {baseline:.1f} MiB")
+    print(
+        f"object {args.mib} MiB, tus PATCH {args.chunk_mib} MiB, {args.runs} run(s), "
+        f"server RSS baseline {baseline:.1f} MiB"
+    )
     print(f"{'flow':<12} {'median s':>9} {'MiB/s':>7} {'ratio':>6} {'peak RSS':>10}")
     for name, times in results.items():
         median = statistics.median(times)
-        print(f"{name:<12} {median:9.2f} {args.mib / median:7.0f} {put / median:6.2f} "
-              f"{peaks[name]:7.1f} MiB (+{peaks[name] - baseline:.1f})")
+        print(
+            f"{name:<12} {median:9.2f} {args.mib / median:7.0f} {put / median:6.2f} "
+            f"{peaks[name]:7.1f} MiB (+{peaks[name] - baseline:.1f})"
+        )
 
 
 if __name__ == "__main__":
