@@ -8,7 +8,8 @@ Each worker thread takes the next part from a shared queue and sends it with the
 - ``UploadCancelled`` raised by a part (an ``on_progress`` callback), or the caller's ``cancel``
   being set, also breaks off the parts in flight: ``stop`` is set, and a part's body raises
   ``Stopped`` at its next chunk;
-- ``KeyboardInterrupt`` in the caller's thread stops the workers, waits for them, propagates.
+- ``KeyboardInterrupt`` in the caller's thread stops the workers, waits for them, propagates
+  (also when CPython reports it as a ``RuntimeError``: ``interrupt_behind``).
 
 Every worker has ended when ``send_parts`` returns or raises, so no request is left running
 behind the caller's back.
@@ -89,10 +90,33 @@ def send_parts(
             alive[0].join(POLL_SECONDS)
             if cancel is not None and cancel.is_set():
                 queue.halt()
-    except BaseException:  # KeyboardInterrupt: stop the workers, keep what is stored
+    except BaseException as error:  # KeyboardInterrupt: stop the workers, keep what is stored
         queue.halt()
         for thread in workers:
             if thread.ident is not None:  # started
                 thread.join()
+        interrupt = interrupt_behind(error)
+        if interrupt is not None and interrupt is not error:
+            raise interrupt from None
         raise
     return queue.failures[0] if queue.failures else None
+
+
+def interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C that ``error`` is, or that it hides.
+
+    A ``KeyboardInterrupt`` that lands inside ``threading``'s own locking (``Thread.start``
+    waits on a ``Condition``) can leave CPython raising ``RuntimeError: release unlocked lock``
+    while handling it; that is still the user's Ctrl-C, and is reported as one.
+
+    >>> interrupt_behind(KeyboardInterrupt()) is not None
+    True
+    >>> interrupt_behind(ValueError()) is None
+    True
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return error
+    context = error.__context__
+    if isinstance(error, RuntimeError) and isinstance(context, KeyboardInterrupt):
+        return context
+    return None
