@@ -165,20 +165,3 @@ async def test_stale_temporary_files_are_removed_by_the_job(
     assert await remove_stale_temp_files(runtime) == 2
     assert sorted(path.name for path in tmp.iterdir()) == ["receiving.upload"]
     assert await remove_stale_temp_files(runtime) == 0
-
-
-def test_append_file_copies_in_the_kernel_or_by_hand(tmp_path: Path) -> None:
-    from uploadkit_server.storage.local_files import append_file
-
-    data = os.urandom(3 * 1024 * 1024 + 7)
-    (tmp_path / "part").write_bytes(data)
-    with open(tmp_path / "out", "xb", buffering=0) as out:
-        out.write(b"head")
-        with open(tmp_path / "part", "rb", buffering=0) as source:
-            append_file(source, out, chunk_size=65536)  # file to file: the kernel copies
-        read_end, write_end = os.pipe()
-        os.write(write_end, data[:1000])
-        os.close(write_end)
-        with os.fdopen(read_end, "rb", buffering=0) as pipe:
-            append_file(pipe, out, chunk_size=64)  # a pipe cannot be copied that way
-    assert (tmp_path / "out").read_bytes() == b"head" + data + data[:1000]

@@ -4,7 +4,6 @@ the same thing: atomic placement, pruning of empty folders, removal of stale lef
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 from pathlib import Path
@@ -23,31 +22,6 @@ def write_all(handle: BinaryIO, data: bytes | bytearray | memoryview) -> None:
     while view:
         written = handle.write(view)
         view = view[written or 0 :]
-
-
-#: Bytes per ``copy_file_range`` call; the kernel may copy fewer.
-_KERNEL_COPY_CHUNK = 1 << 30
-#: errnos meaning "this kernel or filesystem pair cannot copy in the kernel": copy by hand.
-_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
-
-
-def append_file(source: BinaryIO, out: BinaryIO, *, chunk_size: int) -> None:
-    """Append the rest of ``source`` to ``out``; both must be unbuffered (``buffering=0``).
-
-    In the kernel where it can (``copy_file_range``: no trip through user space, a reflink on
-    filesystems that have them), which assembles a 1 GiB multipart upload about 4x faster here
-    than reading and writing it; by reading and writing elsewhere.
-    """
-    if hasattr(os, "copy_file_range"):
-        try:
-            while os.copy_file_range(source.fileno(), out.fileno(), _KERNEL_COPY_CHUNK):
-                pass
-            return
-        except OSError as error:
-            if error.errno not in _NO_KERNEL_COPY:
-                raise
-    # Raw files share the descriptor's offsets, so this resumes where the kernel copy stopped.
-    shutil.copyfileobj(source, out, chunk_size)
 
 
 def remove_quietly(path: Path) -> None:
