@@ -55,3 +55,33 @@ def test_ctrl_c_in_the_callers_thread_stops_and_waits_for_every_worker() -> None
     assert stop.is_set()  # the workers were told to stop, not left to send all eight parts
     assert len(sent) < len(parts)
     assert not [t for t in threading.enumerate() if t.name.startswith("uploadkit-part-")]
+
+
+def test_a_ctrl_c_that_cuts_a_workers_start_short_is_still_a_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CPython's ``RuntimeError: release unlocked lock`` out of an interrupted ``Thread.start``
+    (the second worker's here, after it was launched) reaches the caller as the Ctrl-C, and
+    every worker has ended by then."""
+    real_start = threading.Thread.start
+    starts: list[str] = []
+
+    def start(thread: threading.Thread) -> None:
+        real_start(thread)
+        starts.append(thread.name)
+        if thread.name.startswith("uploadkit-part-") and len(starts) == 2:
+            raise hidden_interrupt()
+
+    stop = threading.Event()
+
+    def send(number: int, url: str) -> None:
+        stop.wait(5)  # on the wire until the upload is stopped
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    parts = [(number, f"https://storage.example/part/{number}") for number in range(1, 9)]
+    with pytest.raises(KeyboardInterrupt):
+        send_parts(parts, send, concurrency=4, stop=stop, cancel=None)
+    monkeypatch.undo()
+    assert starts == ["uploadkit-part-0", "uploadkit-part-1"]  # the others never started
+    assert stop.is_set()
+    assert not [t for t in threading.enumerate() if t.name.startswith("uploadkit-part-")]

@@ -62,6 +62,12 @@ async def test_every_form_needs_the_csrf_token(
         (f"/dashboard/projects/{project}/delete", {"confirm": "Default project"}),
         (f"/dashboard/projects/{project}/keys", {"name": "k"}),
         (f"/dashboard/projects/{project}/routes", {"slug": "r"}),
+        (f"/dashboard/projects/{project}/routes/route_x", {"slug": "r"}),
+        (f"/dashboard/projects/{project}/routes/route_x/delete", {}),
+        (f"/dashboard/projects/{project}/files/delete", {"key": "k"}),
+        (f"/dashboard/projects/{project}/keys/key_x/revoke", {}),
+        (f"/dashboard/projects/{project}/webhooks/whd_x/redeliver", {}),
+        (f"/dashboard/projects/{project}/webhooks/rotate/secret", {}),
         ("/dashboard/mode", {}),
         ("/dashboard/signout", {}),
     ]:

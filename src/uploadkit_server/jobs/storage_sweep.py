@@ -21,8 +21,8 @@ DEFAULT_SWEEP_EVERY = timedelta(hours=1)
 
 
 class StorageSweep:
-    """A background job (``await sweep(runtime)``) that runs at most once per ``every`` and
-    returns how many things it removed."""
+    """A background job (``await job(runtime)``) that runs at most once per ``every`` and
+    returns how many things it removed; a subclass implements ``sweep``."""
 
     def __init__(
         self,

@@ -33,13 +33,16 @@ per 4 MiB costs one wait per batch; the copy costs less than a millisecond.
 
 Example::
 
-    writer = BodyWriter(fd, executor=executor)
+    writer = None
     try:
+        writer = BodyWriter(fd, executor=executor)   # may fail: the caller still owns fd
         async for chunk in body:
             await writer.add(chunk)
         await writer.finish()          # written, hashed, fsynced
     except BaseException:
-        writer.abandon()               # waits for the workers; the caller removes the file
+        if writer is not None:
+            writer.abandon()           # waits for the workers; the caller closes fd and
+                                       # removes the file
         raise
     writer.sha256.digest()
 """

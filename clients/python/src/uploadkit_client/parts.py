@@ -18,6 +18,7 @@ behind the caller's back.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from uploadkit_client.errors import UploadCancelled
@@ -83,23 +84,43 @@ def send_parts(
         threading.Thread(target=queue.work, name=f"uploadkit-part-{n}", daemon=True)
         for n in range(min(concurrency, len(parts)))
     ]
+    launched: list[threading.Thread] = []
     try:
         for thread in workers:
+            launched.append(thread)  # before start(): an interrupted start() may still launch it
             thread.start()
         while alive := [thread for thread in workers if thread.is_alive()]:
             alive[0].join(POLL_SECONDS)
             if cancel is not None and cancel.is_set():
                 queue.halt()
     except BaseException as error:  # KeyboardInterrupt: stop the workers, keep what is stored
-        queue.halt()
-        for thread in workers:
-            if thread.ident is not None:  # started
-                thread.join()
         interrupt = interrupt_behind(error)
+        queue.halt()
+        for thread in launched:
+            _join_once_started(thread)
         if interrupt is not None and interrupt is not error:
             raise interrupt from None
         raise
     return queue.failures[0] if queue.failures else None
+
+
+#: How long a thread whose ``start()`` was interrupted is given to begin running.
+_START_GRACE_SECONDS = 1.0
+
+
+def _join_once_started(thread: threading.Thread) -> None:
+    """Join ``thread``, also one whose ``start()`` a Ctrl-C cut short: it may be running
+    already, or about to (``join`` refuses a thread not marked started yet). One that never
+    began within ``_START_GRACE_SECONDS`` was not launched at all."""
+    deadline = time.monotonic() + _START_GRACE_SECONDS
+    while True:
+        try:
+            thread.join()
+            return
+        except RuntimeError:  # "cannot join thread before it is started"
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
 
 
 def interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
