@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NoReturn
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.api import assert_error
-from tests.support.file_records import record_file
+from tests.support.file_records import record_file, set_upload_id
 from tests.support.fixtures import with_db_kind, with_local_storage, with_waiting_file
 from tests.support.local_files import files_in
 from uploadkit_server.jobs.storage_cleanup import STALE_TEMP_AGE, remove_stale_temp_files
@@ -165,3 +165,56 @@ async def test_stale_temporary_files_are_removed_by_the_job(
     assert await remove_stale_temp_files(runtime) == 2
     assert sorted(path.name for path in tmp.iterdir()) == ["receiving.upload"]
     assert await remove_stale_temp_files(runtime) == 0
+
+
+def fsynced_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What this process fsyncs from now on (``os.fsync`` and ``os.fdatasync``), by path."""
+    synced: list[str] = []
+    for name in ("fsync", "fdatasync"):
+        real = getattr(os, name)
+
+        def recording(fd: int, real: Callable[[int], None] = real) -> None:
+            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real(fd)
+
+        monkeypatch.setattr(os, name, recording)
+    return synced
+
+
+async def test_a_stored_object_survives_a_crash_once_its_put_is_answered(
+    client: httpx.AsyncClient, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the ``200``: the bytes and the sidecar are on disk, and so are the renames that
+    put them in place and every folder made for the key."""
+    synced = fsynced_paths(monkeypatch)
+    assert (await put(client, storage, KEY, b"hello")).status_code == 200
+    monkeypatch.undo()
+    temps = [path for path in synced if path.startswith(str(storage.root / "tmp"))]
+    assert [path.rsplit(".", 1)[-1] for path in temps] == ["upload", "json"]  # bytes, sidecar
+    for tree in ("objects", "meta"):
+        folders = [storage.root / tree, *(storage.root / tree / KEY).parents]
+        made = [str(f) for f in folders if f.is_relative_to(storage.root / tree)]
+        assert set(made) <= set(synced), (tree, synced)
+
+
+async def test_a_stored_part_survives_a_crash_once_its_put_is_answered(
+    client: httpx.AsyncClient,
+    storage: LocalStorage,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A part answered ``200`` is what a resumed upload builds on: its bytes, its record and both
+    renames into the upload's folder are on disk first, as is the folder itself."""
+    upload_id = await storage.create_multipart(KEY, content_type="text/plain")
+    await set_upload_id(runtime.sessionmaker, KEY, upload_id)
+    url = await storage.presign_part(
+        KEY, upload_id=upload_id, part_number=1, content_length=5, expires_in=60
+    )
+    synced = fsynced_paths(monkeypatch)
+    stored = await client.put(url, content=b"hello")
+    monkeypatch.undo()
+    assert stored.status_code == 200, stored.text
+    temps = [path for path in synced if path.startswith(str(storage.root / "tmp"))]
+    assert [path.rsplit(".", 1)[-1] for path in temps] == ["upload", "json"]  # bytes, record
+    assert str(storage.root / "multipart" / upload_id) in synced
+    assert [part.part_number for part in await storage.list_parts(KEY, upload_id=upload_id)] == [1]

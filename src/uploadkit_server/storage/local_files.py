@@ -29,13 +29,44 @@ def remove_quietly(path: Path) -> None:
         path.unlink()
 
 
+def fsync_directory(directory: Path) -> None:
+    """Make the entries of ``directory`` (a rename into it, a folder made in it) durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file_durably(path: Path, data: bytes) -> None:
+    """A new file holding ``data``, flushed to disk before it is renamed anywhere: a rename that
+    survives a crash must not bring an empty file with it."""
+    with open(path, "xb", buffering=0) as handle:
+        write_all(handle, data)
+        os.fsync(handle.fileno())
+
+
+def make_directories(directory: Path) -> None:
+    """``mkdir -p`` whose new folders survive a crash: each one's parent is fsynced."""
+    missing: list[Path] = []
+    current = directory
+    while not current.is_dir():
+        missing.append(current)
+        current = current.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        fsync_directory(new.parent)
+
+
 def move_into_place(source: Path, target: Path) -> None:
-    """Atomic rename, creating parent directories; retried if a concurrent delete prunes a
-    parent between its creation and the rename. ``KeyConflict`` if a file is in the way."""
+    """Atomic rename, creating parent directories, durable once it returns (the bytes of
+    ``source`` must already be on disk); retried if a concurrent delete prunes a parent between
+    its creation and the rename. ``KeyConflict`` if a file is in the way."""
     for attempt in range(5):
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_directories(target.parent)
             os.replace(source, target)
+            fsync_directory(target.parent)
             return
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
             raise KeyConflict(f"{target.name}: the key clashes with another key") from error

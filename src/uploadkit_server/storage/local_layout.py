@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from uploadkit_server.security import random_token
-from uploadkit_server.storage.local_files import move_into_place, remove_quietly
+from uploadkit_server.storage.local_files import (
+    move_into_place,
+    remove_quietly,
+    write_file_durably,
+)
 from uploadkit_server.storage.secure_path import resolve_key
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -61,7 +65,7 @@ class LocalLayout:
     def write_json_into_place(self, data: dict[str, Any], target: Path) -> None:
         temp = self.temp_path("json")
         try:
-            temp.write_text(json.dumps(data))
+            write_file_durably(temp, json.dumps(data).encode())
             move_into_place(temp, target)
         finally:
             remove_quietly(temp)

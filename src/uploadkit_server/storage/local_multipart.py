@@ -31,7 +31,12 @@ import anyio.to_thread
 
 from uploadkit_server.security import random_token
 from uploadkit_server.storage.base import ChecksumMismatch, ObjectNotFound, PartETag, StoredPart
-from uploadkit_server.storage.local_files import remove_quietly, write_all
+from uploadkit_server.storage.local_files import (
+    fsync_directory,
+    remove_quietly,
+    write_all,
+    write_file_durably,
+)
 from uploadkit_server.storage.local_layout import DEFAULT_CONTENT_TYPE, LocalLayout, object_meta
 from uploadkit_server.storage.multipart_rules import check_parts, normalize_etag
 
@@ -88,8 +93,10 @@ class LocalMultipartUploads:
         try:
             # Bytes first, then their record: a part without a record is not listed.
             os.replace(temp, upload_dir / f"{stem}.part")
-            record_temp.write_text(json.dumps({"etag": etag, "size": size, "sha256": sha256.hex()}))
+            record = {"etag": etag, "size": size, "sha256": sha256.hex()}
+            write_file_durably(record_temp, json.dumps(record).encode())
             os.replace(record_temp, upload_dir / f"{stem}.json")
+            fsync_directory(upload_dir)  # both renames: a stored part survives a crash
         except FileNotFoundError:  # aborted while the part was arriving
             raise ObjectNotFound("the multipart upload was aborted") from None
         finally:
@@ -115,8 +122,10 @@ class LocalMultipartUploads:
         staging = self._layout.temp_path("multipart")
         staging.mkdir()
         record = {"key": key, "contentType": content_type, "createdAt": time.time()}
-        (staging / "upload.json").write_text(json.dumps(record))
+        write_file_durably(staging / "upload.json", json.dumps(record).encode())
+        fsync_directory(staging)
         os.rename(staging, self._layout.multipart / upload_id)
+        fsync_directory(self._layout.multipart)
         return upload_id
 
     def _stored_parts(self, upload_dir: Path) -> dict[int, StoredPart]:
