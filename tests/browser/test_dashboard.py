@@ -195,6 +195,7 @@ def test_usage_logs_and_test_mode(page: Any, site: Site, tmp_path: Path) -> None
     assert page.locator("tr", has_text="log.txt").count() == 0  # the sandbox's data only
     screenshot(page, tmp_path, "files-test-mode")
     page.get_by_role("button", name="Test mode: on").click()
+    page.get_by_role("button", name="Test mode: off").wait_for()  # the live page is back
     assert page.locator("tr", has_text="log.txt").count() == 1
 
     # A phone's width: nothing makes the page itself scroll sideways (wide tables scroll inside
