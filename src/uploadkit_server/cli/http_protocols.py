@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import h11
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -102,6 +103,27 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head = True
         self._head_bytes = 0
+
+    def on_body(self, body: bytes) -> None:
+        """uvicorn's ``on_body`` without two copies of every chunk of a large upload.
+
+        uvicorn appends each chunk to a ``bytearray`` and hands the app ``bytes(bytearray)``:
+        two copies of every byte. A chunk that arrives while nothing is waiting is kept as the
+        ``bytes`` httptools made (``bytes(b)`` of a ``bytes`` is ``b`` itself, no copy); only
+        chunks that pile up before the app reads are joined. Flow control is uvicorn's.
+        """
+        cycle = self.cycle
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        if not cycle.body:
+            cycle.body = body  # type: ignore[assignment]  # read once by receive(), then reset
+        else:
+            if not isinstance(cycle.body, bytearray):
+                cycle.body = bytearray(cycle.body)
+            cycle.body += body
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
 
 class _BoundedConnection(h11.Connection):
