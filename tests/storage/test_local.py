@@ -167,34 +167,64 @@ async def test_stale_temporary_files_are_removed_by_the_job(
     assert await remove_stale_temp_files(runtime) == 0
 
 
-def fsynced_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What this process fsyncs from now on (``os.fsync`` and ``os.fdatasync``), by path."""
-    synced: list[str] = []
-    for name in ("fsync", "fdatasync"):
-        real = getattr(os, name)
+class DiskLog:
+    """What this process asks of the disk from now on, in order: each completed ``fsync`` or
+    ``fdatasync`` (by path) and each rename (``os.replace``/``os.rename``: from, to)."""
 
-        def recording(fd: int, real: Callable[[int], None] = real) -> None:
-            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-            real(fd)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: list[tuple[str, str, str]] = []
+        for name in ("fsync", "fdatasync"):
+            real_sync = getattr(os, name)
 
-        monkeypatch.setattr(os, name, recording)
-    return synced
+            def sync(fd: int, real: Callable[[int], None] = real_sync) -> None:
+                real(fd)
+                self.events.append(("sync", os.readlink(f"/proc/self/fd/{fd}"), ""))
+
+            monkeypatch.setattr(os, name, sync)
+        for name in ("replace", "rename"):
+            real_rename = getattr(os, name)
+
+            def rename(
+                source: object, target: object, real: Callable[..., None] = real_rename
+            ) -> None:
+                real(source, target)
+                self.events.append(("rename", str(source), str(target)))
+
+            monkeypatch.setattr(os, name, rename)
+
+    def renamed_to(self, target: Path) -> tuple[int, str]:
+        """Where the rename onto ``target`` is in the log, and what was renamed."""
+        [(index, source)] = [
+            (i, event[1])
+            for i, event in enumerate(self.events)
+            if event[0] == "rename" and event[2] == str(target)
+        ]
+        return index, source
+
+    def synced(self, path: Path | str) -> list[int]:
+        return [i for i, event in enumerate(self.events) if event == ("sync", str(path), "")]
+
+    def assert_durable_rename(self, target: Path) -> None:
+        """The file renamed onto ``target`` was synced before the rename, and the folder it went
+        into after it."""
+        index, source = self.renamed_to(target)
+        assert [i for i in self.synced(source) if i < index], (source, self.events)
+        assert [i for i in self.synced(target.parent) if i > index], (target.parent, self.events)
 
 
 async def test_a_stored_object_survives_a_crash_once_its_put_is_answered(
     client: httpx.AsyncClient, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before the ``200``: the bytes and the sidecar are on disk, and so are the renames that
-    put them in place and every folder made for the key."""
-    synced = fsynced_paths(monkeypatch)
+    """Before the ``200``: the bytes and the sidecar are on disk, then the renames that put
+    them in place, and every folder made for the key."""
+    log = DiskLog(monkeypatch)
     assert (await put(client, storage, KEY, b"hello")).status_code == 200
     monkeypatch.undo()
-    temps = [path for path in synced if path.startswith(str(storage.root / "tmp"))]
-    assert [path.rsplit(".", 1)[-1] for path in temps] == ["upload", "json"]  # bytes, sidecar
     for tree in ("objects", "meta"):
-        folders = [storage.root / tree, *(storage.root / tree / KEY).parents]
-        made = [str(f) for f in folders if f.is_relative_to(storage.root / tree)]
-        assert set(made) <= set(synced), (tree, synced)
+        log.assert_durable_rename(storage.root / tree / KEY)
+        for folder in (storage.root / tree / KEY).parents:
+            if folder.is_relative_to(storage.root / tree) and folder != storage.root / tree:
+                assert log.synced(folder.parent), (folder, log.events)  # its entry is durable
 
 
 async def test_a_stored_part_survives_a_crash_once_its_put_is_answered(
@@ -203,18 +233,38 @@ async def test_a_stored_part_survives_a_crash_once_its_put_is_answered(
     runtime: Runtime,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A part answered ``200`` is what a resumed upload builds on: its bytes, its record and both
-    renames into the upload's folder are on disk first, as is the folder itself."""
+    """A part answered ``200`` is what a resumed upload builds on: the upload's folder, then the
+    part's bytes and its record, each on disk before the rename that shows it."""
+    log = DiskLog(monkeypatch)
     upload_id = await storage.create_multipart(KEY, content_type="text/plain")
+    upload_dir = storage.root / "multipart" / upload_id
+    index, staging = log.renamed_to(upload_dir)
+    assert [i for i in log.synced(f"{staging}/upload.json") if i < index], log.events
+    assert [i for i in log.synced(staging) if i < index], log.events
+    assert [i for i in log.synced(upload_dir.parent) if i > index], log.events
+
     await set_upload_id(runtime.sessionmaker, KEY, upload_id)
     url = await storage.presign_part(
         KEY, upload_id=upload_id, part_number=1, content_length=5, expires_in=60
     )
-    synced = fsynced_paths(monkeypatch)
     stored = await client.put(url, content=b"hello")
     monkeypatch.undo()
     assert stored.status_code == 200, stored.text
-    temps = [path for path in synced if path.startswith(str(storage.root / "tmp"))]
-    assert [path.rsplit(".", 1)[-1] for path in temps] == ["upload", "json"]  # bytes, record
-    assert str(storage.root / "multipart" / upload_id) in synced
+    log.assert_durable_rename(upload_dir / "00001.part")
+    log.assert_durable_rename(upload_dir / "00001.json")
+    bytes_at, _ = log.renamed_to(upload_dir / "00001.part")
+    record_at, _ = log.renamed_to(upload_dir / "00001.json")
+    assert [i for i in log.synced(upload_dir) if bytes_at < i < record_at], log.events
     assert [part.part_number for part in await storage.list_parts(KEY, upload_id=upload_id)] == [1]
+
+
+async def test_an_object_the_server_writes_itself_is_as_durable(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Image variants are written by ``put_object``: the same order as an uploaded object."""
+    log = DiskLog(monkeypatch)
+    key = "proj_test/variants/abc/w320.webp"
+    await storage.put_object(key, b"variant bytes", content_type="image/webp")
+    monkeypatch.undo()
+    log.assert_durable_rename(storage.root / "objects" / key)
+    log.assert_durable_rename(storage.root / "meta" / key)

@@ -357,6 +357,7 @@ class LocalStorage:
             fd = self._layout.open_temp_fd(temp)
             with open(fd, "wb", buffering=0) as handle:
                 write_all(handle, data)
+                os.fsync(handle.fileno())  # the rename below is durable: the bytes must be too
             sha256 = hashlib.sha256(data).digest()
             etag = content_etag(sha256)
             meta = object_meta(content_type, etag, len(data), sha256=sha256)

@@ -66,13 +66,16 @@ def move_into_place(source: Path, target: Path) -> None:
         try:
             make_directories(target.parent)
             os.replace(source, target)
-            fsync_directory(target.parent)
-            return
+            break
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
             raise KeyConflict(f"{target.name}: the key clashes with another key") from error
         except FileNotFoundError:
             if attempt == 4 or not source.exists():
                 raise
+    # A delete of the key (another process) may already have removed the folder again: the
+    # rename happened, the delete came after it, and there is nothing left to make durable.
+    with contextlib.suppress(FileNotFoundError):
+        fsync_directory(target.parent)
 
 
 def prune_empty_parents(path: Path, stop: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from uploadkit_server.security import random_token
 from uploadkit_server.storage.local_files import (
+    make_directories,
     move_into_place,
     remove_quietly,
     write_file_durably,
@@ -48,7 +49,7 @@ class LocalLayout:
     def ensure(self) -> None:
         if not self._ready:
             for directory in (self.objects, self.meta, self.multipart, self.tmp):
-                directory.mkdir(parents=True, exist_ok=True)
+                make_directories(directory)  # the store's folders survive a crash too
             self._ready = True
 
     def object_paths(self, key: str) -> tuple[Path, Path]:

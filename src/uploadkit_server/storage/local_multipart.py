@@ -93,10 +93,11 @@ class LocalMultipartUploads:
         try:
             # Bytes first, then their record: a part without a record is not listed.
             os.replace(temp, upload_dir / f"{stem}.part")
+            fsync_directory(upload_dir)  # the bytes' rename is on disk before their record's
             record = {"etag": etag, "size": size, "sha256": sha256.hex()}
             write_file_durably(record_temp, json.dumps(record).encode())
             os.replace(record_temp, upload_dir / f"{stem}.json")
-            fsync_directory(upload_dir)  # both renames: a stored part survives a crash
+            fsync_directory(upload_dir)
         except FileNotFoundError:  # aborted while the part was arriving
             raise ObjectNotFound("the multipart upload was aborted") from None
         finally:
