@@ -208,13 +208,14 @@ def back(url: str, *, notice: str | None = None, error: str | None = None) -> Re
 
 
 async def submit_form(
-    session: AsyncSession, action: Awaitable[RedirectResponse], *, refused: str
-) -> RedirectResponse:
+    session: AsyncSession, action: Awaitable[Response], *, refused: str
+) -> Response:
     """Post/redirect/get for a form that calls a service.
 
-    ``action`` validates the form with the API's schema, calls the service and redirects to
-    where the result shows. If the schema or a service rule refuses the form, nothing of it is
-    kept and the browser goes back to ``refused`` with the reason.
+    ``action`` validates the form with the API's schema, calls the service and answers with
+    where the result shows (a redirect, or the page itself when it shows something only once).
+    If the schema or a service rule refuses the form, nothing of it is kept and the browser goes
+    back to ``refused`` with the reason.
     """
     try:
         return await action

@@ -32,7 +32,6 @@ from uploadkit_server.dashboard.context import (
     render,
     submit_form,
 )
-from uploadkit_server.errors import UploadKitError
 
 router = APIRouter(prefix="/dashboard/projects/{project_id}", include_in_schema=False)
 
@@ -215,7 +214,8 @@ async def key_create(
     test: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The new key is shown on this response only: it is stored as a hash."""
-    try:
+
+    async def create() -> Response:
         created = await keys.create_key(
             post.session,
             post.owner,
@@ -224,17 +224,16 @@ async def key_create(
             is_test=test is not None,
             billing_url=post.runtime.settings.billing_url,
         )
-    except UploadKitError as error:
-        await post.session.rollback()
-        return back(post.page("keys"), error=error.message)
-    context = {
-        "viewer": post.viewer,
-        "project": post.project,
-        "page": "keys",
-        "keys": await keys.list_keys(post.session, post.auth, project_id=post.project.id),
-        "created": created,
-    }
-    return render(request, "keys.html", context)
+        context = {
+            "viewer": post.viewer,
+            "project": post.project,
+            "page": "keys",
+            "keys": await keys.list_keys(post.session, post.auth, project_id=post.project.id),
+            "created": created,
+        }
+        return render(request, "keys.html", context)
+
+    return await submit_form(post.session, create(), refused=post.page("keys"))
 
 
 @router.post("/keys/{key_id}/revoke")

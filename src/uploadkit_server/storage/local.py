@@ -45,7 +45,7 @@ from uploadkit_server.storage.local_files import (
     prune_empty_parents,
     remove_entries_older_than,
     remove_quietly,
-    write_all,
+    write_file_durably,
 )
 from uploadkit_server.storage.local_layout import DEFAULT_CONTENT_TYPE, LocalLayout, object_meta
 from uploadkit_server.storage.local_multipart import LocalMultipartUploads
@@ -354,10 +354,8 @@ class LocalStorage:
         targets = self._layout.object_paths(key)
         temp = self._layout.temp_path("put")
         try:
-            fd = self._layout.open_temp_fd(temp)
-            with open(fd, "wb", buffering=0) as handle:
-                write_all(handle, data)
-                os.fsync(handle.fileno())  # the rename below is durable: the bytes must be too
+            self._layout.ensure()
+            write_file_durably(temp, data)  # the rename below is durable: the bytes must be too
             sha256 = hashlib.sha256(data).digest()
             etag = content_etag(sha256)
             meta = object_meta(content_type, etag, len(data), sha256=sha256)
