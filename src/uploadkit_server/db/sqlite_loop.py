@@ -83,6 +83,15 @@ async def _retry_busy(call: Callable[..., T], *args: Any) -> T:
             delay = min(delay * 2, _BACKOFF_MAX)
 
 
+async def run_statement(
+    raw: sqlite3.Connection, sql: str, parameters: Sequence[Any]
+) -> sqlite3.Cursor:
+    """One statement on ``raw``, straight from the caller (``db/driver.py``): inside a write
+    transaction this process holds it runs at once; a read outside one waits out another
+    process's lock like every statement here."""
+    return await _retry_busy(raw.execute, sql, parameters)
+
+
 def _begins(sql: str) -> bool:
     return sql.lstrip()[:5].upper() == "BEGIN"
 

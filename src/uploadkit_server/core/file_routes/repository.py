@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import FileRoute, Project
 
 
@@ -27,17 +28,33 @@ async def get_for_account(
     )
 
 
-@cache
-def _by_slug() -> Select[FileRoute]:
-    return select(FileRoute).where(
-        FileRoute.project_id == bindparam("project_id"), FileRoute.slug == bindparam("slug")
-    )
+class RouteRules(NamedTuple):
+    """What an upload needs of its route: the policy, not the row to change."""
+
+    id: str
+    slug: str
+    max_file_size: int
+    max_file_count: int
+    allowed_types: list[str]
+    type_check: str
 
 
-async def get_by_slug(session: AsyncSession, project_id: str, slug: str) -> FileRoute | None:
-    """Read on every upload request: the statement is built once (``bindparam``), so only the
-    compiled-statement cache is consulted per call."""
-    return await session.scalar(_by_slug(), {"project_id": project_id, "slug": slug})
+_BY_SLUG = DriverStatement(
+    lambda _dialect: select(
+        FileRoute.id,
+        FileRoute.slug,
+        FileRoute.max_file_size,
+        FileRoute.max_file_count,
+        FileRoute.allowed_types,
+        FileRoute.type_check,
+    ).where(FileRoute.project_id == bindparam("project_id"), FileRoute.slug == bindparam("slug"))
+)
+
+
+async def get_by_slug(session: AsyncSession, project_id: str, slug: str) -> RouteRules | None:
+    """Read on every upload request, on the driver connection (``db/driver.py``)."""
+    row = await _BY_SLUG.first(session, {"project_id": project_id, "slug": slug})
+    return None if row is None else RouteRules(*row)
 
 
 def add_route(session: AsyncSession, route: FileRoute) -> None:

@@ -1,8 +1,7 @@
 """API key rows: the lookup authentication makes, listing, counting, revoking, ``lastUsedAt``.
 
 The lookup runs on every API request, so its statement is built once (``bindparam`` for the
-hash) and executed on the session's connection: no statement construction, no cache-key
-generation and no ORM objects per request, only the compiled-statement cache hit.
+hash) and run on the driver connection of the session's transaction (``db/driver.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import Account, ApiKey
 
 
@@ -46,10 +46,12 @@ def _by_hash() -> Select[str, str, datetime | None, str, bool, str, str, int | N
     )
 
 
+_BY_HASH = DriverStatement(lambda _dialect: _by_hash())
+
+
 async def find_by_hash(session: AsyncSession, key_hash: str) -> KeyRow | None:
     """The key with this SHA-256 hash and its account's tier, in the session's transaction."""
-    connection = await session.connection()
-    row = (await connection.execute(_by_hash(), {"key_hash": key_hash})).first()
+    row = await _BY_HASH.first(session, {"key_hash": key_hash})
     return None if row is None else KeyRow(*row)
 
 

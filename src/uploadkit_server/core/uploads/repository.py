@@ -6,28 +6,29 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import File, FileStatus
+
+#: Attribute name -> column (``metadata_`` is stored in ``metadata``).
+_COLUMN_OF = {attribute.key: attribute.columns[0] for attribute in inspect(File).column_attrs}
 
 
 @cache
-def _insert_file() -> Insert:
-    return insert(File)
-
-
-#: Attribute name -> column name (``metadata_`` is stored in ``metadata``).
-_COLUMN_OF = {attribute.key: attribute.columns[0].key for attribute in inspect(File).column_attrs}
+def _insert_file(names: tuple[str, ...]) -> DriverStatement:
+    """The ``INSERT`` of a file row giving these attributes (the others take their defaults)."""
+    return DriverStatement(
+        lambda _dialect: insert(File).values({_COLUMN_OF[name]: bindparam(name) for name in names})
+    )
 
 
 async def insert_file(session: AsyncSession, values: dict[str, Any]) -> None:
-    """A new file row from its attribute values, as one Core ``INSERT`` on the session's
-    connection (column defaults apply as for the ORM). The row is not in the session: read
-    it back with a query if the same transaction needs it as an object."""
-    row = {_COLUMN_OF.get(name, name): value for name, value in values.items()}
-    connection = await session.connection()
-    await connection.execute(_insert_file(), row)
+    """A new file row from its attribute values, as one ``INSERT`` on the driver connection of
+    the session's transaction (``db/driver.py``): it runs on every presign. The row is not in
+    the session: read it back with a query if the same transaction needs it as an object."""
+    await _insert_file(tuple(values)).rows(session, values)
 
 
 async def add_file(session: AsyncSession, file: File) -> None:

@@ -16,7 +16,7 @@ from uploadkit_server.clock import month_of, utcnow
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.client_tokens import service as client_tokens
 from uploadkit_server.core.client_tokens.service import ClientGrant
-from uploadkit_server.core.file_routes.repository import get_by_slug
+from uploadkit_server.core.file_routes.repository import RouteRules, get_by_slug
 from uploadkit_server.core.file_routes.schemas import TypeCheck
 from uploadkit_server.core.files.schemas import file_url
 from uploadkit_server.core.logs import repository as events_repository
@@ -42,7 +42,7 @@ from uploadkit_server.core.uploads.schemas import (
 from uploadkit_server.core.usage import quota
 from uploadkit_server.core.usage import repository as usage_repository
 from uploadkit_server.core.webhooks.outbox import queue_upload_complete
-from uploadkit_server.db.models import FailureReason, File, FileRoute, FileStatus
+from uploadkit_server.db.models import FailureReason, File, FileStatus
 from uploadkit_server.errors import (
     ChecksumMismatch,
     FileTooLarge,
@@ -94,7 +94,7 @@ class UploadService:
 
     async def check_route(
         self, auth: AuthContext, *, route_slug: str, content_type: str
-    ) -> FileRoute:
+    ) -> RouteRules:
         """The route exists and allows the type: the first checks of a request, alone (a tus
         upload whose length is not known yet gets these at creation and the rest later)."""
         route = await get_by_slug(self.session, auth.project_id, route_slug)
@@ -108,13 +108,13 @@ class UploadService:
             )
         return route
 
-    async def _admit(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
+    async def _admit(self, auth: AuthContext, body: UploadRequest) -> RouteRules:
         """Route, type, size and quota checks, in the SPEC's order; reserves quota on success."""
         route = await self._check(auth, body)
         await self._reserve(auth, body)
         return route
 
-    async def _check(self, auth: AuthContext, body: UploadRequest) -> FileRoute:
+    async def _check(self, auth: AuthContext, body: UploadRequest) -> RouteRules:
         """Route, type and size checks, which read but change nothing."""
         route = await self.check_route(
             auth, route_slug=body.route_slug, content_type=body.content_type
@@ -145,7 +145,7 @@ class UploadService:
         )
 
     def _new_file_values(
-        self, auth: AuthContext, body: UploadRequest, route: FileRoute, *, lifetime: int
+        self, auth: AuthContext, body: UploadRequest, route: RouteRules, *, lifetime: int
     ) -> dict[str, Any]:
         """The columns of a new file row in flight, by attribute name."""
         now = utcnow()

@@ -18,14 +18,15 @@ exists. Completions, webhooks and every other write keep the server's synchronou
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 
 from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.usage.served import UsageCell
+from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import Account, UsageMonth
-from uploadkit_server.db.session import affected_rows, dialect_insert, dialect_name, upsert_insert
+from uploadkit_server.db.session import dialect_insert, upsert_insert
 
 
 async def usage_month(
@@ -99,7 +100,7 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
 
 
 @cache
-def _hold_storage(*, is_test: bool, limited: bool) -> Update:
+def _hold_storage(_dialect: str, *, is_test: bool, limited: bool) -> Update:
     """Add ``p_size`` bytes to the account's (live or test) storage, only within ``p_limit``."""
     column = Account.test_storage_bytes if is_test else Account.storage_bytes
     statement = update(Account).where(Account.id == bindparam("p_account_id"))
@@ -107,38 +108,40 @@ def _hold_storage(*, is_test: bool, limited: bool) -> Update:
         statement = statement.where(
             Account.storage_bytes + bindparam("p_size") <= bindparam("p_limit")
         )
-    return statement.values({column: column + bindparam("p_size")})
+    return statement.values({column: column + bindparam("p_size")}).returning(Account.id)
+
+
+_TAKE_SLOT = {
+    limited: DriverStatement(partial(_take_slot, limited=limited)) for limited in (False, True)
+}
+_HOLD_STORAGE = {
+    (is_test, limited): DriverStatement(partial(_hold_storage, is_test=is_test, limited=limited))
+    for is_test in (False, True)
+    for limited in (False, True)
+}
 
 
 async def take_upload_slot(
     session: AsyncSession, *, account_id: str, is_test: bool, month: str, limit: int | None
 ) -> bool:
     """Count one upload in flight for the month, only while uploads plus those in flight stay
-    below ``limit`` (``None``: no limit). Core, on the session's connection: this runs on every
-    presign, and the ORM's bulk-update layer has nothing to synchronise here."""
-    connection = await session.connection()
-    taken = await connection.execute(
-        _take_slot(dialect_name(session), limited=limit is not None),
-        {
-            "p_account_id": account_id,
-            "p_is_test": is_test,
-            "p_month": month,
-            "p_limit": limit,
-        },
+    below ``limit`` (``None``: no limit). On the driver connection (``db/driver.py``): this
+    runs on every presign."""
+    taken = await _TAKE_SLOT[limit is not None].first(
+        session,
+        {"p_account_id": account_id, "p_is_test": is_test, "p_month": month, "p_limit": limit},
     )
-    return taken.first() is not None
+    return taken is not None
 
 
 async def hold_storage(
     session: AsyncSession, *, account_id: str, is_test: bool, size: int, limit: int | None
 ) -> bool:
     """Add ``size`` bytes to the account's storage, only within ``limit`` (``None``: no limit)."""
-    connection = await session.connection()
-    held = await connection.execute(
-        _hold_storage(is_test=is_test, limited=limit is not None),
-        {"p_account_id": account_id, "p_size": size, "p_limit": limit},
+    held = await _HOLD_STORAGE[is_test, limit is not None].first(
+        session, {"p_account_id": account_id, "p_size": size, "p_limit": limit}
     )
-    return affected_rows(held) == 1
+    return held is not None
 
 
 async def release_storage(
