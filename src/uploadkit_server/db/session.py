@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from uploadkit_server.db import sqlite_loop
 from uploadkit_server.errors import UploadKitError
@@ -71,7 +72,13 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if isinstance(driver, sqlite_loop.Connection):
+            # Straight to the driver: through ``exec_driver_sql`` the BEGIN cost a quarter of
+            # a request transaction's CPU (an execution context for a statement with no result).
+            await_only(driver.begin_immediate())
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

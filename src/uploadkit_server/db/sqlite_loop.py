@@ -226,6 +226,14 @@ class Connection:
         await cursor.execute(sql, parameters)
         return cursor
 
+    async def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE``, after this process's earlier writers (the engine's ``begin``)."""
+        await self.wait_for_turn()
+        try:
+            await _retry_busy(self.raw().execute, "BEGIN IMMEDIATE")
+        finally:
+            self.end_turn_if_done()
+
     async def commit(self) -> None:
         try:
             await _retry_busy(self.raw().commit)

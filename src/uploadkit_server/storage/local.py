@@ -50,7 +50,7 @@ from uploadkit_server.storage.local_files import (
 from uploadkit_server.storage.local_layout import DEFAULT_CONTENT_TYPE, LocalLayout, object_meta
 from uploadkit_server.storage.local_multipart import LocalMultipartUploads
 from uploadkit_server.storage.multipart_rules import MAX_PART_NUMBER, content_etag
-from uploadkit_server.storage.secure_path import UnsafeKey, resolve_key
+from uploadkit_server.storage.secure_path import UnsafeKey, key_segments, resolve_key
 from uploadkit_server.storage.signed_urls import (
     PutGrant,
     PutKind,
@@ -206,6 +206,9 @@ class LocalStorage:
     ) -> str:
         # ``create_only`` needs nothing here: the storage endpoint takes bytes only for a file
         # still waiting for them (core.uploads.admission), which also covers deleted objects.
+        # A key that cannot be stored gets no URL; its own checks are enough here, as where
+        # it leads on disk (symlinks) is resolved when the bytes arrive (``realpath`` on every
+        # segment cost a third of a presign's storage work).
         if checksum is not None and checksum.algorithm not in self.checksum_algorithms:
             raise ValueError(f"checksum algorithm {checksum.algorithm!r} is not supported")
         grant = PutGrant(
@@ -215,7 +218,7 @@ class LocalStorage:
             content_length=content_length,
             checksum=checksum,
         )
-        resolve_key(self._layout.objects, grant.key)  # no URL for a key that cannot be stored
+        key_segments(grant.key)
         return self.signer.url(grant, expires_in)
 
     def put_headers(
@@ -240,7 +243,7 @@ class LocalStorage:
             part_number=part_number,
             content_length=content_length,
         )
-        resolve_key(self._layout.objects, grant.key)  # no URL for a key that cannot be stored
+        key_segments(grant.key)  # no URL for a key that cannot be stored (see presign_put)
         return self.signer.url(grant, expires_in)
 
     async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:

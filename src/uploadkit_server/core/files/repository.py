@@ -17,6 +17,7 @@ from sqlalchemy import Executable, Integer, Select, bindparam, delete, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.clock import utcnow
+from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import File, FileStatus
 
 #: Rows per ``DELETE … WHERE pk IN (…)``: well under every driver's bound-parameter limit.
@@ -83,13 +84,19 @@ def _newest_of_status(index: int, *, by_route: bool, before: bool) -> Select[Any
 
 
 @cache
-def _newest(*, statuses: int, by_route: bool, before: bool) -> Select[Any]:
-    """The listing query, built once per shape (it runs on every listing request): only the
-    compiled-statement cache is consulted per call.
+def _newest(*, statuses: int, by_route: bool, before: bool) -> DriverStatement:
+    """The listing query, built once per shape and run on the driver connection
+    (``db/driver.py``): it runs on every listing request.
 
     Several statuses are one statement: each status's newest ``limit`` rows (an index range
     scan each, as deep pages need) united and cut to the newest ``limit`` overall. A single
     ``status IN (…)`` scan would have to sort the whole project instead."""
+    return DriverStatement(
+        lambda _dialect: _newest_query(statuses=statuses, by_route=by_route, before=before)
+    )
+
+
+def _newest_query(*, statuses: int, by_route: bool, before: bool) -> Select[Any]:
     if statuses == 1:
         return _newest_of_status(0, by_route=by_route, before=before)
     branches = [
@@ -110,8 +117,7 @@ async def list_newest(
     before_pk: int | None,
     limit: int,
 ) -> list[ListedFile]:
-    """The newest ``limit`` files in any of ``statuses``, newest first, in one statement run as
-    Core on the session's connection."""
+    """The newest ``limit`` files in any of ``statuses``, newest first, in one statement."""
     query = _newest(
         statuses=len(statuses), by_route=route_slug is not None, before=before_pk is not None
     )
@@ -123,8 +129,7 @@ async def list_newest(
         "p_limit": limit,
     }
     params.update({f"p_status_{index}": status for index, status in enumerate(statuses)})
-    connection = await session.connection()
-    return [ListedFile(*row) for row in await connection.execute(query, params)]
+    return [ListedFile(*row) for row in await query.rows(session, params)]
 
 
 async def find_by_key(
