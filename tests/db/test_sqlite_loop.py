@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from uploadkit_server.db import sqlite_loop
 from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
 
 
@@ -83,3 +85,37 @@ async def test_engine_connections_have_no_busy_handler(engine: AsyncEngine) -> N
     async with engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+
+
+async def test_commits_leave_checkpoints_to_a_worker_thread(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_loop, "CHECKPOINT_WAL_BYTES", 64 * 1024)
+    checkpointed_on: list[str] = []
+    real_checkpoint = sqlite_loop.checkpoint
+
+    def recording_checkpoint(path: str) -> None:
+        checkpointed_on.append(threading.current_thread().name)
+        real_checkpoint(path)
+
+    monkeypatch.setattr(sqlite_loop, "checkpoint", recording_checkpoint)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+    sessionmaker = create_sessionmaker(engine)
+    for n in range(sqlite_loop.CHECKPOINT_CHECK_EVERY * 4):
+        async with unit_of_work(sessionmaker) as session:
+            await session.execute(text("UPDATE counter SET n = :n"), {"n": n})
+            # Pages enough to pass the threshold within a few checks.
+            await session.execute(text("CREATE TABLE IF NOT EXISTS filler (b BLOB)"))
+            await session.execute(text("INSERT INTO filler VALUES (randomblob(8192))"))
+    while sqlite_loop._checkpoint_tasks:
+        await asyncio.gather(*sqlite_loop._checkpoint_tasks)
+    assert checkpointed_on, "no checkpoint started although the WAL passed the threshold"
+    assert threading.main_thread().name not in checkpointed_on
+    other = sqlite3.connect(tmp_path / "loop.db", isolation_level=None)
+    try:
+        assert other.execute("SELECT n FROM counter").fetchone() == (
+            sqlite_loop.CHECKPOINT_CHECK_EVERY * 4 - 1,
+        )
+    finally:
+        other.close()

@@ -18,6 +18,13 @@ The loop must never block on SQLite's busy handler either, so the connections ru
   25 ms, jittered) for up to ``BUSY_DEADLINE`` seconds, then the error is raised as SQLite would
   have after its own timeout.
 
+Checkpoints (copying the WAL back into the database file, with two ``fsync``s) would run inside
+whichever ``COMMIT`` crossed SQLite's 1,000-page threshold, on the loop. These connections turn
+that off (``wal_autocheckpoint=0``); instead a commit that finds the WAL past
+``CHECKPOINT_WAL_BYTES`` starts a ``PASSIVE`` checkpoint on a worker thread, on a connection of
+its own (one at a time per file and process). ``PASSIVE`` never waits for or blocks readers and
+writers; frames it cannot copy yet are copied by the next one.
+
 Used through ``create_async_engine(url, async_creator=...)`` (``db/session.py``); only the parts of
 aiosqlite's interface that SQLAlchemy's adapter calls are provided.
 """
@@ -25,6 +32,7 @@ aiosqlite's interface that SQLAlchemy's adapter calls are provided.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import time
@@ -36,6 +44,10 @@ T = TypeVar("T")
 
 #: Seconds a statement (or a transaction waiting its turn) may wait for the write lock.
 BUSY_DEADLINE = 30.0
+#: WAL size past which a commit starts a checkpoint (SQLite's own default: 1,000 4 KiB pages).
+CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
+#: The WAL's size is looked at every this many commits of a connection.
+CHECKPOINT_CHECK_EVERY = 16
 _BACKOFF_FIRST = 0.001
 _BACKOFF_MAX = 0.025
 
@@ -55,6 +67,47 @@ def writer_lock(path: str) -> asyncio.Lock:
     if lock is None:
         lock = locks[path] = asyncio.Lock()
     return lock
+
+
+_checkpoints_running: set[str] = set()
+
+
+def checkpoint(path: str) -> None:
+    """One ``PASSIVE`` checkpoint of the database at ``path``, on a connection of its own (run on
+    a worker thread: it writes and syncs the database file)."""
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.OperationalError as error:
+        if not _is_busy(error):  # another process is checkpointing: its copy serves this one
+            raise
+    finally:
+        connection.close()
+
+
+async def _checkpoint_in_thread(path: str) -> None:
+    try:
+        await asyncio.to_thread(checkpoint, path)
+    finally:
+        _checkpoints_running.discard(path)
+
+
+def _start_checkpoint_if_due(path: str) -> None:
+    if path in _checkpoints_running:
+        return
+    try:
+        size = os.stat(f"{path}-wal").st_size
+    except FileNotFoundError:
+        return
+    if size < CHECKPOINT_WAL_BYTES:
+        return
+    _checkpoints_running.add(path)
+    task = asyncio.get_running_loop().create_task(_checkpoint_in_thread(path))
+    _checkpoint_tasks.add(task)
+    task.add_done_callback(_checkpoint_tasks.discard)
+
+
+_checkpoint_tasks: set[asyncio.Task[None]] = set()
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -187,6 +240,7 @@ class Connection:
         self._tx = _Immediately()
         self._path = path
         self._turn: asyncio.Lock | None = None
+        self._commits = 0
 
     def raw(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -239,6 +293,9 @@ class Connection:
             await _retry_busy(self.raw().commit)
         finally:
             self.end_turn_if_done()
+        self._commits += 1
+        if self._commits % CHECKPOINT_CHECK_EVERY == 0:
+            _start_checkpoint_if_due(self._path)
 
     async def rollback(self) -> None:
         try:
@@ -268,4 +325,5 @@ async def connect(path: str) -> Connection:
     queue), in autocommit mode (the engine's ``begin`` event sends ``BEGIN IMMEDIATE``), without
     a busy handler."""
     raw = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    raw.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on a worker thread instead
     return Connection(raw, path)
