@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
-from uploadkit_server.api.deps import ApiKeyAuth, RuntimeDep, SessionDep, get_auth
+from uploadkit_server.api.deps import ApiKeyAuth, RuntimeDep, SessionDep, get_auth, key_headers
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.rate_limit import count_request
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate, ClientTokenRead
@@ -31,19 +31,14 @@ class UploadCaller:
 
 
 async def get_upload_caller(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> UploadCaller:
     """An API key as everywhere else, or a client token counted against the rate limit of the
     key that issued it (a browser cannot outrun its server's key)."""
+    x_api_key, authorization = key_headers(request)
     token = None if x_api_key else bearer_client_token(authorization)
     if token is None:
-        return UploadCaller(
-            auth=await get_auth(request, runtime, session, x_api_key, authorization)
-        )
+        return UploadCaller(auth=await get_auth(request, runtime, session))
     # In the request's transaction, as an API key is (one transaction per request).
     grant = await authenticate_client_token(session, token)
     limit = rate_limit_for(grant.auth.tier, grant.auth.custom_rate_limit)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.auth.context import AuthContext
@@ -97,27 +97,24 @@ async def _authenticate(
     return auth
 
 
-async def get_auth(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
-) -> AuthContext:
+def key_headers(request: Request) -> tuple[str | None, str | None]:
+    """``x-api-key`` and ``Authorization``, read from the request itself: declared as FastAPI
+    header parameters they were validated on every request, and the OpenAPI document declares
+    them once, as security schemes (``api/openapi.py``)."""
+    headers = request.headers
+    return headers.get("x-api-key"), headers.get("authorization")
+
+
+async def get_auth(request: Request, runtime: RuntimeDep, session: SessionDep) -> AuthContext:
     """The caller, looked up in the request's transaction (the one ``SessionDep`` gives)."""
-    return await _authenticate(request, runtime, session, x_api_key, authorization)
+    return await _authenticate(request, runtime, session, *key_headers(request))
 
 
-async def get_auth_alone(
-    request: Request,
-    runtime: RuntimeDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
-) -> AuthContext:
+async def get_auth_alone(request: Request, runtime: RuntimeDep) -> AuthContext:
     """The caller, looked up in a transaction of its own that ends before the endpoint runs:
     for endpoints that open their own units of work (on SQLite a request transaction held
     open beside them would make them wait for it)."""
-    return await _authenticate(request, runtime, None, x_api_key, authorization)
+    return await _authenticate(request, runtime, None, *key_headers(request))
 
 
 ApiKeyAuth = Annotated[AuthContext, Depends(get_auth)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import Discriminator, Tag
 
 from uploadkit_server.api.client_tokens import UploadAuth
-from uploadkit_server.api.deps import SessionDep, SettingsDep, StorageDep
+from uploadkit_server.api.deps import RuntimeDep, SessionDep, SettingsDep
 from uploadkit_server.core.files.schemas import FileRead, file_read
 from uploadkit_server.core.uploads.schemas import (
     Aborted,
@@ -32,10 +32,8 @@ from uploadkit_server.core.uploads.service import UploadService
 router = APIRouter(prefix="/upload", tags=["upload"])
 
 
-async def get_upload_service(
-    session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> UploadService:
-    return UploadService(session, storage=storage, settings=settings)
+async def get_upload_service(session: SessionDep, runtime: RuntimeDep) -> UploadService:
+    return UploadService(session, storage=runtime.storage, settings=runtime.settings)
 
 
 Uploads = Annotated[UploadService, Depends(get_upload_service)]

@@ -43,25 +43,37 @@ _RUNNER = "uploadkit.driver_runner"
 
 
 @dataclass(frozen=True)
+class _Parameter:
+    """Where one positional parameter's value comes from: the caller's ``name``, else a Python
+    column default, else the value the statement was built with."""
+
+    name: str
+    process: Processor
+    default: Callable[[], Any] | None
+    built_with: Any
+    required: bool
+
+    def value(self, values: Mapping[str, Any]) -> Any:
+        if self.name in values:
+            value = values[self.name]
+        elif self.default is not None:
+            value = self.default()
+        elif self.required:
+            raise KeyError(f"a value is required for parameter {self.name!r}")
+        else:
+            value = self.built_with
+        return value if self.process is None else self.process(value)
+
+
+@dataclass(frozen=True)
 class _Compiled:
     statement: Executable
     sql: str
-    compiled: SQLCompiler
-    names: tuple[str, ...]
-    binds: tuple[Processor, ...]
+    parameters_in_order: tuple[_Parameter, ...]
     results: tuple[Processor, ...]
-    defaults: tuple[tuple[str, Callable[[], Any]], ...]
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
-        given = dict(values)
-        for name, default in self.defaults:
-            if name not in given:
-                given[name] = default()
-        every = self.compiled.construct_params(given)
-        return [
-            value if process is None else process(value)
-            for process, value in zip(self.binds, (every[name] for name in self.names), strict=True)
-        ]
+        return [parameter.value(values) for parameter in self.parameters_in_order]
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
@@ -75,23 +87,32 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     assert isinstance(compiled, SQLCompiler)
     if compiled.positiontup is None or compiled.post_compile_params:
         raise ValueError("a DriverStatement needs a positional dialect and no expanding binds")
-    names = tuple(compiled.positiontup)
-    binds = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    )
+    defaults = _defaults(compiled)
+    parameters = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        if bind.callable is not None:
+            raise ValueError(f"{name}: a bindparam with a callable value is not supported")
+        parameters.append(
+            _Parameter(
+                name=name,
+                process=bind.type.dialect_impl(dialect).bind_processor(dialect),
+                default=defaults.get(name),
+                built_with=bind.value,
+                required=bind.required and name not in defaults,
+            )
+        )
     results = tuple(
         entry.type.dialect_impl(dialect).result_processor(dialect, None)
         for entry in compiled._result_columns
     )
-    return _Compiled(
-        statement, compiled.string, compiled, names, binds, results, _defaults(compiled)
-    )
+    return _Compiled(statement, compiled.string, tuple(parameters), results)
 
 
-def _defaults(compiled: SQLCompiler) -> tuple[tuple[str, Callable[[], Any]], ...]:
+def _defaults(compiled: SQLCompiler) -> dict[str, Callable[[], Any]]:
     """The Python-side column defaults (``default=``, ``onupdate=``) the statement leaves to the
     execution context, as SQLAlchemy computes them: a constant, or a callable of no context."""
-    found: list[tuple[str, Callable[[], Any]]] = []
+    found: dict[str, Callable[[], Any]] = {}
     for columns, attribute in (
         (compiled.insert_prefetch, "default"),
         (compiled.update_prefetch, "onupdate"),
@@ -99,12 +120,12 @@ def _defaults(compiled: SQLCompiler) -> tuple[tuple[str, Callable[[], Any]], ...
         for column in columns:
             default = getattr(column, attribute)
             if default.is_scalar:
-                found.append((column.key, _constant(default.arg)))
+                found[column.key] = _constant(default.arg)
             elif default.is_callable:
-                found.append((column.key, partial(default.arg, None)))
+                found[column.key] = partial(default.arg, None)
             else:
                 raise ValueError(f"{column}: a SQL-expression default cannot be prefetched")
-    return tuple(found)
+    return found
 
 
 def _constant(value: Any) -> Callable[[], Any]:
