@@ -11,12 +11,12 @@ def utcnow() -> datetime:
 
 def isoformat(moment: datetime) -> str:
     """``2026-04-08T12:00:00.000Z``: milliseconds and ``Z``, as the API writes every timestamp."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    # ``isoformat`` rather than ``strftime``: a listing writes 40 of these per page.
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def month_of(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m")
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment.month:02d}"
