@@ -16,11 +16,10 @@ session's transaction already holds:
 
 The transaction stays the session's: it commits or rolls back with everything else the request
 did through the ORM. Any other driver (the in-memory SQLite of some tests) runs the statement
-through SQLAlchemy, with the same results.
+through SQLAlchemy, with the same results. For example::
 
-    >>> by_id = DriverStatement(lambda dialect: select(File.key).where(File.id == bindparam("id")))
-    >>> await by_id.first(session, {"id": "file_…"})
-    ('proj_…/images/…/photo.jpg',)
+    KEY_OF = DriverStatement(lambda _dialect: select(File.key).where(File.id == bindparam("id")))
+    await KEY_OF.first(session, {"id": "file_…"})  # ('proj_…/images/…/photo.jpg',) or None
 """
 
 from __future__ import annotations
