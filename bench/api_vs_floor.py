@@ -7,6 +7,8 @@ Run by hand (results go into docs/benchmarks.md)::
     .venv/bin/python bench/api_vs_floor.py                          # SQLite
     .venv/bin/python bench/api_vs_floor.py --database postgres      # PostgreSQL on 127.0.0.1
     .venv/bin/python bench/api_vs_floor.py --seconds 5 --rounds 3 --connections 32
+    .venv/bin/python bench/api_vs_floor.py --baseline-src /tmp/before/src  # a 2nd UploadKit
+                                                # from another tree, in the same rounds
 
 The server is the installed command, started as a user would (``uploadkit serve``), on a fresh
 data directory: an Enterprise account made with ``uploadkit admin create-account`` whose rate
@@ -155,6 +157,69 @@ class Postgres:
         self._psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
+@dataclass
+class Server:
+    """One ``uploadkit serve`` with its own data directory (and database), set up as a user
+    would: an Enterprise account, a catch-all route, 30 files so the listing page is full."""
+
+    name: str
+    base: str
+    key: str
+    process: subprocess.Popen[bytes]
+    posted: str
+    listed: str
+
+
+def start_uploadkit(
+    name: str, work: Path, *, database_url: str | None, source: Path | None
+) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        "UPLOADKIT_DATA_DIR": str(work / "data"),
+        "UPLOADKIT_DATABASE_URL": database_url or f"sqlite:///{work / 'data' / 'uploadkit.db'}",
+        "UPLOADKIT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    for variable in ("UPLOADKIT_REDIS_URL", "UPLOADKIT_STORAGE"):
+        env.pop(variable, None)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    command = [
+        str(BIN / "uploadkit"),
+        "admin",
+        "create-account",
+        "--email",
+        "bench@example.com",
+        "--tier",
+        "enterprise",
+        "--rate-limit",
+        "100000000",
+        "--json",
+    ]
+    created = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    account = json.loads(created.stdout)
+    key = account["keys"]["live"]
+    process = subprocess.Popen(
+        [str(BIN / "uploadkit"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/api/v1/files", process)
+    with httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=10) as client:
+        client.post(
+            f"/api/v1/projects/{account['project']['id']}/routers", json={"slug": "files"}
+        ).raise_for_status()
+        for _ in range(30):
+            posted = client.post("/api/v1/upload/request", json=POST_BODY)
+            posted.raise_for_status()
+        listed = client.get("/api/v1/files", params={"limit": 20})
+        listed.raise_for_status()
+        assert len(listed.json()["items"]) == 20, listed.json()
+    return Server(name, base, key, process, posted.text, listed.text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -163,64 +228,37 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", choices=["post", "get"], default=None)
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="also serve UploadKit from this source tree (e.g. `git archive <commit> src`) as "
+        "'baseline', in the same rounds",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="uk-bench-"))
-    postgres = Postgres(args.postgres_url) if args.database == "postgres" else None
-    port, floor_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "UPLOADKIT_DATA_DIR": str(work / "data"),
-        "UPLOADKIT_DATABASE_URL": postgres.url
-        if postgres
-        else f"sqlite:///{work / 'data' / 'uploadkit.db'}",
-        "UPLOADKIT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    for name in ("UPLOADKIT_REDIS_URL", "UPLOADKIT_STORAGE"):
-        env.pop(name, None)
+    databases: list[Postgres] = []
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        created = subprocess.run(
-            [
-                str(BIN / "uploadkit"),
-                "admin",
-                "create-account",
-                "--email",
-                "bench@example.com",
-                "--tier",
-                "enterprise",
-                "--rate-limit",
-                "100000000",
-                "--json",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        account = json.loads(created.stdout)
-        key = account["keys"]["live"]
-        server = subprocess.Popen(
-            [str(BIN / "uploadkit"), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        processes.append(server)
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/api/v1/files", server)
-        headers = {"x-api-key": key}
-        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
-            client.post(
-                f"/api/v1/projects/{account['project']['id']}/routers", json={"slug": "files"}
-            ).raise_for_status()
-            for _ in range(30):  # a listing with a full first page
-                posted = client.post("/api/v1/upload/request", json=POST_BODY)
-                posted.raise_for_status()
-            listed = client.get("/api/v1/files", params={"limit": 20})
-            listed.raise_for_status()
-            assert len(listed.json()["items"]) == 20, listed.json()
+        sources = {"uploadkit": None}
+        if args.baseline_src is not None:
+            sources["baseline"] = args.baseline_src.resolve()
+        servers: list[Server] = []
+        for name, source in sources.items():
+            postgres = Postgres(args.postgres_url) if args.database == "postgres" else None
+            if postgres is not None:
+                databases.append(postgres)
+            server = start_uploadkit(
+                name,
+                work / name,
+                database_url=postgres.url if postgres else None,
+                source=source,
+            )
+            processes.append(server.process)
+            servers.append(server)
 
+        floor_port = free_port()
         floor_file = work / "floor_app.py"
         floor_file.write_text(FLOOR_APP)
         floor = subprocess.Popen(
@@ -232,9 +270,9 @@ def main() -> None:
             ],
             cwd=work,
             env={
-                **env,
-                "FLOOR_POST_BODY": posted.text,
-                "FLOOR_GET_BODY": listed.text,
+                **os.environ,
+                "FLOOR_POST_BODY": servers[0].posted,
+                "FLOOR_GET_BODY": servers[0].listed,
                 "PYTHONPATH": str(work),
             },
             stdout=subprocess.DEVNULL,
@@ -244,48 +282,72 @@ def main() -> None:
         floor_base = f"http://127.0.0.1:{floor_port}"
         wait_until_up(f"{floor_base}/api/v1/files", floor)
 
+        targets = [("floor", floor_base, servers[0].key)] + [
+            (server.name, server.base, server.key) for server in servers
+        ]
         scripts = {
-            "post": lua_script(
-                work / "post.lua", method="POST", key=key, body=json.dumps(POST_BODY)
-            ),
-            "get": lua_script(work / "get.lua", method="GET", key=key, body=None),
+            (name, endpoint): lua_script(
+                work / f"{name}-{endpoint}.lua",
+                method="POST" if endpoint == "post" else "GET",
+                key=key,
+                body=json.dumps(POST_BODY) if endpoint == "post" else None,
+            )
+            for name, _, key in targets
+            for endpoint in ("post", "get")
         }
         paths = {"post": "/api/v1/upload/request", "get": "/api/v1/files?limit=20"}
         print(
             f"database {args.database}, {args.connections} connections, "
             f"{args.rounds} rounds of {args.seconds:g} s each, alternating"
+            + (f" (baseline from {args.baseline_src})" if args.baseline_src else "")
         )
-        for name in ["post", "get"] if args.only is None else [args.only]:
-            runs: dict[str, list[Result]] = {"floor": [], "uploadkit": []}
-            for url in (floor_base, base):  # warm-up
-                run_wrk(url + paths[name], script=scripts[name], seconds=1, connections=4)
+        for endpoint in ["post", "get"] if args.only is None else [args.only]:
+            runs: dict[str, list[Result]] = {name: [] for name, _, _ in targets}
+            for name, url, _ in targets:  # warm-up
+                run_wrk(
+                    url + paths[endpoint],
+                    script=scripts[name, endpoint],
+                    seconds=1,
+                    connections=4,
+                )
             for round_number in range(args.rounds):
-                for which, url in (("floor", floor_base), ("uploadkit", base)):
+                for name, url, _ in targets:
                     result = run_wrk(
-                        url + paths[name],
-                        script=scripts[name],
+                        url + paths[endpoint],
+                        script=scripts[name, endpoint],
                         seconds=args.seconds,
                         connections=args.connections,
                     )
-                    runs[which].append(result)
+                    runs[name].append(result)
                     print(
-                        f"  {name} round {round_number + 1} {which:9} {result.rps:8.0f} req/s  "
+                        f"  {endpoint} round {round_number + 1} {name:9} {result.rps:8.0f} req/s  "
                         f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
                         + (f"  ({result.bad} non-2xx/timeouts)" if result.bad else "")
                     )
-            ratios = [u.rps / f.rps for f, u in zip(runs["floor"], runs["uploadkit"], strict=True)]
-            print(f"{paths[name]} ({args.database}):")
-            for which in ("floor", "uploadkit"):
-                results = runs[which]
+            print(f"{paths[endpoint]} ({args.database}):")
+            for name, _, _ in targets:
+                results = runs[name]
                 print(
-                    f"  {which:9} median {statistics.median(r.rps for r in results):8.0f} req/s  "
+                    f"  {name:9} median {statistics.median(r.rps for r in results):8.0f} req/s  "
                     f"p50 {statistics.median(r.p50_ms for r in results):7.2f} ms  "
                     f"p99 {statistics.median(r.p99_ms for r in results):7.2f} ms"
                 )
-            print(
-                f"  ratio uploadkit/floor: median {statistics.median(ratios):.3f} "
-                f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)})"
-            )
+            for server in servers:
+                ratios = [
+                    u.rps / f.rps for f, u in zip(runs["floor"], runs[server.name], strict=True)
+                ]
+                print(
+                    f"  ratio {server.name}/floor: median {statistics.median(ratios):.3f} "
+                    f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)})"
+                )
+            if len(servers) == 2:
+                ratios = [
+                    u.rps / b.rps for u, b in zip(runs["uploadkit"], runs["baseline"], strict=True)
+                ]
+                print(
+                    f"  ratio uploadkit/baseline: median {statistics.median(ratios):.2f} "
+                    f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+                )
     finally:
         for process in processes:
             process.terminate()
@@ -294,7 +356,7 @@ def main() -> None:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if postgres is not None:
+        for postgres in databases:
             postgres.drop()
         shutil.rmtree(work, ignore_errors=True)
 
