@@ -20,6 +20,7 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, CursorResult, Result
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,7 +55,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             )
             _configure_sqlite(engine, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    _discard_closed_connections(engine)
+    return engine
+
+
+def _discard_closed_connections(engine: AsyncEngine) -> None:
+    """A pooled PostgreSQL connection the server has closed (a restart, a terminated backend)
+    is replaced at checkout instead of failing the request. asyncpg notices the close on its
+    own (the socket's end is read on the loop), so a flag is enough: SQLAlchemy's
+    ``pool_pre_ping`` cost three round trips on every checkout (its asyncpg adapter pings inside
+    a transaction it rolls back)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, _record: Any, proxy: Any) -> None:
+        driver = proxy.driver_connection
+        if getattr(driver, "is_closed", None) is not None and driver.is_closed():
+            raise DisconnectionError("the database server closed this connection")
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
