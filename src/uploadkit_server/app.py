@@ -19,7 +19,7 @@ from uploadkit_server.api.middleware import (
 from uploadkit_server.api.observability import ObservabilityMiddleware, RouteTemplates
 from uploadkit_server.api.openapi import install_openapi
 from uploadkit_server.api.rate_limit_headers import RateLimitHeadersMiddleware
-from uploadkit_server.api.router import api_router, public_router
+from uploadkit_server.api.router import API_ROUTERS, PUBLIC_ROUTERS
 from uploadkit_server.api.tus import TUS_EXPOSED_HEADERS
 from uploadkit_server.background import BackgroundWork
 from uploadkit_server.core.transforms.delivery import create_transformer
@@ -103,8 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(api_router, prefix=API_PREFIX)
-    app.include_router(public_router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
     install_dashboard(app)  # /dashboard and /static (uploadkit.js)
     install_openapi(app)
     app.state.metrics = metrics

@@ -3,8 +3,6 @@ storage and CDN endpoints (no API key) at the root."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from uploadkit_server.api import (
     client_tokens,
     file_routes,
@@ -22,23 +20,27 @@ from uploadkit_server.api import (
     webhooks,
 )
 
-# Requests are matched against the routes in this order, one after another (a miss costs a few
-# dozen function calls per route), so the busiest endpoints come first.
-api_router = APIRouter()
-api_router.include_router(upload.router)
-api_router.include_router(files.router)
-api_router.include_router(client_tokens.router)
-api_router.include_router(file_routes.router)
-api_router.include_router(projects.router)
-api_router.include_router(keys.router)
-api_router.include_router(usage.router)
-api_router.include_router(logs.router)
-api_router.include_router(webhooks.router)
-api_router.include_router(transforms.router)
-api_router.include_router(tus.router)
-
-public_router = APIRouter()
-public_router.include_router(health.router)
-public_router.include_router(metrics.router)
-public_router.include_router(storage_endpoint.router)
-public_router.include_router(transforms.public_router)
+# Requests are matched against the routers in this order, one route after another (a miss
+# costs a few dozen function calls per route), so the busiest endpoints come first. Each is
+# included into the app itself rather than under one ``/api/v1`` router: FastAPI checks the
+# routes of every router on the way down on each request, and one level fewer is a whole
+# walk of the API's routes fewer.
+API_ROUTERS = (
+    upload.router,
+    files.router,
+    client_tokens.router,
+    file_routes.router,
+    projects.router,
+    keys.router,
+    usage.router,
+    logs.router,
+    webhooks.router,
+    transforms.router,
+    tus.router,
+)
+PUBLIC_ROUTERS = (
+    health.router,
+    metrics.router,
+    storage_endpoint.router,
+    transforms.public_router,
+)
