@@ -193,7 +193,9 @@ async def _runner(session: AsyncSession) -> _Runner:
         runner: _Runner = cached[1]
         return runner
     connection = await session.connection()
-    fairy = await connection.get_raw_connection()
+    # The pooled connection the transaction holds, read without a further greenlet hop
+    # (``get_raw_connection`` is one): it is checked out and begun already.
+    fairy = connection.sync_connection.connection  # type: ignore[union-attr]
     driver = fairy.driver_connection
     if isinstance(driver, sqlite_loop.Connection):
         runner = _SqliteRunner(driver)
