@@ -335,8 +335,7 @@ async def test_concurrent_requests_never_exceed_monthly_uploads(
         )
     responses = await asyncio.gather(*[request_upload(client, headers, size=10) for _ in range(8)])
     assert sorted(r.status_code for r in responses) == [200] * 3 + [403] * 5
-    # A refused request holds no storage either (on PostgreSQL the slot and the storage are one
-    # statement, the refusal's rollback gives the storage back).
+    # A refused request holds no storage either: its transaction rolled back whole.
     assert await storage_bytes(runtime, free.account.id) == 3 * 10
     # Test mode counts nothing and is never limited.
     test_headers = {"x-api-key": free.test_key}

@@ -34,21 +34,18 @@ async def reserve_upload(
     """Hold one monthly upload and ``size`` bytes of storage, or raise ``TierLimitExceeded``."""
     limits = limits_for(tier)
     monthly_limit = None if is_test else limits.uploads_per_month
-    storage_limit = None if is_test else limits.storage_bytes
-    taken, held = await repository.take_slot_and_hold_storage(
-        session,
-        account_id=account_id,
-        is_test=is_test,
-        month=month,
-        size=size,
-        upload_limit=monthly_limit,
-        storage_limit=storage_limit,
+    taken = await repository.take_upload_slot(
+        session, account_id=account_id, is_test=is_test, month=month, limit=monthly_limit
     )
     if (monthly_limit is not None and monthly_limit <= 0) or not taken:
         raise TierLimitExceeded(
             f"Monthly upload limit of {limits.uploads_per_month} reached for the {tier} plan",
             suggestion=upgrade_hint(billing_url),
         )
+    storage_limit = None if is_test else limits.storage_bytes
+    held = await repository.hold_storage(
+        session, account_id=account_id, is_test=is_test, size=size, limit=storage_limit
+    )
     if not held:
         raise TierLimitExceeded(
             f"Storage limit of {limits.storage_bytes} bytes reached for the {tier} plan",

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from sqlalchemy import ColumnElement, Insert, Select, Update, bindparam, func, select, true, update
+from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.usage.served import UsageCell
 from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import Account, UsageMonth
-from uploadkit_server.db.session import dialect_insert, dialect_name, upsert_insert
+from uploadkit_server.db.session import dialect_insert, upsert_insert
 
 
 async def usage_month(
@@ -85,7 +85,6 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
         uploads_in_flight=1,
         bytes_uploaded=0,
         bytes_served=0,
-        transform_units=0,
     )
     below_limit = UsageMonth.uploads + UsageMonth.uploads_in_flight < bindparam("p_limit")
     upsert: Insert = statement.on_conflict_do_update(
@@ -101,39 +100,15 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
 
 
 @cache
-def _hold_storage(
-    _dialect: str, *, is_test: bool, limited: bool, limit_name: str = "p_limit"
-) -> Update:
-    """Add ``p_size`` bytes to the account's (live or test) storage, only within the limit
-    (parameter ``limit_name``)."""
+def _hold_storage(_dialect: str, *, is_test: bool, limited: bool) -> Update:
+    """Add ``p_size`` bytes to the account's (live or test) storage, only within ``p_limit``."""
     column = Account.test_storage_bytes if is_test else Account.storage_bytes
     statement = update(Account).where(Account.id == bindparam("p_account_id"))
     if limited:
         statement = statement.where(
-            Account.storage_bytes + bindparam("p_size") <= bindparam(limit_name)
+            Account.storage_bytes + bindparam("p_size") <= bindparam("p_limit")
         )
     return statement.values({column: column + bindparam("p_size")}).returning(Account.id)
-
-
-def _reserve_both(
-    dialect: str, *, is_test: bool, slot_limited: bool, storage_limited: bool
-) -> Select[int, int]:
-    """PostgreSQL: the slot and the storage in one statement, as two data-modifying CTEs
-    (each runs once, whatever the outer query reads), answering how many rows each changed.
-    Statements inside a CTE get no Python-side column defaults, so the ``UPDATE`` sets
-    ``updated_at`` itself."""
-    slot = _take_slot(dialect, limited=slot_limited).cte("slot")
-    storage = (
-        _hold_storage(
-            dialect, is_test=is_test, limited=storage_limited, limit_name="p_storage_limit"
-        )
-        .values(updated_at=func.now())
-        .cte("storage")
-    )
-    return select(
-        select(func.count()).select_from(slot).scalar_subquery(),
-        select(func.count()).select_from(storage).scalar_subquery(),
-    )
 
 
 _TAKE_SLOT = {
@@ -144,61 +119,6 @@ _HOLD_STORAGE = {
     for is_test in (False, True)
     for limited in (False, True)
 }
-
-
-_RESERVE_BOTH = {
-    (is_test, slot_limited, storage_limited): DriverStatement(
-        partial(
-            _reserve_both,
-            is_test=is_test,
-            slot_limited=slot_limited,
-            storage_limited=storage_limited,
-        )
-    )
-    for is_test in (False, True)
-    for slot_limited in (False, True)
-    for storage_limited in (False, True)
-}
-
-
-async def take_slot_and_hold_storage(
-    session: AsyncSession,
-    *,
-    account_id: str,
-    is_test: bool,
-    month: str,
-    size: int,
-    upload_limit: int | None,
-    storage_limit: int | None,
-) -> tuple[bool, bool]:
-    """``take_upload_slot`` then ``hold_storage``: whether the slot was taken, and whether the
-    storage was held (not tried when the slot was refused). On PostgreSQL both run as one
-    statement: one round trip fewer on every presign, and the two row locks every presign of
-    an account shares are taken together, just before the commit. There the storage is added
-    even when the slot is refused; the refusal rolls the transaction back (``quota.py``)."""
-    if dialect_name(session) != "postgresql":
-        if not await take_upload_slot(
-            session, account_id=account_id, is_test=is_test, month=month, limit=upload_limit
-        ):
-            return False, False
-        held = await hold_storage(
-            session, account_id=account_id, is_test=is_test, size=size, limit=storage_limit
-        )
-        return True, held
-    row = await _RESERVE_BOTH[is_test, upload_limit is not None, storage_limit is not None].first(
-        session,
-        {
-            "p_account_id": account_id,
-            "p_is_test": is_test,
-            "p_month": month,
-            "p_limit": upload_limit,
-            "p_size": size,
-            "p_storage_limit": storage_limit,
-        },
-    )
-    assert row is not None
-    slot_taken = bool(row[0])
-    return slot_taken, slot_taken and bool(row[1])
 
 
 async def take_upload_slot(
