@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from tests.support.live_server import LiveServer, start_server
-from tests.support.services import IN_CI
+from tests.support.services import unavailable
 from tests.support.webhook_receiver import WebhookReceiver
 
 CHROMIUM = os.environ.get("UPLOADKIT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -37,10 +37,7 @@ def chromium_path() -> str:
     found = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     if found:
         return found
-    message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-    if IN_CI:
-        pytest.fail(f"{message}: CI=true requires it")
-    pytest.skip(message)
+    unavailable(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +46,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - a dev dependency
-        if IN_CI:
-            pytest.fail("playwright is not installed: CI=true requires it")
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+        unavailable("playwright is not installed (pip install -e '.[dev]')")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]

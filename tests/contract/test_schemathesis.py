@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.contract.conftest import ContractApp
-from tests.support.services import IN_CI
+from tests.support.services import unavailable
 from uploadkit_server.api.openapi import build_document
 from uploadkit_server.app import create_app
 from uploadkit_server.settings import Settings
@@ -106,9 +106,7 @@ def test_linked_operations_keep_their_contract(app: FastAPI, auth_headers: dict[
 def test_the_run_got_past_authentication() -> None:
     """Not vacuous: the generated requests reached the endpoints with a working key."""
     if not SEEN:
-        if IN_CI:
-            pytest.fail("the property run did not run before this check: CI=true requires it")
-        pytest.skip("the property run was deselected")
+        unavailable("the property run did not run before this check (deselected?)")
     succeeded = {label for label, status in SEEN if status < 300}
     assert "POST /api/v1/projects" in succeeded
     assert "GET /api/v1/files" in succeeded

@@ -108,8 +108,8 @@ async def test_commits_leave_checkpoints_to_a_worker_thread(
             # Pages enough to pass the threshold within a few checks.
             await session.execute(text("CREATE TABLE IF NOT EXISTS filler (b BLOB)"))
             await session.execute(text("INSERT INTO filler VALUES (randomblob(8192))"))
-    while sqlite_loop._checkpoint_tasks:
-        await asyncio.gather(*sqlite_loop._checkpoint_tasks)
+    while sqlite_loop._checkpoints:
+        await asyncio.gather(*sqlite_loop._checkpoints.values())
     assert checkpointed_on, "no checkpoint started although the WAL passed the threshold"
     assert threading.main_thread().name not in checkpointed_on
     other = sqlite3.connect(tmp_path / "loop.db", isolation_level=None)

@@ -10,20 +10,15 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.support.live_server import free_port
-from tests.support.services import IN_CI
+from tests.support.services import unavailable
 
 
 class PrivateRedis:
     def __init__(self, directory: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            message = "redis-server binary not installed"
-            if IN_CI:
-                pytest.fail(f"{message}: CI=true requires it")
-            pytest.skip(message)
+            unavailable("redis-server binary not installed")
         self.binary = binary
         self.directory = directory
         self.port = free_port()

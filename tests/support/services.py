@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,10 +29,14 @@ def reachable(url: str, default_port: int) -> bool:
         return False
 
 
-def require_service(name: str, url: str, default_port: int) -> None:
-    if reachable(url, default_port):
-        return
-    message = f"{name} not reachable at {url}"
+def unavailable(message: str) -> NoReturn:
+    """What a test does when something it needs (a service, a binary, a package) is missing:
+    skip on a laptop, fail under ``CI=true``. Every such check goes through here."""
     if IN_CI:
         pytest.fail(f"{message}: CI=true requires it")
-    pytest.skip(f"{message} (set the URL or start the service; required when CI=true)")
+    pytest.skip(f"{message} (required when CI=true)")
+
+
+def require_service(name: str, url: str, default_port: int) -> None:
+    if not reachable(url, default_port):
+        unavailable(f"{name} not reachable at {url}; set the URL or start the service")

@@ -132,13 +132,17 @@ def _constant(value: Any) -> Callable[[], Any]:
 
 
 class _Runner(Protocol):
+    #: The dialect of the transaction's connection, which the statements are compiled for.
+    dialect: Dialect
+
     async def rows(
         self, compiled: _Compiled, values: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]: ...
 
 
 class _SqliteRunner:
-    def __init__(self, connection: sqlite_loop.Connection) -> None:
+    def __init__(self, dialect: Dialect, connection: sqlite_loop.Connection) -> None:
+        self.dialect = dialect
         self._raw = connection.raw()
 
     async def rows(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -155,7 +159,8 @@ class _AsyncpgRunner:
     """On SQLAlchemy's asyncpg adapter, which starts its transaction at the first statement:
     started here the same way (under its mutex) if nothing has run yet."""
 
-    def __init__(self, adapter: Any) -> None:
+    def __init__(self, dialect: Dialect, adapter: Any) -> None:
+        self.dialect = dialect
         self._adapter = adapter
 
     async def rows(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -176,7 +181,8 @@ class _AsyncpgRunner:
 class _SessionRunner:
     """Any other driver: through SQLAlchemy, on the session's connection."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, dialect: Dialect, session: AsyncSession) -> None:
+        self.dialect = dialect
         self._session = session
 
     async def rows(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -197,12 +203,13 @@ async def _runner(session: AsyncSession) -> _Runner:
     # (``get_raw_connection`` is one): it is checked out and begun already.
     fairy = connection.sync_connection.connection  # type: ignore[union-attr]
     driver = fairy.driver_connection
+    dialect = connection.dialect
     if isinstance(driver, sqlite_loop.Connection):
-        runner = _SqliteRunner(driver)
+        runner = _SqliteRunner(dialect, driver)
     elif type(driver).__module__.startswith("asyncpg"):
-        runner = _AsyncpgRunner(fairy.dbapi_connection)
+        runner = _AsyncpgRunner(dialect, fairy.dbapi_connection)
     else:
-        runner = _SessionRunner(session)
+        runner = _SessionRunner(dialect, session)
     session.info[_RUNNER] = (session.sync_session.get_transaction(), runner)
     return runner
 
@@ -225,7 +232,7 @@ class DriverStatement:
 
     async def rows(self, session: AsyncSession, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         runner = await _runner(session)
-        return await runner.rows(self._for(session.get_bind().dialect), values)
+        return await runner.rows(self._for(runner.dialect), values)
 
     async def first(
         self, session: AsyncSession, values: Mapping[str, Any]

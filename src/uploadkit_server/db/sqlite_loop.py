@@ -69,7 +69,9 @@ def writer_lock(path: str) -> asyncio.Lock:
     return lock
 
 
-_checkpoints_running: set[str] = set()
+#: The checkpoint running for each database file (one at a time per file and process); the
+#: entry also keeps its task referenced until it is done.
+_checkpoints: dict[str, asyncio.Task[None]] = {}
 
 
 def checkpoint(path: str) -> None:
@@ -85,15 +87,8 @@ def checkpoint(path: str) -> None:
         connection.close()
 
 
-async def _checkpoint_in_thread(path: str) -> None:
-    try:
-        await asyncio.to_thread(checkpoint, path)
-    finally:
-        _checkpoints_running.discard(path)
-
-
 def _start_checkpoint_if_due(path: str) -> None:
-    if path in _checkpoints_running:
+    if path in _checkpoints:
         return
     try:
         size = os.stat(f"{path}-wal").st_size
@@ -101,13 +96,9 @@ def _start_checkpoint_if_due(path: str) -> None:
         return
     if size < CHECKPOINT_WAL_BYTES:
         return
-    _checkpoints_running.add(path)
-    task = asyncio.get_running_loop().create_task(_checkpoint_in_thread(path))
-    _checkpoint_tasks.add(task)
-    task.add_done_callback(_checkpoint_tasks.discard)
-
-
-_checkpoint_tasks: set[asyncio.Task[None]] = set()
+    task = asyncio.get_running_loop().create_task(asyncio.to_thread(checkpoint, path))
+    _checkpoints[path] = task
+    task.add_done_callback(lambda _task: _checkpoints.pop(path, None))
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

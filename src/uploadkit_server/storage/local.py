@@ -206,9 +206,6 @@ class LocalStorage:
     ) -> str:
         # ``create_only`` needs nothing here: the storage endpoint takes bytes only for a file
         # still waiting for them (core.uploads.admission), which also covers deleted objects.
-        # A key that cannot be stored gets no URL; its own checks are enough here, as where
-        # it leads on disk (symlinks) is resolved when the bytes arrive (``realpath`` on every
-        # segment cost a third of a presign's storage work).
         if checksum is not None and checksum.algorithm not in self.checksum_algorithms:
             raise ValueError(f"checksum algorithm {checksum.algorithm!r} is not supported")
         grant = PutGrant(
@@ -218,6 +215,9 @@ class LocalStorage:
             content_length=content_length,
             checksum=checksum,
         )
+        # No URL for a key that cannot be stored. Its own checks are enough here: where it
+        # leads on disk (symlinks) is resolved when the bytes arrive, and ``realpath`` on every
+        # segment cost a third of a presign's storage work.
         key_segments(grant.key)
         return self.signer.url(grant, expires_in)
 

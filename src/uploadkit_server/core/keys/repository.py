@@ -7,7 +7,6 @@ hash) and run on the driver connection of the session's transaction (``db/driver
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import Select, Table, bindparam, func, or_, select, update
@@ -28,7 +27,6 @@ class KeyRow(NamedTuple):
     rate_limit: int | None
 
 
-@cache
 def _by_hash() -> Select[str, str, datetime | None, str, bool, str, str, int | None]:
     return (
         select(

@@ -18,7 +18,7 @@ exists. Completions, webhooks and every other write keep the server's synchronou
 
 from __future__ import annotations
 
-from functools import cache, partial
+from functools import partial
 
 from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,11 +72,10 @@ def _usage_row(account_id: str, is_test: bool, month: str) -> tuple[ColumnElemen
     )
 
 
-@cache
 def _take_slot(dialect: str, *, limited: bool) -> Insert:
     """Create the month's row or take a slot in it, only below the limit: when the row exists
     and is full, the ``WHERE`` of ``DO UPDATE`` leaves it and nothing is returned. Built once
-    per dialect and kind (``bindparam`` values), as it runs on every presign."""
+    per dialect and kind (``bindparam`` values, ``_TAKE_SLOT``), as it runs on every presign."""
     statement = dialect_insert(dialect)(UsageMonth).values(
         account_id=bindparam("p_account_id"),
         is_test=bindparam("p_is_test"),
@@ -99,7 +98,6 @@ def _take_slot(dialect: str, *, limited: bool) -> Insert:
     return upsert
 
 
-@cache
 def _hold_storage(_dialect: str, *, is_test: bool, limited: bool) -> Update:
     """Add ``p_size`` bytes to the account's (live or test) storage, only within ``p_limit``."""
     column = Account.test_storage_bytes if is_test else Account.storage_bytes
