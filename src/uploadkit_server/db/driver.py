@@ -6,13 +6,18 @@ the same statement costs 5 to 20 µs in ``sqlite3`` and a few tens in asyncpg. T
 every presign and listing runs (the key lookup, the route, the file insert, the quota rows, the
 page of files) are therefore ``DriverStatement``s: a Core statement, built once, compiled once per
 dialect into its SQL text, parameter order and SQLAlchemy's own bind and result processors
-(so values are stored and read exactly as through the ORM), then run on the connection the
-session's transaction already holds:
+(so values are stored and read exactly as through the ORM), then run on the driver connection
+of the session's transaction:
 
-- SQLite through ``db/sqlite_loop.py``: the session's ``BEGIN IMMEDIATE`` has taken the write
-  lock, so the statement runs at once on the loop;
-- PostgreSQL on the asyncpg connection, after the transaction SQLAlchemy's adapter opens lazily
-  has been started, so the statement is part of it.
+- in a ``RequestSession`` (``db/driver_transaction.py``) whose ORM has not begun, a transaction
+  begun on a pooled connection by the first such statement, which ORM work later in the
+  session joins;
+- otherwise the connection the ORM's transaction holds.
+
+On SQLite the statement runs through ``db/sqlite_loop.py`` (the transaction's
+``BEGIN IMMEDIATE`` has taken the write lock, so it runs at once on the loop); on PostgreSQL on
+the asyncpg connection, after the transaction SQLAlchemy's adapter opens lazily has been
+started (``db/driver_runners.py``).
 
 The transaction stays the session's: it commits or rolls back with everything else the request
 did through the ORM. Any other driver (the in-memory SQLite of some tests) runs the statement
@@ -27,14 +32,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from uploadkit_server.db import sqlite_loop
+from uploadkit_server.db.driver_runners import Runner, SessionRunner, driver_runner
+from uploadkit_server.db.driver_transaction import RequestSession
 
 Processor = Callable[[Any], Any] | None
 
@@ -131,85 +137,28 @@ def _constant(value: Any) -> Callable[[], Any]:
     return lambda: value
 
 
-class _Runner(Protocol):
-    #: The dialect of the transaction's connection, which the statements are compiled for.
-    dialect: Dialect
-
-    async def rows(
-        self, compiled: _Compiled, values: Mapping[str, Any]
-    ) -> list[tuple[Any, ...]]: ...
-
-
-class _SqliteRunner:
-    def __init__(self, dialect: Dialect, connection: sqlite_loop.Connection) -> None:
-        self.dialect = dialect
-        self._raw = connection.raw()
-
-    async def rows(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        cursor = await sqlite_loop.run_statement(
-            self._raw, compiled.sql, compiled.parameters(values)
-        )
-        try:
-            return [compiled.row(raw) for raw in cursor.fetchall()]
-        finally:
-            cursor.close()
-
-
-class _AsyncpgRunner:
-    """On SQLAlchemy's asyncpg adapter, which starts its transaction at the first statement:
-    started here the same way (under its mutex) if nothing has run yet."""
-
-    def __init__(self, dialect: Dialect, adapter: Any) -> None:
-        self.dialect = dialect
-        self._adapter = adapter
-
-    async def rows(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        adapter = self._adapter
-        async with adapter._execute_mutex:
-            if adapter._transaction is None:
-                await adapter._start_transaction()
-            try:
-                records = await adapter._connection.fetch(
-                    compiled.sql, *compiled.parameters(values)
-                )
-            except Exception as error:
-                adapter._handle_exception(error)  # raises it as the DBAPI error it is
-                raise
-        return [compiled.row(record) for record in records]
-
-
-class _SessionRunner:
-    """Any other driver: through SQLAlchemy, on the session's connection."""
-
-    def __init__(self, dialect: Dialect, session: AsyncSession) -> None:
-        self.dialect = dialect
-        self._session = session
-
-    async def rows(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        connection = await self._session.connection()
-        result = await connection.execute(compiled.statement, dict(values))
-        return [tuple(row) for row in result.fetchall()] if result.returns_rows else []
-
-
-async def _runner(session: AsyncSession) -> _Runner:
-    """The runner of the session's current transaction (begun here if it is not yet)."""
-    transaction = session.sync_session.get_transaction()
+async def _runner(session: AsyncSession) -> Runner:
+    """Where the session's statements run now: its driver transaction (begun here if the ORM
+    has no transaction yet), else the connection of the ORM's transaction."""
+    if isinstance(session, RequestSession):
+        transaction = session.driver_transaction()
+        if transaction is None:
+            transaction = await session.begin_driver_transaction()
+        else:
+            await transaction.ensure_begun()
+        if transaction is not None:
+            return transaction.runner
+    orm_transaction = session.sync_session.get_transaction()
     cached = session.info.get(_RUNNER)
-    if cached is not None and transaction is not None and cached[0] is transaction:
-        runner: _Runner = cached[1]
+    if cached is not None and orm_transaction is not None and cached[0] is orm_transaction:
+        runner: Runner = cached[1]
         return runner
     connection = await session.connection()
     # The pooled connection the transaction holds, read without a further greenlet hop
     # (``get_raw_connection`` is one): it is checked out and begun already.
     fairy = connection.sync_connection.connection  # type: ignore[union-attr]
-    driver = fairy.driver_connection
     dialect = connection.dialect
-    if isinstance(driver, sqlite_loop.Connection):
-        runner = _SqliteRunner(dialect, driver)
-    elif type(driver).__module__.startswith("asyncpg"):
-        runner = _AsyncpgRunner(dialect, fairy.dbapi_connection)
-    else:
-        runner = _SessionRunner(dialect, session)
+    runner = driver_runner(dialect, fairy) or SessionRunner(dialect, session)
     session.info[_RUNNER] = (session.sync_session.get_transaction(), runner)
     return runner
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from uploadkit_server.db import sqlite_loop
+from uploadkit_server.db.driver_transaction import RequestSession
 from uploadkit_server.errors import UploadKitError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -91,6 +92,8 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Connection) -> None:
         driver = connection.connection.driver_connection
         if isinstance(driver, sqlite_loop.Connection):
+            if driver.raw().in_transaction:
+                return  # the ORM joining a driver transaction (``db/driver_transaction.py``)
             # Straight to the driver: through ``exec_driver_sql`` the BEGIN cost a quarter of
             # a request transaction's CPU (an execution context for a statement with no result).
             await_only(driver.begin_immediate())
@@ -99,7 +102,11 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    """Sessions whose driver statements begin their transaction without the ORM
+    (``RequestSession``)."""
+    return async_sessionmaker(
+        engine, class_=RequestSession, expire_on_commit=False, autoflush=False
+    )
 
 
 def dialect_name(session: AsyncSession) -> str:
