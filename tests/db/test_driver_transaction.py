@@ -130,7 +130,7 @@ async def test_a_failed_statement_leaves_a_usable_pool(
     values = _file_values(owner)
     async with unit_of_work(sessionmaker) as session:
         await INSERT_FILE.rows(session, values)
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         async with unit_of_work(sessionmaker) as session:
             await INSERT_FILE.rows(session, values)  # the same id again
     assert _checked_out(engine) == 0
