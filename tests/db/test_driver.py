@@ -5,7 +5,6 @@ SQLAlchemy with the same results."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +17,6 @@ from uploadkit_server.db.driver import DriverStatement
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
 from uploadkit_server.security import new_id
-from uploadkit_server.settings import to_async_database_url
 
 #: Every attribute a presign writes but the timestamps, which are left to the column defaults.
 NAMES = (
@@ -58,19 +56,6 @@ RENAME_IF_SMALL = DriverStatement(
 
 def _column(name: str) -> str:
     return "metadata" if name == "metadata_" else name
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(to_async_database_url(database_url))
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def owner(engine: AsyncEngine) -> NewAccount:
-    async with unit_of_work(create_sessionmaker(engine)) as session:
-        return await create_account(session, email=f"{new_id('x')}@example.com")
 
 
 def _file_values(owner: NewAccount, **changes: object) -> dict[str, object]:

@@ -5,7 +5,6 @@ ORM work after them joins the same transaction; the connection always goes back 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,25 +12,10 @@ from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.db.test_driver import FILE_BY_ID, INSERT_FILE, _file_values
-from uploadkit_server.core.accounts.service import NewAccount, create_account
+from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.driver_transaction import RequestSession
 from uploadkit_server.db.models import File
-from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
-from uploadkit_server.security import new_id
-from uploadkit_server.settings import to_async_database_url
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(to_async_database_url(database_url))
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def owner(engine: AsyncEngine) -> NewAccount:
-    async with unit_of_work(create_sessionmaker(engine)) as session:
-        return await create_account(session, email=f"{new_id('x')}@example.com")
+from uploadkit_server.db.session import create_sessionmaker, unit_of_work
 
 
 def _checked_out(engine: AsyncEngine) -> int:

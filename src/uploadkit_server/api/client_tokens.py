@@ -8,7 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from uploadkit_server.api.deps import ApiKeyAuth, RuntimeDep, SessionDep, get_auth, key_headers
+from uploadkit_server.api.deps import (
+    ApiKeyAuth,
+    RequestRoute,
+    SessionDep,
+    get_auth,
+    get_session,
+    key_headers,
+)
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.rate_limit import count_request
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate, ClientTokenRead
@@ -19,8 +26,9 @@ from uploadkit_server.core.client_tokens.service import (
     issue_token,
 )
 from uploadkit_server.core.tiers import rate_limit_for
+from uploadkit_server.runtime import Runtime
 
-router = APIRouter(tags=["client-tokens"])
+router = APIRouter(route_class=RequestRoute, tags=["client-tokens"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +38,16 @@ class UploadCaller:
     grant: ClientGrant | None = None
 
 
-async def get_upload_caller(
-    request: Request, runtime: RuntimeDep, session: SessionDep
-) -> UploadCaller:
+async def get_upload_caller(request: Request) -> UploadCaller:
     """An API key as everywhere else, or a client token counted against the rate limit of the
     key that issued it (a browser cannot outrun its server's key)."""
     x_api_key, authorization = key_headers(request)
     token = None if x_api_key else bearer_client_token(authorization)
     if token is None:
-        return UploadCaller(auth=await get_auth(request, runtime, session))
+        return UploadCaller(auth=await get_auth(request))
+    runtime: Runtime = request.app.state.runtime
     # In the request's transaction, as an API key is (one transaction per request).
-    grant = await authenticate_client_token(session, token)
+    grant = await authenticate_client_token(await get_session(request), token)
     limit = rate_limit_for(grant.auth.tier, grant.auth.custom_rate_limit)
     request.state.rate_limit = await count_request(
         runtime.rate_limiter, grant.auth.key_hash, limit=limit

@@ -5,14 +5,21 @@ Every dependency here is ``async def``: a plain ``def`` one is run in the thread
 per dependency per request. The key is looked up in the request's own transaction (one
 ``BEGIN``/``COMMIT`` per request); endpoints that open their own units of work instead (tus)
 take ``ApiKeyAuthAlone``, whose lookup ends before the endpoint runs.
+
+The request's transaction is opened by its route (``RequestRoute``, the route class of every
+router), not by a dependency with ``yield``: FastAPI wraps each such dependency in context
+managers and a cancel scope on every request, which cost more than the session itself. The
+hot dependencies read the runtime and the session from the request instead of depending on
+``RuntimeDep``/``SessionDep``: each dependency node is solved anew on every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.auth.context import AuthContext
@@ -20,7 +27,7 @@ from uploadkit_server.core.auth.rate_limit import count_request
 from uploadkit_server.core.auth.service import authenticate, key_from_headers
 from uploadkit_server.core.client_tokens.service import refuse_client_token
 from uploadkit_server.core.tiers import rate_limit_for
-from uploadkit_server.db.session import unit_of_work
+from uploadkit_server.db.session import OnDemandUnitOfWork
 from uploadkit_server.errors import Unauthorized
 from uploadkit_server.runtime import Runtime
 from uploadkit_server.security import hash_api_key
@@ -48,14 +55,36 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StorageDep = Annotated[StorageBackend, Depends(get_storage)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """The request's transaction: committed when the endpoint returns, before the response is
-    sent; rolled back on error (unless the error is itself a state change to keep)."""
-    async with unit_of_work(runtime.sessionmaker) as session:
-        yield session
+_UNIT_OF_WORK = "uploadkit.unit_of_work"
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+class RequestRoute(APIRoute):
+    """Runs each request in a unit of work of its own (``OnDemandUnitOfWork``: no session until
+    the endpoint or a dependency asks for one), committed when the endpoint has returned,
+    before the response is sent; rolled back on error, unless the error is itself a state
+    change to keep."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def in_unit_of_work(request: Request) -> Response:
+            runtime: Runtime = request.app.state.runtime
+            async with OnDemandUnitOfWork(runtime.sessionmaker) as work:
+                request.scope[_UNIT_OF_WORK] = work
+                return await handler(request)
+
+        return in_unit_of_work
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's transaction (see ``RequestRoute``)."""
+    work: OnDemandUnitOfWork | None = request.scope.get(_UNIT_OF_WORK)
+    if work is None:
+        raise RuntimeError(f"{request.url.path}: its router needs route_class=RequestRoute")
+    return work.session()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def _authenticate(
@@ -105,15 +134,17 @@ def key_headers(request: Request) -> tuple[str | None, str | None]:
     return headers.get("x-api-key"), headers.get("authorization")
 
 
-async def get_auth(request: Request, runtime: RuntimeDep, session: SessionDep) -> AuthContext:
+async def get_auth(request: Request) -> AuthContext:
     """The caller, looked up in the request's transaction (the one ``SessionDep`` gives)."""
-    return await _authenticate(request, runtime, session, *key_headers(request))
+    runtime: Runtime = request.app.state.runtime
+    return await _authenticate(request, runtime, await get_session(request), *key_headers(request))
 
 
-async def get_auth_alone(request: Request, runtime: RuntimeDep) -> AuthContext:
+async def get_auth_alone(request: Request) -> AuthContext:
     """The caller, looked up in a transaction of its own that ends before the endpoint runs:
     for endpoints that open their own units of work (on SQLite a request transaction held
     open beside them would make them wait for it)."""
+    runtime: Runtime = request.app.state.runtime
     return await _authenticate(request, runtime, None, *key_headers(request))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep, SettingsDep
 from uploadkit_server.core.file_routes import service
 from uploadkit_server.core.file_routes.schemas import (
     FileRouteCreate,
@@ -13,7 +13,7 @@ from uploadkit_server.core.file_routes.schemas import (
 )
 from uploadkit_server.core.schemas import Deleted, Items
 
-router = APIRouter(tags=["file routes"])
+router = APIRouter(route_class=RequestRoute, tags=["file routes"])
 
 
 @router.get("/projects/{project_id}/routers")

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep, StorageDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.core.files import service
 from uploadkit_server.core.files.schemas import (
     FileDeleteResult,
@@ -27,7 +27,7 @@ from uploadkit_server.core.files.schemas import (
 from uploadkit_server.core.pagination import page_request
 from uploadkit_server.core.schemas import Deleted, ErrorDetail, Page
 
-router = APIRouter(tags=["files"])
+router = APIRouter(route_class=RequestRoute, tags=["files"])
 
 FILES_SEGMENT = "/files/"
 

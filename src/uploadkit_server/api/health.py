@@ -13,11 +13,11 @@ import asyncio
 from fastapi import APIRouter
 from redis.asyncio import Redis
 
-from uploadkit_server.api.deps import RuntimeDep
+from uploadkit_server.api.deps import RequestRoute, RuntimeDep
 from uploadkit_server.db.session import ping
 from uploadkit_server.errors import UploadKitError
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=RequestRoute, tags=["health"])
 
 #: Seconds each readiness check may take: a probe must answer before its own timeout.
 CHECK_TIMEOUT = 2.0

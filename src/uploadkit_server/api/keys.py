@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep, SettingsDep
 from uploadkit_server.core.keys import service
 from uploadkit_server.core.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Revoked
 from uploadkit_server.core.schemas import Items
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(route_class=RequestRoute, tags=["keys"])
 
 
 @router.get("/projects/{project_id}/keys")

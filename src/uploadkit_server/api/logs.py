@@ -6,11 +6,11 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep
 from uploadkit_server.core.logs import service
 from uploadkit_server.core.logs.schemas import EventPage
 
-router = APIRouter(tags=["logs"])
+router = APIRouter(route_class=RequestRoute, tags=["logs"])
 
 
 @router.get("/logs")

@@ -8,14 +8,14 @@ import ipaddress
 
 from fastapi import APIRouter, Request, Response
 
-from uploadkit_server.api.deps import RuntimeDep
+from uploadkit_server.api.deps import RequestRoute, RuntimeDep
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.webhooks.service import queue_state
 from uploadkit_server.errors import Forbidden, Unauthorized
 from uploadkit_server.observability.metrics import CONTENT_TYPE, Metrics, QueueSnapshot
 from uploadkit_server.security import signatures_match
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=RequestRoute, tags=["operations"])
 
 
 def _check_access(request: Request, runtime: RuntimeDep) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep, SettingsDep, StorageDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.core.projects import service
 from uploadkit_server.core.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from uploadkit_server.core.schemas import Deleted, Items
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=RequestRoute, tags=["projects"])
 
 
 @router.get("/projects")

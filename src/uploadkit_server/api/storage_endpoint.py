@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from uploadkit_server.api.deps import RuntimeDep, StorageDep
+from uploadkit_server.api.deps import RequestRoute, RuntimeDep, StorageDep
 from uploadkit_server.api.object_responses import (
     describe_body,
     is_active_content,
@@ -53,7 +53,7 @@ CDN_REDIRECT_SECONDS = 300
 #: A cached redirect must be followed well before the URL it points to expires.
 CDN_REDIRECT_CACHE_CONTROL = "private, max-age=60"
 
-router = APIRouter(tags=["storage"])
+router = APIRouter(route_class=RequestRoute, tags=["storage"])
 
 
 async def get_signed_put_target(storage: StorageDep) -> SignedPutTarget:

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from uploadkit_server.api.deps import (
     ApiKeyAuth,
+    RequestRoute,
     RuntimeDep,
     SessionDep,
     SettingsDep,
@@ -41,8 +42,8 @@ PUBLIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
 #: ``/t/`` URLs are private to their holder and cached no longer than this (nor past ``exp``).
 SIGNED_MAX_AGE = 3600
 
-router = APIRouter(tags=["transforms"])
-public_router = APIRouter(tags=["transforms"])
+router = APIRouter(route_class=RequestRoute, tags=["transforms"])
+public_router = APIRouter(route_class=RequestRoute, tags=["transforms"])
 
 
 async def get_transformer(runtime: RuntimeDep) -> Transformer:

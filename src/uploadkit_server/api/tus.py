@@ -13,10 +13,9 @@ from email.utils import format_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
-from uploadkit_server.api.deps import ApiKeyAuthAlone, RuntimeDep
+from uploadkit_server.api.deps import ApiKeyAuthAlone, RequestRoute, RuntimeDep
 from uploadkit_server.api.error_handlers import error_response
 from uploadkit_server.core.mime import essence
 from uploadkit_server.core.tus.errors import (
@@ -51,7 +50,7 @@ TUS_EXPOSED_HEADERS = (
 )
 
 
-class TusRoute(APIRoute):
+class TusRoute(RequestRoute):
     """Renders this router's errors itself, so that they too carry ``Tus-Resumable``."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep
 from uploadkit_server.core.schemas import Items
 from uploadkit_server.core.usage import service
 from uploadkit_server.core.usage.schemas import UsageMonthRead, UsageRead
 
-router = APIRouter(tags=["usage"])
+router = APIRouter(route_class=RequestRoute, tags=["usage"])
 
 
 @router.get("/usage")

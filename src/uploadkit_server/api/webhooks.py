@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from uploadkit_server.api.deps import ApiKeyAuth, SessionDep
+from uploadkit_server.api.deps import ApiKeyAuth, RequestRoute, SessionDep
 from uploadkit_server.core.schemas import Deleted, Page
 from uploadkit_server.core.webhooks import service
 from uploadkit_server.core.webhooks.schemas import (
@@ -16,7 +16,7 @@ from uploadkit_server.core.webhooks.schemas import (
     WebhookDeliveryRead,
 )
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=RequestRoute, prefix="/webhooks", tags=["webhooks"])
 
 
 @router.get("/signing-keys")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from uploadkit_server.api.deps import RuntimeDep, SessionDep, StorageDep
+from uploadkit_server.api.deps import RequestRoute, RuntimeDep, SessionDep, StorageDep
 from uploadkit_server.core.accounts.passwords import verify_sign_in
 from uploadkit_server.core.projects import service as projects
 from uploadkit_server.core.projects.schemas import ProjectCreate, ProjectUpdate
@@ -31,7 +31,7 @@ from uploadkit_server.dashboard.session import (
 )
 from uploadkit_server.errors import UploadKitError
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(route_class=RequestRoute, prefix="/dashboard", include_in_schema=False)
 
 #: Sign-in attempts per minute, per client address and per email (the limiter's window).
 SIGN_IN_ATTEMPTS_PER_MINUTE = 10

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from uploadkit_server.api.deps import SessionDep, SettingsDep, StorageDep
+from uploadkit_server.api.deps import RequestRoute, SessionDep, SettingsDep, StorageDep
 from uploadkit_server.clock import utcnow
 from uploadkit_server.core.client_tokens.schemas import ClientTokenCreate
 from uploadkit_server.core.client_tokens.service import issue_token
@@ -33,7 +33,9 @@ from uploadkit_server.dashboard.context import (
     submit_form,
 )
 
-router = APIRouter(prefix="/dashboard/projects/{project_id}", include_in_schema=False)
+router = APIRouter(
+    route_class=RequestRoute, prefix="/dashboard/projects/{project_id}", include_in_schema=False
+)
 
 FILES_PER_PAGE = 25
 #: Files one dashboard upload token allows (the page mints a fresh one on every load).

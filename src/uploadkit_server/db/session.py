@@ -138,6 +138,15 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
+async def _end(session: AsyncSession, error: BaseException | None) -> None:
+    """Commit, or roll back on error, unless the error is itself a state change to keep
+    (``UploadKitError.keeps_changes``, e.g. a file marked ``FAILED``)."""
+    if error is None or (isinstance(error, UploadKitError) and error.keeps_changes):
+        await session.commit()
+    else:
+        await session.rollback()
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -148,17 +157,38 @@ async def unit_of_work(
     async with sessionmaker() as session:
         try:
             yield session
-        except UploadKitError as error:
-            if error.keeps_changes:
-                await session.commit()
-            else:
-                await session.rollback()
-            raise
-        except BaseException:
-            await session.rollback()
+        except BaseException as error:
+            await _end(session, error)
             raise
         else:
-            await session.commit()
+            await _end(session, None)
+
+
+class OnDemandUnitOfWork:
+    """A ``unit_of_work`` whose session is made the first time ``session()`` is called: a
+    request that never touches the database costs nothing here. Used as
+    ``async with OnDemandUnitOfWork(sessionmaker) as work: ... work.session() ...``."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._session: AsyncSession | None = None
+
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._sessionmaker()
+        return self._session
+
+    async def __aenter__(self) -> OnDemandUnitOfWork:
+        return self
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await _end(session, error)
+        finally:
+            await session.close()
 
 
 @asynccontextmanager
