@@ -20,7 +20,7 @@ def test_every_route_runs_in_a_request_unit_of_work(tmp_path: object) -> None:
     ]
     assert len(routes) > 50
     outside = sorted(
-        f"{sorted(route.methods)} {route.path}"
+        f"{sorted(route.methods or ())} {route.path}"
         for route in routes
         if not isinstance(route, RequestRoute)
     )
