@@ -75,16 +75,25 @@ class _Compiled:
     statement: Executable
     sql: str
     parameters_in_order: tuple[_Parameter, ...]
-    results: tuple[Processor, ...]
+    width: int
+    #: The result columns that have a processor, by position: a listing reads many rows, and
+    #: most columns (text, integers) come back from the driver as they are.
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
         return [parameter.value(values) for parameter in self.parameters_in_order]
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(self.results, raw, strict=True)
-        )
+        if len(raw) != self.width:
+            raise ValueError(f"a row of {len(raw)} columns for a statement of {self.width}")
+        if not self.processed:
+            return tuple(raw)
+        values = list(raw)
+        for index, process in self.processed:
+            value = values[index]
+            if value is not None:
+                values[index] = process(value)
+        return tuple(values)
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
@@ -107,11 +116,14 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
                 required=bind.required and name not in defaults,
             )
         )
-    results = tuple(
+    results = [
         entry.type.dialect_impl(dialect).result_processor(dialect, None)
         for entry in compiled._result_columns
+    ]
+    processed = tuple(
+        (index, process) for index, process in enumerate(results) if process is not None
     )
-    return _Compiled(statement, compiled.string, tuple(parameters), results)
+    return _Compiled(statement, compiled.string, tuple(parameters), len(results), processed)
 
 
 def _defaults(compiled: SQLCompiler) -> dict[str, Callable[[], Any]]:
