@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.db.base import Base
 from uploadkit_server.db.driver import DriverStatement
+from uploadkit_server.db.driver_transaction import RequestSession
 from uploadkit_server.db.models import File, FileStatus
 from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
 from uploadkit_server.security import new_id
@@ -180,6 +181,10 @@ async def test_an_unknown_driver_runs_the_statements_through_sqlalchemy() -> Non
         async with unit_of_work(sessionmaker) as session:
             await INSERT_FILE.rows(session, values)
             row = await FILE_BY_ID.first(session, {"id": values["id"]})
+            # Its one shared connection is never lent to a driver transaction: a check-in
+            # would reset it under any other session's open transaction.
+            assert isinstance(session, RequestSession)
+            assert session.driver_transaction() is None
         assert row is not None
         assert row[:4] == (values["id"], True, values["metadata_"], values["expires_at"])
     finally:

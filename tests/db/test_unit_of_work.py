@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.db.test_driver import INSERT_FILE, _file_values
 from uploadkit_server.core.accounts.service import NewAccount
@@ -25,12 +25,28 @@ async def _file_name(engine: AsyncEngine, file_id: object) -> str | None:
 
 
 async def test_nothing_is_opened_until_a_session_is_asked_for(engine: AsyncEngine) -> None:
-    async with OnDemandUnitOfWork(create_sessionmaker(engine)) as work:
-        assert _checked_out(engine) == 0
-    assert _checked_out(engine) == 0
-    # Asked for twice, it is the same session.
-    async with OnDemandUnitOfWork(create_sessionmaker(engine)) as work:
+    sessionmaker = create_sessionmaker(engine)
+    made: list[AsyncSession] = []
+
+    def counting() -> AsyncSession:
+        made.append(sessionmaker())
+        return made[-1]
+
+    async with OnDemandUnitOfWork(counting) as work:  # type: ignore[arg-type]
+        pass
+    assert made == []
+    async with OnDemandUnitOfWork(counting) as work:  # type: ignore[arg-type]
         assert work.session() is work.session()
+    assert len(made) == 1
+    assert _checked_out(engine) == 0
+
+
+async def test_no_session_once_it_has_ended(engine: AsyncEngine) -> None:
+    async with OnDemandUnitOfWork(create_sessionmaker(engine)) as work:
+        work.session()
+    # Nothing would commit or close a session made now (asked for after the response).
+    with pytest.raises(RuntimeError, match="ended"):
+        work.session()
 
 
 async def test_committed_when_the_block_ends(engine: AsyncEngine, owner: NewAccount) -> None:

@@ -158,6 +158,9 @@ async def _runner(session: AsyncSession) -> Runner:
             transaction = await session.begin_driver_transaction()
         else:
             await transaction.ensure_begun()
+            # Inside a block the ORM began (``session.begin()``): that block's commit or
+            # rollback must be this statement's too.
+            await session.join_orm()
         if transaction is not None:
             return transaction.runner
     orm_transaction = session.sync_session.get_transaction()

@@ -17,9 +17,11 @@ the ORM's connection, ``db/driver.py``.)
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
@@ -28,6 +30,15 @@ from uploadkit_server.db import sqlite_loop
 from uploadkit_server.db.driver_runners import Runner, driver_runner
 
 _DRIVER_TRANSACTION = "uploadkit.driver_transaction"
+
+#: Engines whose connections are ``sqlite_loop`` or asyncpg ones (``db/session.create_engine``
+#: adds them). Others are never checked out to find out: a check-in resets the connection, and
+#: on an in-memory database's single shared connection that would roll back another session.
+_ENGINES_WITH_DRIVER_TRANSACTIONS: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def allow_driver_transactions(engine: Engine) -> None:
+    _ENGINES_WITH_DRIVER_TRANSACTIONS.add(engine)
 
 
 class DriverTransaction:
@@ -74,13 +85,20 @@ class DriverTransaction:
     async def end(self, *, commit: bool) -> bool:
         """Commit (or roll back) what is still open on the connection, then give it back to the
         pool; True if a commit was made here. A connection whose end failed is discarded."""
+        fairy = self._fairy
         try:
-            return await self._commit() if commit else await self._rollback()
-        except BaseException:
-            await greenlet_spawn(self._fairy.invalidate)
-            raise
+            if fairy.dbapi_connection is None:
+                # Invalidated under the ORM (a lost connection): what was open is gone with it.
+                if commit:
+                    raise PendingRollbackError("the connection was lost; nothing was committed")
+                return False
+            try:
+                return await self._commit() if commit else await self._rollback()
+            except BaseException:
+                await greenlet_spawn(fairy.invalidate)
+                raise
         finally:
-            await greenlet_spawn(self._fairy.close)
+            await greenlet_spawn(fairy.close)
 
     async def _commit(self) -> bool:
         driver = self._fairy.driver_connection
@@ -142,7 +160,11 @@ class RequestSession(AsyncSession):
         """Begin one, unless the ORM has a transaction already or the driver is not one the
         runners know (then None)."""
         engine = self.sync_session.bind
-        if self.sync_session.in_transaction() or not isinstance(engine, Engine):
+        if (
+            self.sync_session.in_transaction()
+            or not isinstance(engine, Engine)
+            or engine not in _ENGINES_WITH_DRIVER_TRANSACTIONS
+        ):
             return None
         transaction = await DriverTransaction.begin(engine)
         if transaction is not None:
@@ -153,7 +175,15 @@ class RequestSession(AsyncSession):
         transaction: DriverTransaction | None = self.info.pop(_DRIVER_TRANSACTION, None)
         return transaction is not None and await transaction.end(commit=commit)
 
+    async def join_orm(self) -> None:
+        """Connect an ORM transaction that is open but not connected yet to the driver
+        transaction, so that the ORM's commit or rollback is that transaction's (a
+        ``session.begin()`` block of driver statements only, a commit with nothing flushed)."""
+        if self.driver_transaction() is not None and self.sync_session.in_transaction():
+            await self.connection()
+
     async def commit(self) -> None:
+        await self.join_orm()
         orm_committed = self.sync_session.in_transaction()
         if orm_committed:
             await super().commit()  # the ORM joined the driver transaction: it commits it

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from uploadkit_server.db import sqlite_loop
-from uploadkit_server.db.driver_transaction import RequestSession
+from uploadkit_server.db.driver_transaction import RequestSession, allow_driver_transactions
 from uploadkit_server.errors import UploadKitError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -50,6 +50,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
                 max_overflow=54,
             )
             _configure_sqlite(engine, busy_timeout_ms=0)
+            allow_driver_transactions(engine.sync_engine)
         else:
             engine = create_async_engine(
                 url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
@@ -58,6 +59,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         return engine
     engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
     _discard_closed_connections(engine)
+    if engine.dialect.driver == "asyncpg":
+        allow_driver_transactions(engine.sync_engine)
     return engine
 
 
@@ -172,8 +175,12 @@ class OnDemandUnitOfWork:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
+        self._ended = False
 
     def session(self) -> AsyncSession:
+        if self._ended:
+            # Nothing would commit or close it: a session asked for after the response.
+            raise RuntimeError("this unit of work has ended")
         if self._session is None:
             self._session = self._sessionmaker()
         return self._session
@@ -182,6 +189,7 @@ class OnDemandUnitOfWork:
         return self
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        self._ended = True
         session, self._session = self._session, None
         if session is None:
             return
