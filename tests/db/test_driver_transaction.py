@@ -172,6 +172,21 @@ async def test_a_lost_connection_is_reported_as_itself_and_given_back(
     assert not await _exists(engine, values["id"])
 
 
+async def test_after_a_lost_connection_the_orm_does_not_carry_on_on_another(
+    engine: AsyncEngine, owner: NewAccount
+) -> None:
+    async with create_sessionmaker(engine)() as session:
+        await INSERT_FILE.rows(session, _file_values(owner))
+        with pytest.raises(PendingRollbackError):
+            async with session.begin():  # its rollback is not the session's
+                await (await session.connection()).invalidate()
+                await session.execute(text("SELECT 1"))
+        # Not silently on a fresh pooled connection that nobody would give back.
+        with pytest.raises(PendingRollbackError, match="lost"):
+            await session.execute(text("SELECT 1"))
+    assert _checked_out(engine) == 0
+
+
 @pytest.mark.parametrize("db_kind", ["postgres"])
 async def test_a_terminated_postgresql_backend_fails_the_request_with_the_database_error(
     engine: AsyncEngine, owner: NewAccount

@@ -157,10 +157,10 @@ async def _runner(session: AsyncSession) -> Runner:
         if transaction is None:
             transaction = await session.begin_driver_transaction()
         else:
-            await transaction.ensure_begun()
             # Inside a block the ORM began (``session.begin()``): that block's commit or
-            # rollback must be this statement's too.
+            # rollback must be this statement's too (joining begins it, if it must be).
             await session.join_orm()
+            await transaction.ensure_begun()
         if transaction is not None:
             return transaction.runner
     orm_transaction = session.sync_session.get_transaction()

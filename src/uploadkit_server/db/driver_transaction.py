@@ -30,6 +30,8 @@ from uploadkit_server.db import sqlite_loop
 from uploadkit_server.db.driver_runners import Runner, driver_runner
 
 _DRIVER_TRANSACTION = "uploadkit.driver_transaction"
+#: The ORM transaction (root, savepoint) last connected to the driver transaction.
+_JOINED = "uploadkit.joined_orm_transaction"
 
 #: Engines whose connections are ``sqlite_loop`` or asyncpg ones (``db/session.create_engine``
 #: adds them). Others are never checked out to find out: a check-in resets the connection, and
@@ -78,8 +80,14 @@ class DriverTransaction:
 
     def orm_connection(self) -> Connection:
         """A Core connection on the same pooled connection, for the ORM to join."""
+        if self._fairy.dbapi_connection is None:
+            raise PendingRollbackError("the connection was lost; roll back the session")
         if self._orm_connection is None:
-            self._orm_connection = Connection(self._engine, connection=self._fairy)
+            # Never re-connected to another pooled connection after a loss: the ORM would
+            # carry on on a connection nobody gives back, outside this transaction.
+            self._orm_connection = Connection(
+                self._engine, connection=self._fairy, _allow_revalidate=False
+            )
         return self._orm_connection
 
     async def end(self, *, commit: bool) -> bool:
@@ -128,6 +136,9 @@ class DriverTransaction:
         adapter = self._fairy.dbapi_connection
         transaction = adapter._transaction
         if transaction is None:
+            if action == "commit" and adapter._connection.is_closed():
+                # A statement met the loss (its error was raised): its writes are gone.
+                raise PendingRollbackError("the connection was lost; nothing was committed")
             return False
         try:
             await adapter._call_and_discard(getattr(transaction, action))
@@ -173,14 +184,20 @@ class RequestSession(AsyncSession):
 
     async def _end_driver_transaction(self, *, commit: bool) -> bool:
         transaction: DriverTransaction | None = self.info.pop(_DRIVER_TRANSACTION, None)
+        self.info.pop(_JOINED, None)
         return transaction is not None and await transaction.end(commit=commit)
 
     async def join_orm(self) -> None:
         """Connect an ORM transaction that is open but not connected yet to the driver
         transaction, so that the ORM's commit or rollback is that transaction's (a
         ``session.begin()`` block of driver statements only, a commit with nothing flushed)."""
-        if self.driver_transaction() is not None and self.sync_session.in_transaction():
+        sync = self.sync_session
+        if self.driver_transaction() is None or not sync.in_transaction():
+            return
+        current = (sync.get_transaction(), sync.get_nested_transaction())
+        if self.info.get(_JOINED) != current:
             await self.connection()
+            self.info[_JOINED] = current
 
     async def commit(self) -> None:
         await self.join_orm()
