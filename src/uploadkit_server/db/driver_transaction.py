@@ -18,6 +18,7 @@ the ORM's connection, ``db/driver.py``.)
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -51,6 +52,11 @@ class DriverTransaction:
         self._engine = engine
         self._fairy = fairy
         self._orm_connection: Connection | None = None
+        self._on_end: list[Callable[[], None]] = []
+
+    def call_on_end(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once this transaction has ended and its connection is back."""
+        self._on_end.append(callback)
 
     @classmethod
     async def begin(cls, engine: Engine) -> DriverTransaction | None:
@@ -106,7 +112,11 @@ class DriverTransaction:
                 await greenlet_spawn(fairy.invalidate)
                 raise
         finally:
-            await greenlet_spawn(fairy.close)
+            try:
+                await greenlet_spawn(fairy.close)
+            finally:
+                for callback in self._on_end:
+                    callback()
 
     async def _commit(self) -> bool:
         driver = self._fairy.driver_connection

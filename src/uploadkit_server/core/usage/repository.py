@@ -14,6 +14,13 @@ file row commit or vanish together, the conditional updates still decide), quota
 what a crash of the database server itself (not of UploadKit) could lose is the last fraction
 of a second of reservations, which the client then sees as an upload ticket that no longer
 exists. Completions, webhooks and every other write keep the server's synchronous commit.
+
+And those presigns take their turns in this process first (``_ACCOUNT_TURNS``): one
+transaction per account updates the rows at a time, the others wait here, in arrival order,
+until it has ended. Left to PostgreSQL, every waiter queues on the row lock and re-reads the
+row at each release, and one account's presigns got slower the more ran at once (one process,
+one account: 435/s at 2 concurrent, 344/s at 8, 210 to 250/s at 32). The rows' own locks still
+decide between processes; the turn only keeps this process's queue out of PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from uploadkit_server.core.usage.served import UsageCell
 from uploadkit_server.db.driver import DriverStatement
+from uploadkit_server.db.driver_transaction import RequestSession
+from uploadkit_server.db.keyed_locks import KeyedLocks
 from uploadkit_server.db.models import Account, UsageMonth
 from uploadkit_server.db.session import dialect_insert, upsert_insert
 
@@ -119,12 +128,38 @@ _HOLD_STORAGE = {
 }
 
 
+_ACCOUNT_TURNS = KeyedLocks()
+_TURNS_HELD = "uploadkit.account_turns"
+
+
+async def _take_account_turn(session: AsyncSession, account_id: str) -> None:
+    """On PostgreSQL, wait for the account's turn, held until the session's transaction ends
+    (see the module docstring); a batch's later files are in the turn already."""
+    if not isinstance(session, RequestSession):
+        return
+    transaction = session.driver_transaction()
+    if transaction is None or transaction.runner.dialect.name != "postgresql":
+        return
+    held: set[str] = session.info.setdefault(_TURNS_HELD, set())
+    if account_id in held:
+        return
+    release = await _ACCOUNT_TURNS.acquire(account_id)
+    held.add(account_id)
+
+    def end_turn() -> None:
+        held.discard(account_id)
+        release()
+
+    transaction.call_on_end(end_turn)
+
+
 async def take_upload_slot(
     session: AsyncSession, *, account_id: str, is_test: bool, month: str, limit: int | None
 ) -> bool:
     """Count one upload in flight for the month, only while uploads plus those in flight stay
     below ``limit`` (``None``: no limit). On the driver connection (``db/driver.py``): this
     runs on every presign."""
+    await _take_account_turn(session, account_id)
     taken = await _TAKE_SLOT[limit is not None].first(
         session,
         {"p_account_id": account_id, "p_is_test": is_test, "p_month": month, "p_limit": limit},

@@ -1,0 +1,102 @@
+"""On PostgreSQL the presigns of one account take turns in the process before they update the
+account's shared rows (``core/usage/repository.py``): the second waits until the first's
+transaction has ended, committed or not; another account does not wait; a batch (one session,
+several slots) is one turn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from uploadkit_server.core.accounts.service import NewAccount, create_account
+from uploadkit_server.core.keys.repository import find_by_hash
+from uploadkit_server.core.usage.repository import take_upload_slot
+from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
+from uploadkit_server.security import new_id
+from uploadkit_server.settings import to_async_database_url
+
+pytestmark = pytest.mark.parametrize("db_kind", ["postgres"])
+
+MONTH = "2026-12"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(to_async_database_url(database_url))
+    yield engine
+    await engine.dispose()
+
+
+async def _account(engine: AsyncEngine) -> NewAccount:
+    async with unit_of_work(create_sessionmaker(engine)) as session:
+        return await create_account(session, email=f"{new_id('x')}@example.com")
+
+
+async def _slot(engine: AsyncEngine, account: NewAccount, *, hold: asyncio.Event | None) -> None:
+    """One presign's transaction: a statement first (as the key lookup is), then the slot, then
+    (while ``hold`` is unset) nothing, then the end."""
+    async with unit_of_work(create_sessionmaker(engine)) as session:
+        await find_by_hash(session, "no such key")
+        assert await take_upload_slot(
+            session, account_id=account.account.id, is_test=False, month=MONTH, limit=None
+        )
+        if hold is not None:
+            await hold.wait()
+
+
+async def test_the_next_presign_of_an_account_waits_for_the_turn_to_end(
+    engine: AsyncEngine,
+) -> None:
+    account, other = await _account(engine), await _account(engine)
+    hold = asyncio.Event()
+    first = asyncio.create_task(_slot(engine, account, hold=hold))
+    await asyncio.sleep(0.2)
+    second = asyncio.create_task(_slot(engine, account, hold=None))
+    # Another account's presign does not wait for this one's turn.
+    await asyncio.wait_for(_slot(engine, other, hold=None), timeout=5)
+    await asyncio.sleep(0.2)
+    assert not second.done()
+    # It waits in this process, not in PostgreSQL's queue for the row lock.
+    async with engine.connect() as connection:
+        waiting_on_locks = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    assert waiting_on_locks == 0
+    hold.set()
+    await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
+
+
+async def test_a_turn_ends_with_a_rolled_back_transaction_too(engine: AsyncEngine) -> None:
+    account = await _account(engine)
+
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused):
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            await find_by_hash(session, "no such key")
+            await take_upload_slot(
+                session, account_id=account.account.id, is_test=False, month=MONTH, limit=None
+            )
+            raise Refused
+    await asyncio.wait_for(_slot(engine, account, hold=None), timeout=5)
+
+
+async def test_a_batch_takes_its_slots_in_one_turn(engine: AsyncEngine) -> None:
+    account = await _account(engine)
+    async with unit_of_work(create_sessionmaker(engine)) as session:
+        await find_by_hash(session, "no such key")
+        for _ in range(3):
+            assert await asyncio.wait_for(
+                take_upload_slot(
+                    session, account_id=account.account.id, is_test=False, month=MONTH, limit=None
+                ),
+                timeout=5,
+            )
