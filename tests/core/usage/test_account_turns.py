@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.core.keys.repository import find_by_hash
+from uploadkit_server.core.usage import repository
 from uploadkit_server.core.usage.repository import take_upload_slot
 from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
 from uploadkit_server.security import new_id
@@ -48,6 +49,17 @@ async def _slot(engine: AsyncEngine, account: NewAccount, *, hold: asyncio.Event
             await hold.wait()
 
 
+async def _lock_waiters(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return int(count or 0)
+
+
 async def test_the_next_presign_of_an_account_waits_for_the_turn_to_end(
     engine: AsyncEngine,
 ) -> None:
@@ -61,14 +73,7 @@ async def test_the_next_presign_of_an_account_waits_for_the_turn_to_end(
     await asyncio.sleep(0.2)
     assert not second.done()
     # It waits in this process, not in PostgreSQL's queue for the row lock.
-    async with engine.connect() as connection:
-        waiting_on_locks = await connection.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    assert waiting_on_locks == 0
+    assert await _lock_waiters(engine) == 0
     hold.set()
     await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
 
@@ -100,3 +105,19 @@ async def test_a_batch_takes_its_slots_in_one_turn(engine: AsyncEngine) -> None:
                 ),
                 timeout=5,
             )
+
+
+async def test_a_turn_not_granted_in_time_goes_to_the_row_locks(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = await _account(engine)
+    monkeypatch.setattr(repository, "TURN_WAIT_SECONDS", 0.2)
+    hold = asyncio.Event()
+    first = asyncio.create_task(_slot(engine, account, hold=hold))
+    await asyncio.sleep(0.2)
+    second = asyncio.create_task(_slot(engine, account, hold=None))
+    await asyncio.sleep(0.6)
+    assert not second.done()
+    assert await _lock_waiters(engine) == 1  # now in PostgreSQL's queue, as before the turns
+    hold.set()
+    await asyncio.wait_for(asyncio.gather(first, second), timeout=5)

@@ -20,11 +20,13 @@ transaction per account updates the rows at a time, the others wait here, in arr
 until it has ended. Left to PostgreSQL, every waiter queues on the row lock and re-reads the
 row at each release, and one account's presigns got slower the more ran at once (one process,
 one account: 435/s at 2 concurrent, 344/s at 8, 210 to 250/s at 32). The rows' own locks still
-decide between processes; the turn only keeps this process's queue out of PostgreSQL.
+decide between processes; the turn only keeps this process's queue out of PostgreSQL, so a
+turn not granted within ``TURN_WAIT_SECONDS`` is gone without (to the row locks, as before).
 """
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, true, update
@@ -130,6 +132,8 @@ _HOLD_STORAGE = {
 
 _ACCOUNT_TURNS = KeyedLocks()
 _TURNS_HELD = "uploadkit.account_turns"
+#: How long a presign waits for its account's turn before it goes to the row locks anyway.
+TURN_WAIT_SECONDS = 30.0
 
 
 async def _take_account_turn(session: AsyncSession, account_id: str) -> None:
@@ -143,7 +147,11 @@ async def _take_account_turn(session: AsyncSession, account_id: str) -> None:
     held: set[str] = session.info.setdefault(_TURNS_HELD, set())
     if account_id in held:
         return
-    release = await _ACCOUNT_TURNS.acquire(account_id)
+    try:
+        async with asyncio.timeout(TURN_WAIT_SECONDS):
+            release = await _ACCOUNT_TURNS.acquire(account_id)
+    except TimeoutError:
+        return
     held.add(account_id)
 
     def end_turn() -> None:
