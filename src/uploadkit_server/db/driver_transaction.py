@@ -17,6 +17,7 @@ the ORM's connection, ``db/driver.py``.)
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,8 @@ from sqlalchemy.util import greenlet_spawn
 
 from uploadkit_server.db import sqlite_loop
 from uploadkit_server.db.driver_runners import Runner, driver_runner
+
+logger = logging.getLogger(__name__)
 
 _DRIVER_TRANSACTION = "uploadkit.driver_transaction"
 #: The ORM transaction (root, savepoint) last connected to the driver transaction.
@@ -116,7 +119,10 @@ class DriverTransaction:
                 await greenlet_spawn(fairy.close)
             finally:
                 for callback in self._on_end:
-                    callback()
+                    try:
+                        callback()
+                    except Exception:  # the others still run; the transaction's own error stays
+                        logger.exception("a callback at the end of a transaction failed")
 
     async def _commit(self) -> bool:
         driver = self._fairy.driver_connection

@@ -121,3 +121,33 @@ async def test_a_turn_not_granted_in_time_goes_to_the_row_locks(
     assert await _lock_waiters(engine) == 1  # now in PostgreSQL's queue, as before the turns
     hold.set()
     await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
+
+
+async def test_a_batch_whose_turn_timed_out_does_not_wait_for_a_turn_again(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Holding the rows after its first file, a batch that waited again for the turn could wait
+    # for a holder that itself waits for those rows (30 s per file in production).
+    account = await _account(engine)
+    end_outside_turn = await repository._ACCOUNT_TURNS.acquire(account.account.id)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            await find_by_hash(session, "no such key")
+            monkeypatch.setattr(repository, "TURN_WAIT_SECONDS", 0.2)
+            await take_upload_slot(
+                session, account_id=account.account.id, is_test=False, month=MONTH, limit=None
+            )
+            monkeypatch.setattr(repository, "TURN_WAIT_SECONDS", 30.0)
+            for _ in range(2):
+                await asyncio.wait_for(
+                    take_upload_slot(
+                        session,
+                        account_id=account.account.id,
+                        is_test=False,
+                        month=MONTH,
+                        limit=None,
+                    ),
+                    timeout=5,
+                )
+    finally:
+        end_outside_turn()

@@ -27,6 +27,7 @@ turn not granted within ``TURN_WAIT_SECONDS`` is gone without (to the row locks,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy import ColumnElement, Insert, Update, bindparam, func, select, true, update
@@ -147,16 +148,20 @@ async def _take_account_turn(session: AsyncSession, account_id: str) -> None:
     held: set[str] = session.info.setdefault(_TURNS_HELD, set())
     if account_id in held:
         return
+    release: Callable[[], None] | None = None
     try:
         async with asyncio.timeout(TURN_WAIT_SECONDS):
             release = await _ACCOUNT_TURNS.acquire(account_id)
     except TimeoutError:
-        return
+        # On to the row locks; the rest of this transaction (a batch) does not wait again:
+        # holding the rows now, it would wait for a turn whose holder waits for those rows.
+        pass
     held.add(account_id)
 
     def end_turn() -> None:
         held.discard(account_id)
-        release()
+        if release is not None:
+            release()
 
     transaction.call_on_end(end_turn)
 
