@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -14,20 +13,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
-from uploadkit_server.settings import to_async_database_url
+from uploadkit_server.db.session import create_sessionmaker, unit_of_work
 
 
 @pytest.fixture
 def db_kind() -> str:
     return "postgres"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(to_async_database_url(database_url))
-    yield engine
-    await engine.dispose()
 
 
 async def _pooled_connections(engine: AsyncEngine) -> dict[int, Any]:

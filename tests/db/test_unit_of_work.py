@@ -9,14 +9,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.db.test_driver import INSERT_FILE, _file_values
+from tests.db.test_driver_transaction import _checked_out
 from uploadkit_server.core.accounts.service import NewAccount
 from uploadkit_server.db.models import File
 from uploadkit_server.db.session import OnDemandUnitOfWork, create_sessionmaker
 from uploadkit_server.errors import UploadKitError, UploadNotVerified
-
-
-def _checked_out(engine: AsyncEngine) -> int:
-    return int(engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
 
 
 async def _file_name(engine: AsyncEngine, file_id: object) -> str | None:

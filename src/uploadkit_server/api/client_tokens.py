@@ -15,6 +15,7 @@ from uploadkit_server.api.deps import (
     get_auth,
     get_session,
     key_headers,
+    runtime_of,
 )
 from uploadkit_server.core.auth.context import AuthContext
 from uploadkit_server.core.auth.rate_limit import count_request
@@ -26,7 +27,6 @@ from uploadkit_server.core.client_tokens.service import (
     issue_token,
 )
 from uploadkit_server.core.tiers import rate_limit_for
-from uploadkit_server.runtime import Runtime
 
 router = APIRouter(route_class=RequestRoute, tags=["client-tokens"])
 
@@ -45,7 +45,7 @@ async def get_upload_caller(request: Request) -> UploadCaller:
     token = None if x_api_key else bearer_client_token(authorization)
     if token is None:
         return UploadCaller(auth=await get_auth(request))
-    runtime: Runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     # In the request's transaction, as an API key is (one transaction per request).
     grant = await authenticate_client_token(await get_session(request), token)
     limit = rate_limit_for(grant.auth.tier, grant.auth.custom_rate_limit)

@@ -35,9 +35,14 @@ from uploadkit_server.settings import Settings
 from uploadkit_server.storage.base import StorageBackend
 
 
-async def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    """The application's runtime (built by its lifespan), for code that has the request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -68,8 +73,7 @@ class RequestRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def in_unit_of_work(request: Request) -> Response:
-            runtime: Runtime = request.app.state.runtime
-            async with OnDemandUnitOfWork(runtime.sessionmaker) as work:
+            async with OnDemandUnitOfWork(runtime_of(request).sessionmaker) as work:
                 request.scope[_UNIT_OF_WORK] = work
                 return await handler(request)
 
@@ -136,16 +140,15 @@ def key_headers(request: Request) -> tuple[str | None, str | None]:
 
 async def get_auth(request: Request) -> AuthContext:
     """The caller, looked up in the request's transaction (the one ``SessionDep`` gives)."""
-    runtime: Runtime = request.app.state.runtime
-    return await _authenticate(request, runtime, await get_session(request), *key_headers(request))
+    session = await get_session(request)
+    return await _authenticate(request, runtime_of(request), session, *key_headers(request))
 
 
 async def get_auth_alone(request: Request) -> AuthContext:
     """The caller, looked up in a transaction of its own that ends before the endpoint runs:
     for endpoints that open their own units of work (on SQLite a request transaction held
     open beside them would make them wait for it)."""
-    runtime: Runtime = request.app.state.runtime
-    return await _authenticate(request, runtime, None, *key_headers(request))
+    return await _authenticate(request, runtime_of(request), None, *key_headers(request))
 
 
 ApiKeyAuth = Annotated[AuthContext, Depends(get_auth)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import Discriminator, Tag
 
 from uploadkit_server.api.client_tokens import UploadAuth
-from uploadkit_server.api.deps import RequestRoute, SettingsDep, get_session
+from uploadkit_server.api.deps import RequestRoute, SettingsDep, get_session, runtime_of
 from uploadkit_server.core.files.schemas import FileRead, file_read
 from uploadkit_server.core.uploads.schemas import (
     Aborted,
@@ -28,13 +28,12 @@ from uploadkit_server.core.uploads.schemas import (
     UploadTicket,
 )
 from uploadkit_server.core.uploads.service import UploadService
-from uploadkit_server.runtime import Runtime
 
 router = APIRouter(route_class=RequestRoute, prefix="/upload", tags=["upload"])
 
 
 async def get_upload_service(request: Request) -> UploadService:
-    runtime: Runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return UploadService(
         await get_session(request), storage=runtime.storage, settings=runtime.settings
     )

@@ -54,6 +54,9 @@ class DriverTransaction:
         self.runner = runner
         self._engine = engine
         self._fairy = fairy
+        driver = fairy.driver_connection
+        #: The SQLite connection, or None for asyncpg (the only other driver runners know).
+        self._sqlite = driver if isinstance(driver, sqlite_loop.Connection) else None
         self._orm_connection: Connection | None = None
         self._on_end: list[Callable[[], None]] = []
 
@@ -62,17 +65,16 @@ class DriverTransaction:
         self._on_end.append(callback)
 
     @classmethod
-    async def begin(cls, engine: Engine) -> DriverTransaction | None:
-        """Check a connection out of ``engine``'s pool and begin; None (and the connection given
-        back) if its driver is not one ``db/driver_runners.py`` runs statements on."""
+    async def begin(cls, engine: Engine) -> DriverTransaction:
+        """Check a connection out of ``engine``'s pool (one ``allow_driver_transactions`` was
+        called for) and begin."""
         # Through a greenlet: a checkout may have to open a connection (an async driver call).
         fairy = await greenlet_spawn(engine.pool.connect)
-        runner = driver_runner(engine.dialect, fairy)
-        if runner is None:
-            await greenlet_spawn(fairy.close)
-            return None
-        transaction = cls(engine, fairy, runner)
         try:
+            runner = driver_runner(engine.dialect, fairy)
+            if runner is None:
+                raise TypeError(f"{engine.url}: no driver transactions on this driver")
+            transaction = cls(engine, fairy, runner)
             await transaction.ensure_begun()
         except BaseException:
             await greenlet_spawn(fairy.close)
@@ -83,9 +85,8 @@ class DriverTransaction:
         """Begun again if a block ``session.begin()`` opened has committed it since. On SQLite
         ``BEGIN IMMEDIATE`` now (the write lock, in this process's writer queue); asyncpg's
         transaction is started by the first statement (``AsyncpgRunner``), as its adapter does."""
-        driver = self._fairy.driver_connection
-        if isinstance(driver, sqlite_loop.Connection) and not driver.raw().in_transaction:
-            await driver.begin_immediate()
+        if self._sqlite is not None and not self._sqlite.raw().in_transaction:
+            await self._sqlite.begin_immediate()
 
     def orm_connection(self) -> Connection:
         """A Core connection on the same pooled connection, for the ORM to join."""
@@ -125,23 +126,23 @@ class DriverTransaction:
                         logger.exception("a callback at the end of a transaction failed")
 
     async def _commit(self) -> bool:
-        driver = self._fairy.driver_connection
-        if isinstance(driver, sqlite_loop.Connection):
-            if not driver.raw().in_transaction:
+        sqlite = self._sqlite
+        if sqlite is not None:
+            if not sqlite.raw().in_transaction:
                 return False
             try:
-                await driver.commit()
+                await sqlite.commit()
             except BaseException:
-                await driver.rollback()
+                await sqlite.rollback()
                 raise
             return True
         return await self._finish_asyncpg("commit")
 
     async def _rollback(self) -> bool:
-        driver = self._fairy.driver_connection
-        if isinstance(driver, sqlite_loop.Connection):
-            if driver.raw().in_transaction:
-                await driver.rollback()
+        sqlite = self._sqlite
+        if sqlite is not None:
+            if sqlite.raw().in_transaction:
+                await sqlite.rollback()
             return False
         await self._finish_asyncpg("rollback")
         return False
@@ -184,8 +185,8 @@ class RequestSession(AsyncSession):
         return transaction
 
     async def begin_driver_transaction(self) -> DriverTransaction | None:
-        """Begin one, unless the ORM has a transaction already or the driver is not one the
-        runners know (then None)."""
+        """Begin one, unless the ORM has a transaction already or the engine was not made for
+        driver transactions (then None)."""
         engine = self.sync_session.bind
         if (
             self.sync_session.in_transaction()
@@ -193,9 +194,7 @@ class RequestSession(AsyncSession):
             or engine not in _ENGINES_WITH_DRIVER_TRANSACTIONS
         ):
             return None
-        transaction = await DriverTransaction.begin(engine)
-        if transaction is not None:
-            self.info[_DRIVER_TRANSACTION] = transaction
+        transaction = self.info[_DRIVER_TRANSACTION] = await DriverTransaction.begin(engine)
         return transaction
 
     async def _end_driver_transaction(self, *, commit: bool) -> bool:

@@ -6,7 +6,6 @@ several slots) is one turn."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -16,20 +15,12 @@ from uploadkit_server.core.accounts.service import NewAccount, create_account
 from uploadkit_server.core.keys.repository import find_by_hash
 from uploadkit_server.core.usage import repository
 from uploadkit_server.core.usage.repository import take_upload_slot
-from uploadkit_server.db.session import create_engine, create_sessionmaker, unit_of_work
+from uploadkit_server.db.session import create_sessionmaker, unit_of_work
 from uploadkit_server.security import new_id
-from uploadkit_server.settings import to_async_database_url
 
 pytestmark = pytest.mark.parametrize("db_kind", ["postgres"])
 
 MONTH = "2026-12"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(to_async_database_url(database_url))
-    yield engine
-    await engine.dispose()
 
 
 async def _account(engine: AsyncEngine) -> NewAccount:
